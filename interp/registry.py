@@ -1,0 +1,389 @@
+"""Concept registry: load concept files (YAML, JSON, CSV) into typed, validated records.
+
+Every problem is reported as one line naming the file, the sequence and the field, and all
+problems of a file are reported together so a user can fix them in one pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from interp.errors import InterpError
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+CONCEPT_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
+ID_PATTERN = re.compile(r"[a-z0-9_-]+")
+CSV_REQUIRED = ("id", "concept", "text", "span_text")
+CSV_OPTIONAL = ("occurrence", "role", "source")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A concept span: characters `[start, end)` of its sequence's text."""
+
+    start: int
+    end: int
+    text: str
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class ConceptSequence:
+    """A text with the character spans that carry one legal concept."""
+
+    id: str
+    concept: str
+    text: str
+    spans: tuple[Span, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ConceptSet:
+    """The sequences of one concept file; `origin` is the file name shown in messages."""
+
+    name: str
+    sequences: tuple[ConceptSequence, ...]
+    origin: str = ""
+
+
+class ConceptFileError(InterpError):
+    """A concept file with one or more problems, one line each."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class _SpanEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    text: str | None = None
+    start: int | None = Field(default=None, ge=0)
+    end: int | None = Field(default=None, ge=0)
+    occurrence: int = Field(default=1, ge=1)
+    role: str | None = None
+
+
+class _SequenceEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    id: str
+    concept: str = Field(min_length=1)
+    text: str
+    source: str = ""
+    spans: list[_SpanEntry] = Field(min_length=1)
+
+
+def load_concept_file(path: str | Path) -> ConceptSet:
+    """Read and validate one concept file (`.yaml`, `.yml`, `.json` or `.csv`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConceptFileError([f"{path}: no such file"])
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ConceptFileError([f"{path}: file is larger than {MAX_FILE_BYTES // 2**20} MB"])
+    return parse_concept_bytes(path.read_bytes(), str(path))
+
+
+def parse_concept_bytes(data: bytes, name: str) -> ConceptSet:
+    """Validate the bytes of a concept file called `name` (its suffix chooses the format)."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in CONCEPT_SUFFIXES:
+        raise ConceptFileError([f"{name}: unknown format; use one of {', '.join(CONCEPT_SUFFIXES)}"])
+    if len(data) > MAX_FILE_BYTES:
+        raise ConceptFileError([f"{name}: file is larger than {MAX_FILE_BYTES // 2**20} MB"])
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConceptFileError([f"{name}: not UTF-8 text (byte {error.start})"]) from None
+    if suffix == ".csv":
+        document = _document_from_csv(content, name)
+    else:
+        document = _parse_document(content, name, suffix)
+    return _concept_set_from_document(document, name)
+
+
+def load_concepts(paths: Iterable[str | Path]) -> list[ConceptSet]:
+    """Load files and folders (every concept file inside, sorted); ids must be unique across all."""
+    sets: list[ConceptSet] = []
+    problems: list[str] = []
+    for path in _expand(paths):
+        try:
+            sets.append(load_concept_file(path))
+        except ConceptFileError as error:
+            problems.extend(error.problems)
+    problems.extend(_duplicate_id_problems(sets))
+    if problems:
+        raise ConceptFileError(problems)
+    return sets
+
+
+def all_sequences(sets: Iterable[ConceptSet]) -> list[ConceptSequence]:
+    """The sequences of several sets, in order."""
+    return [sequence for concept_set in sets for sequence in concept_set.sequences]
+
+
+def concept_set_hash(sequences: Iterable[ConceptSequence]) -> str:
+    """SHA-256 of the sequences' ids, texts and spans: what a result depends on."""
+    digest = hashlib.sha256()
+    for sequence in sequences:
+        record = [sequence.id, sequence.concept, sequence.text, [(s.start, s.end, s.role) for s in sequence.spans]]
+        digest.update(json.dumps(record, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def dump_concept_set(concept_set: ConceptSet) -> str:
+    """The set as YAML in the concept file format, spans as exact substrings with occurrence."""
+    sequences = []
+    for sequence in concept_set.sequences:
+        spans = []
+        for span in sequence.spans:
+            entry: dict[str, Any] = {"text": span.text}
+            occurrence = _occurrence_of(sequence.text, span)
+            if occurrence is None:
+                entry = {"start": span.start, "end": span.end}
+            elif occurrence > 1:
+                entry["occurrence"] = occurrence
+            if span.role:
+                entry["role"] = span.role
+            spans.append(entry)
+        item = {"id": sequence.id, "concept": sequence.concept, "text": sequence.text}
+        if sequence.source:
+            item["source"] = sequence.source
+        item["spans"] = spans
+        sequences.append(item)
+    return yaml.safe_dump(
+        {"set": concept_set.name, "sequences": sequences}, allow_unicode=True, sort_keys=False, width=100
+    )
+
+
+def _expand(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in CONCEPT_SUFFIXES)
+            if not found:
+                raise ConceptFileError([f"{path}: folder holds no concept files ({', '.join(CONCEPT_SUFFIXES)})"])
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def _duplicate_id_problems(sets: list[ConceptSet]) -> list[str]:
+    first_seen: dict[str, str] = {}
+    problems = []
+    for concept_set in sets:
+        for sequence in concept_set.sequences:
+            if sequence.id in first_seen:
+                problems.append(
+                    f"{concept_set.origin}: sequence '{sequence.id}', field 'id': "
+                    f"duplicate of the id in {first_seen[sequence.id]}"
+                )
+            else:
+                first_seen[sequence.id] = concept_set.origin
+    return problems
+
+
+def _parse_document(content: str, name: str, suffix: str) -> Any:
+    try:
+        if suffix == ".json":
+            return json.loads(content)
+        return yaml.safe_load(content)
+    except json.JSONDecodeError as error:
+        raise ConceptFileError([f"{name}: not valid JSON (line {error.lineno}: {error.msg})"]) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or "cannot be parsed"
+        raise ConceptFileError([f"{name}: not valid YAML ({where}{problem})"]) from None
+
+
+def _document_from_csv(content: str, name: str) -> dict[str, Any]:
+    """Group CSV rows (one per span) into the document shape of a YAML concept file."""
+    reader = csv.DictReader(io.StringIO(content))
+    columns = [column.strip() for column in reader.fieldnames or []]
+    missing = [column for column in CSV_REQUIRED if column not in columns]
+    unknown = [column for column in columns if column not in CSV_REQUIRED + CSV_OPTIONAL]
+    if missing or unknown:
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing column(s) {', '.join(missing)}" if missing else "",
+                f"unknown column(s) {', '.join(unknown)}" if unknown else "",
+            )
+            if part
+        )
+        raise ConceptFileError([f"{name}: header: {detail} (expected {','.join(CSV_REQUIRED)}[,occurrence,role,source])"])
+    sequences: dict[str, dict[str, Any]] = {}
+    problems = []
+    for row_number, raw in enumerate(reader, start=2):
+        row = {key.strip(): (value or "") for key, value in raw.items() if key is not None}
+        sequence = sequences.setdefault(
+            row["id"], {"id": row["id"], "concept": row["concept"], "text": row["text"], "spans": []}
+        )
+        if row.get("source"):
+            sequence["source"] = row["source"]
+        for field in ("concept", "text"):
+            if row[field] != sequence[field]:
+                problems.append(f"{name}: row {row_number}, sequence '{row['id']}', field '{field}': differs from the first row of this id")
+        span: dict[str, Any] = {"text": row["span_text"]}
+        if row.get("occurrence", "").strip():
+            try:
+                span["occurrence"] = int(row["occurrence"])
+            except ValueError:
+                problems.append(f"{name}: row {row_number}, sequence '{row['id']}', field 'occurrence': {row['occurrence']!r} is not a whole number")
+        if row.get("role", "").strip():
+            span["role"] = row["role"].strip()
+        sequence["spans"].append(span)
+    if problems:
+        raise ConceptFileError(problems)
+    if not sequences:
+        raise ConceptFileError([f"{name}: no rows after the header"])
+    return {"set": Path(name).stem, "sequences": list(sequences.values())}
+
+
+def _concept_set_from_document(document: Any, name: str) -> ConceptSet:
+    if not isinstance(document, dict):
+        raise ConceptFileError([f"{name}: expected a mapping with 'set' and 'sequences', found {type(document).__name__}"])
+    unknown = sorted(set(document) - {"set", "sequences"})
+    problems = [f"{name}: field '{key}': unknown top-level field (expected 'set', 'sequences')" for key in unknown]
+    set_name = document.get("set")
+    if not isinstance(set_name, str) or not set_name.strip():
+        problems.append(f"{name}: field 'set': missing or not a non-empty string")
+    items = document.get("sequences")
+    if not isinstance(items, list) or not items:
+        problems.append(f"{name}: field 'sequences': missing or not a non-empty list")
+        raise ConceptFileError(problems)
+    sequences = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        label = _sequence_label(item, index)
+        try:
+            sequence = _build_sequence(item, f"{name}: {label}")
+        except ConceptFileError as error:
+            problems.extend(error.problems)
+            continue
+        if sequence.id in seen:
+            problems.append(f"{name}: {label}, field 'id': duplicate id in this file")
+        seen.add(sequence.id)
+        sequences.append(sequence)
+    if problems:
+        raise ConceptFileError(problems)
+    return ConceptSet(name=set_name.strip(), sequences=tuple(sequences), origin=name)
+
+
+def _sequence_label(item: Any, index: int) -> str:
+    if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
+        return f"sequence '{item['id']}'"
+    return f"sequence #{index + 1}"
+
+
+def _build_sequence(item: Any, where: str) -> ConceptSequence:
+    if not isinstance(item, dict):
+        raise ConceptFileError([f"{where}: expected a mapping with id, concept, text, spans"])
+    try:
+        entry = _SequenceEntry.model_validate(item)
+    except ValidationError as error:
+        raise ConceptFileError([f"{where}, {_field_of(e['loc'])}: {_message_of(e)}" for e in error.errors()]) from None
+    problems = []
+    if not ID_PATTERN.fullmatch(entry.id):
+        problems.append(f"{where}, field 'id': {entry.id!r} may use only a-z, 0-9, '-' and '_'")
+    if not entry.text.strip():
+        problems.append(f"{where}, field 'text': is empty")
+        raise ConceptFileError(problems)
+    spans = []
+    for number, span_entry in enumerate(entry.spans, start=1):
+        try:
+            spans.append(_resolve_span(span_entry, entry.text, f"{where}, span {number}"))
+        except ConceptFileError as error:
+            problems.extend(error.problems)
+    problems.extend(_overlap_problems(spans, where))
+    if problems:
+        raise ConceptFileError(problems)
+    return ConceptSequence(
+        id=entry.id, concept=entry.concept.strip(), text=entry.text, spans=tuple(spans), source=entry.source
+    )
+
+
+def _field_of(loc: tuple) -> str:
+    parts = list(loc)
+    if parts[:1] == ["spans"] and len(parts) >= 2 and isinstance(parts[1], int):
+        rest = ".".join(str(p) for p in parts[2:])
+        return f"span {parts[1] + 1}" + (f", field '{rest}'" if rest else "")
+    return "field '" + ".".join(str(p) for p in parts) + "'"
+
+
+def _message_of(error: dict) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    return error["msg"].lower()
+
+
+def _resolve_span(entry: _SpanEntry, text: str, where: str) -> Span:
+    """Turn a span given by substring (+ occurrence) or by offsets into character offsets."""
+    has_offsets = entry.start is not None or entry.end is not None
+    if entry.text is None and not has_offsets:
+        raise ConceptFileError([f"{where}: give 'text' (an exact substring) or 'start' and 'end'"])
+    if has_offsets:
+        start, end = entry.start, entry.end
+        if start is None or end is None:
+            raise ConceptFileError([f"{where}, field '{'end' if end is None else 'start'}': is required with the other offset"])
+        if start >= end:
+            raise ConceptFileError([f"{where}, field 'end': {end} must be greater than start {start}"])
+        if end > len(text):
+            raise ConceptFileError([f"{where}, field 'end': {end} is past the end of the text ({len(text)} characters)"])
+        if entry.text is not None and text[start:end] != entry.text:
+            raise ConceptFileError([f"{where}, field 'text': {entry.text!r} differs from the text at [{start}, {end}) ({text[start:end]!r})"])
+        if not text[start:end].strip():
+            raise ConceptFileError([f"{where}: characters [{start}, {end}) are only whitespace"])
+        return Span(start=start, end=end, text=text[start:end], role=entry.role)
+    needle = entry.text
+    if not needle.strip():
+        raise ConceptFileError([f"{where}, field 'text': is empty"])
+    starts = _occurrences(text, needle)
+    if not starts:
+        raise ConceptFileError([f"{where}, field 'text': {needle!r} does not occur in the text"])
+    if entry.occurrence > len(starts):
+        raise ConceptFileError([
+            f"{where}, field 'occurrence': {entry.occurrence} asked, but {needle!r} occurs {len(starts)} time(s)"
+        ])
+    start = starts[entry.occurrence - 1]
+    return Span(start=start, end=start + len(needle), text=needle, role=entry.role)
+
+
+def _occurrences(text: str, needle: str) -> list[int]:
+    """Start offsets of `needle` in `text`, overlapping occurrences included."""
+    found, at = [], text.find(needle)
+    while at != -1:
+        found.append(at)
+        at = text.find(needle, at + 1)
+    return found
+
+
+def _occurrence_of(text: str, span: Span) -> int | None:
+    starts = _occurrences(text, span.text)
+    return starts.index(span.start) + 1 if span.start in starts else None
+
+
+def _overlap_problems(spans: list[Span], where: str) -> list[str]:
+    problems = []
+    ordered = sorted(enumerate(spans, start=1), key=lambda pair: pair[1].start)
+    for (first_number, first), (second_number, second) in zip(ordered, ordered[1:]):
+        if second.start < first.end:
+            problems.append(
+                f"{where}, span {second_number}: {second.text!r} overlaps span {first_number} ({first.text!r})"
+            )
+    return problems
