@@ -65,14 +65,16 @@ def align_sequence(
     tokenizer,
     text: str | None = None,
     char_shift: int = 0,
+    add_special_tokens: bool = True,
 ) -> AlignedSequence:
     """Tokenize the sequence (with the tokenizer's BOS) and mark the tokens of each span.
 
     `text` and `char_shift` let a caller tokenize the sequence inside a larger string (a chat
-    template): spans are then moved by `char_shift` characters.
+    template, which may write its own `<s>`; then pass `add_special_tokens=False`): spans are
+    moved by `char_shift` characters.
     """
     text = sequence.text if text is None else text
-    encoding = tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)
+    encoding = tokenizer(text, return_offsets_mapping=True, add_special_tokens=add_special_tokens)
     token_ids = tuple(int(i) for i in encoding["input_ids"])
     offsets = tuple((int(s), int(e)) for s, e in encoding["offset_mapping"])
     tokens = tuple(tokenizer.convert_ids_to_tokens(list(token_ids)))
@@ -90,7 +92,7 @@ def align_sequence(
     for indices in span_tokens:
         concept_mask[list(indices)] = True
     bos_id = getattr(tokenizer, "bos_token_id", None)
-    has_bos = bool(token_ids) and bos_id is not None and token_ids[0] == bos_id and offsets[0] == (0, 0)
+    has_bos = bool(token_ids) and bos_id is not None and token_ids[0] == bos_id
     return AlignedSequence(
         sequence_id=sequence.id,
         tokens=tokens,
