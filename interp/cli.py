@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     _add_concepts(commands)
     _add_stats(commands)
+    _add_extract(commands)
+    _add_report(commands)
     return parser
 
 
@@ -67,6 +69,46 @@ def _add_stats(commands) -> None:
     stats.add_argument("--other", required=True, metavar="B.npy", help="per-head shares of the other stage")
     stats.add_argument("--format", choices=("json", "table"), default="table")
     stats.set_defaults(command=run_stats)
+
+
+def _add_extract(commands) -> None:
+    extract = commands.add_parser("extract", help="run every stage of a lineage over concept sequences")
+    extract.add_argument("--lineage", required=True, metavar="NAME_OR_YAML", help="preset (demo, saul-7b) or lineage file")
+    extract.add_argument("--concepts", required=True, nargs="+", metavar="PATH", help="concept files or folders")
+    extract.add_argument("--out", required=True, metavar="DIR", help="results folder (created; reruns reuse it)")
+    extract.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
+    extract.add_argument("--dtype", default="auto", help="auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16, float16")
+    extract.add_argument("--device-map", default=None, metavar="auto", help="hand the model to accelerate across devices")
+    extract.add_argument("--no-patterns", action="store_true", help="keep column sums only, not token-by-token patterns")
+    extract.add_argument("--format", dest="input_format", choices=("raw", "chat"), default="raw",
+                         help="raw text with BOS (the reference study), or inside each stage's chat template")
+    extract.add_argument("--trust-remote-code", action="store_true", help="allow a hub model's own code (off by default)")
+    extract.set_defaults(command=run_extract)
+
+
+def _add_report(commands) -> None:
+    report = commands.add_parser("report", help="statistics per sequence × stage against the reference")
+    report.add_argument("folder", metavar="DIR", help="a results folder made by extract")
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report.add_argument("--reference", default=None, metavar="STAGE", help="reference stage (default: the lineage's)")
+    _add_exclusions(report)
+    report.add_argument("--controls", type=int, default=200, metavar="N", help="control spans per sequence (0: none)")
+    report.add_argument("--seed", type=int, default=0)
+    report.set_defaults(command=run_report)
+    shares = commands.add_parser("shares", help="the per-head share table")
+    shares.add_argument("folder", metavar="DIR")
+    shares.add_argument("--format", choices=("csv",), default="csv")
+    _add_exclusions(shares)
+    shares.set_defaults(command=run_shares)
+
+
+def _add_exclusions(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exclude", default="paper", metavar="PRESET",
+                        help="excluded key tokens: paper (default), none, or a comma-separated token list")
+
+
+def _exclusions(value: str):
+    return value if value in ("paper", "none") else tuple(token for token in value.split(",") if token)
 
 
 def run_concepts_validate(args: argparse.Namespace) -> int:
@@ -115,4 +157,62 @@ def run_stats(args: argparse.Namespace) -> int:
         width = max(map(len, statistics))
         for name, value in statistics.items():
             print(f"{name:<{width}}  {value: .6g}")
+    return 0
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from interp.lineage import load_lineage
+    from interp.pipeline import ExtractionSettings, extract_lineage
+
+    lineage = load_lineage(args.lineage)
+    sequences = all_sequences(load_concepts(args.concepts))
+    settings = ExtractionSettings(
+        device=args.device, dtype=args.dtype, device_map=args.device_map, keep_patterns=not args.no_patterns,
+        input_format=args.input_format, trust_remote_code=args.trust_remote_code,
+    )
+    if any(stage.model.startswith("demo:") for stage in lineage.stages):
+        from interp.demo import DEMO_NOTICE
+
+        print(f"demo lineage: {DEMO_NOTICE}", file=sys.stderr)
+    bar = tqdm(total=len(lineage.stages) * len(sequences), unit="seq", desc="extract", file=sys.stderr)
+
+    def on_progress(progress) -> None:
+        bar.set_description(f"stage {progress.stage}")
+        bar.update(progress.done - bar.n)
+        tqdm.write(progress.message, file=sys.stderr)
+
+    try:
+        manifest = extract_lineage(lineage, sequences, args.out, settings, on_progress)
+    finally:
+        bar.close()
+    cached = sum(1 for record in manifest.stages if record.device.endswith("(cached)"))
+    print(f"{args.out}: {len(manifest.stages)} stages × {len(sequences)} sequences "
+          f"({cached} stage(s) entirely from cache)")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from interp.report import Selection, compute_report, report_frame
+    from interp.store import ResultsStore
+
+    selection = Selection(exclusions=_exclusions(args.exclude), reference=args.reference,
+                          n_controls=args.controls, seed=args.seed)
+    frame = report_frame(compute_report(ResultsStore(args.folder), selection))
+    if args.format == "json":
+        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        print(json.dumps(records, indent=2))
+    elif args.format == "csv":
+        print(frame.to_csv(index=False), end="")
+    else:
+        print(frame.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
+    return 0
+
+
+def run_shares(args: argparse.Namespace) -> int:
+    from interp.report import compute_shares_table
+    from interp.store import ResultsStore
+
+    print(compute_shares_table(ResultsStore(args.folder), _exclusions(args.exclude)).to_csv(index=False), end="")
     return 0

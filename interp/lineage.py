@@ -1,0 +1,186 @@
+"""Lineages: the ordered checkpoints (base → CPT → IFT, or any other) whose attention is compared.
+
+A lineage is data, never code: a preset shipped in `interp/presets/` or a YAML file with
+`name`, optional `reference` (a stage label; default the first stage) and `stages`, a list of
+`{label, model, revision?}` where model is a hub id or a local folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from interp.errors import InterpError
+
+PRESETS_DIR = Path(__file__).parent / "presets"
+LINEAGE_SUFFIXES = (".yaml", ".yml")
+# Labels name stages in result folders, tables and figures, so they must be safe as file names.
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_FILE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One checkpoint of a lineage: `model` is a hub id or a local folder."""
+
+    label: str
+    model: str
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Two or more stages of one architecture; shifts are measured against `reference`.
+
+    `reference` is a stage label; left empty it becomes the first stage's label.
+    """
+
+    name: str
+    stages: tuple[Stage, ...]
+    reference: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stages", tuple(self.stages))
+        if not self.reference and self.stages:
+            object.__setattr__(self, "reference", self.stages[0].label)
+        problems = _lineage_problems(self.stages, self.reference)
+        if problems:
+            raise InterpError(f"lineage {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(stage.label for stage in self.stages)
+
+    def stage(self, label: str) -> Stage:
+        """The stage called `label`."""
+        for stage in self.stages:
+            if stage.label == label:
+                return stage
+        raise InterpError(f"lineage {self.name!r}: no stage {label!r} (stages: {', '.join(self.labels)})")
+
+    @property
+    def reference_stage(self) -> Stage:
+        return self.stage(self.reference)
+
+
+class _StageEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    label: str
+    model: str
+    revision: str | None = None
+
+
+class _LineageEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1)
+    reference: str | None = None
+    stages: list[_StageEntry]
+
+
+def list_presets() -> list[str]:
+    """Names of the lineages shipped with the package, sorted."""
+    return sorted(path.stem for path in PRESETS_DIR.glob("*.yaml"))
+
+
+def load_lineage(name_or_path: str | Path) -> Lineage:
+    """A preset by name (see `list_presets`) or a lineage YAML file by path."""
+    text = str(name_or_path)
+    looks_like_file = (
+        isinstance(name_or_path, Path)
+        or text.lower().endswith(LINEAGE_SUFFIXES)
+        or "/" in text
+        or "\\" in text
+        or Path(text).is_file()
+    )
+    if looks_like_file:
+        return load_lineage_file(Path(text).expanduser())
+    if text not in list_presets():
+        raise InterpError(
+            f"lineage {text!r}: unknown preset (presets: {', '.join(list_presets())}); "
+            "or give the path of a lineage YAML file"
+        )
+    return load_lineage_file(PRESETS_DIR / f"{text}.yaml")
+
+
+def load_lineage_file(path: str | Path) -> Lineage:
+    """Read and validate one lineage YAML file; errors name the file and the field."""
+    path = Path(path)
+    if not path.is_file():
+        raise InterpError(f"{path}: no such lineage file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InterpError(f"{path}: file is larger than {MAX_FILE_BYTES // 1024} KB")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise InterpError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise InterpError(f"{path}: not valid YAML ({where}{getattr(error, 'problem', None) or 'cannot be parsed'})") from None
+    return parse_lineage(document, str(path))
+
+
+def parse_lineage(document: Any, origin: str) -> Lineage:
+    """Validate a parsed lineage document; `origin` (a file name) prefixes every message."""
+    if not isinstance(document, dict):
+        raise InterpError(
+            f"{origin}: expected a mapping with 'name', 'stages' and optional 'reference', "
+            f"found {type(document).__name__}"
+        )
+    try:
+        entry = _LineageEntry.model_validate(document)
+    except ValidationError as error:
+        raise InterpError(f"{origin}: " + "; ".join(_describe(e) for e in error.errors())) from None
+    stages = tuple(
+        Stage(label=s.label.strip(), model=s.model.strip(), revision=(s.revision or "").strip() or None)
+        for s in entry.stages
+    )
+    reference = (entry.reference or "").strip() or (stages[0].label if stages else "")
+    problems = _lineage_problems(stages, reference)
+    if problems:
+        raise InterpError(f"{origin}: " + "; ".join(problems))
+    return Lineage(name=entry.name.strip(), stages=stages, reference=reference)
+
+
+def _lineage_problems(stages: tuple[Stage, ...], reference: str) -> list[str]:
+    if len(stages) < 2:
+        return [f"field 'stages': needs at least two stages to compare, found {len(stages)}"]
+    problems = []
+    seen: set[str] = set()
+    for number, stage in enumerate(stages, start=1):
+        where = f"stage {number}"
+        if not LABEL_PATTERN.fullmatch(stage.label):
+            problems.append(
+                f"{where}, field 'label': {stage.label!r} must start with a letter or digit and use "
+                "only letters, digits, '_', '-' and '.'"
+            )
+        elif stage.label in seen:
+            problems.append(f"{where}, field 'label': duplicate label {stage.label!r}")
+        seen.add(stage.label)
+        if not stage.model.strip():
+            problems.append(f"{where} ({stage.label!r}), field 'model': is empty (give a hub id or a local folder)")
+    if reference not in seen:
+        problems.append(f"field 'reference': {reference!r} is not a stage label (labels: {', '.join(s.label for s in stages)})")
+    return problems
+
+
+def _describe(error: dict) -> str:
+    loc = list(error["loc"])
+    if loc[:1] == ["stages"] and len(loc) >= 2 and isinstance(loc[1], int):
+        rest = ".".join(str(part) for part in loc[2:])
+        where = f"stage {loc[1] + 1}" + (f", field '{rest}'" if rest else "")
+    else:
+        where = "field '" + ".".join(str(part) for part in loc) + "'"
+    kind = error["type"]
+    if kind == "missing":
+        return f"{where}: is required"
+    if kind == "extra_forbidden":
+        return f"{where}: unknown field"
+    if kind in ("string_too_short",):
+        return f"{where}: is empty"
+    return f"{where}: {error['msg'].lower()} (got {type(error.get('input')).__name__})"

@@ -1,0 +1,68 @@
+"""Session-wide fixtures: a trained tokenizer and tiny Mistral checkpoints, built once."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from interp.checkpoints import build_tiny_mistral
+from interp.tokenizer import train_tokenizer
+
+SUBJECTS = ["The lessee", "The lessor", "A tenant", "The magistrate", "Any person", "The buyer", "The seller"]
+MODALS = ["shall", "may", "must not", "shall not", "may not"]
+ACTIONS = [
+    "pay the rent", "enter the premises", "sell the goods", "register the deed",
+    "give notice in writing", "appeal the decision", "sign the contract",
+]
+CONDITIONS = [
+    "unless the court orders otherwise", "if the notice is served", "within thirty days",
+    "after the term expires", "where the owner consents", "before the hearing",
+]
+# Sequences of the tiny checkpoints: the sliding window (8) is shorter than every test sequence.
+SLIDING_WINDOW = 8
+
+
+def legal_sentences() -> list[str]:
+    """A few hundred short statute-like sentences, always the same ones in the same order."""
+    combos = itertools.product(SUBJECTS, MODALS, ACTIONS, CONDITIONS)
+    return [f"{s} {m} {a} {c}." for s, m, a, c in itertools.islice(combos, 0, None, 5)]
+
+
+@pytest.fixture(scope="session")
+def legal_tokenizer():
+    """A `▁`-metaspace BPE tokenizer with BOS, trained on `legal_sentences()` (vocab ~400)."""
+    return train_tokenizer(legal_sentences(), vocab_size=400)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, legal_tokenizer):
+    """A 2-layer Mistral with grouped-query attention (4 heads, 2 KV heads) and a sliding window.
+
+    `initializer_range=0.2` makes the attention patterns far from uniform, so comparisons of
+    patterns have something to compare.
+    """
+    return build_tiny_mistral(
+        tmp_path_factory.mktemp("tiny-mistral"), legal_tokenizer, seed=0,
+        sliding_window=SLIDING_WINDOW, initializer_range=0.2,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint_other(tmp_path_factory, legal_tokenizer):
+    """The same architecture as `tiny_checkpoint` with other weights (seed 1): a second stage."""
+    return build_tiny_mistral(
+        tmp_path_factory.mktemp("tiny-mistral-other"), legal_tokenizer, seed=1,
+        sliding_window=SLIDING_WINDOW, initializer_range=0.2,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_loaded(tiny_checkpoint):
+    """`tiny_checkpoint` loaded on the CPU in float32 through the project's loader."""
+    from interp.lineage import Stage
+    from interp.loader import free_stage, load_stage
+
+    loaded = load_stage(Stage(label="base", model=str(tiny_checkpoint)), device="cpu", dtype="float32")
+    yield loaded
+    free_stage(loaded)

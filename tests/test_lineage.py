@@ -1,0 +1,112 @@
+"""Lineage presets and lineage YAML files: loading and validation messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from interp.errors import InterpError
+from interp.lineage import Lineage, Stage, list_presets, load_lineage
+
+
+def write(tmp_path, text, name="lineage.yaml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_presets_are_listed():
+    assert list_presets() == ["demo", "saul-7b"]
+
+
+def test_saul_preset_is_the_reference_study():
+    lineage = load_lineage("saul-7b")
+    assert lineage == Lineage(
+        name="saul-7b",
+        stages=(
+            Stage("base", "mistralai/Mistral-7B-v0.1"),
+            Stage("cpt", "Equall/Saul-7B-Base"),
+            Stage("ift", "Equall/Saul-7B-Instruct-v1"),
+        ),
+        reference="base",
+    )
+    assert lineage.reference_stage.model == "mistralai/Mistral-7B-v0.1"
+
+
+def test_demo_preset_has_three_demo_stages():
+    lineage = load_lineage("demo")
+    assert lineage.labels == ("base", "cpt", "ift")
+    assert [stage.model for stage in lineage.stages] == ["demo:base", "demo:cpt", "demo:ift"]
+    assert lineage.reference == "base"
+
+
+def test_file_with_revision_and_reference(tmp_path):
+    path = write(tmp_path, """
+name: mine
+reference: tuned
+stages:
+  - {label: plain, model: org/plain, revision: abc123}
+  - {label: tuned, model: ./folder}
+""")
+    lineage = load_lineage(str(path))
+    assert lineage.stages[0] == Stage("plain", "org/plain", "abc123")
+    assert lineage.stages[1].revision is None
+    assert lineage.reference == "tuned"
+
+
+def test_reference_defaults_to_the_first_stage(tmp_path):
+    path = write(tmp_path, "name: x\nstages:\n  - {label: a, model: m/a}\n  - {label: b, model: m/b}\n")
+    assert load_lineage(path).reference == "a"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: x\nstages:\n  - {label: a, model: m/a}\n", "field 'stages': needs at least two stages"),
+        ("name: x\nstages:\n  - {label: a, model: m/a}\n  - {label: a, model: m/b}\n", "stage 2, field 'label': duplicate label 'a'"),
+        ("name: x\nstages:\n  - {label: a, model: m/a}\n  - {label: b, model: '  '}\n", "stage 2 ('b'), field 'model': is empty"),
+        ("name: x\nreference: z\nstages:\n  - {label: a, model: m/a}\n  - {label: b, model: m/b}\n", "field 'reference': 'z' is not a stage label (labels: a, b)"),
+        ("name: x\nstages:\n  - {label: 1, model: m/a}\n  - {label: b, model: m/b}\n", "stage 1, field 'label': input should be a valid string"),
+        ("name: x\nstages:\n  - {label: a, model: m/a, weights: q}\n  - {label: b, model: m/b}\n", "stage 1, field 'weights': unknown field"),
+        ("name: x\nstages:\n  - {label: a}\n  - {label: b, model: m/b}\n", "stage 1, field 'model': is required"),
+        ("name: x\nstages: m/a\n", "field 'stages': input should be a valid list"),
+        ("stages:\n  - {label: a, model: m/a}\n  - {label: b, model: m/b}\n", "field 'name': is required"),
+        ("name: x\nstagez: []\nstages: []\n", "field 'stagez': unknown field"),
+        ("name: x\nstages:\n  - {label: 'a b', model: m/a}\n  - {label: b, model: m/b}\n", "stage 1, field 'label': 'a b' must start"),
+        ("- just\n- a list\n", "expected a mapping with 'name', 'stages'"),
+        ("name: [unclosed\n", "not valid YAML (line"),
+    ],
+)
+def test_invalid_files_name_the_file_and_field(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(InterpError) as caught:
+        load_lineage(path)
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    path = write(tmp_path, "name: !!python/object/apply:os.system ['true']\nstages: []\n")
+    with pytest.raises(InterpError, match="not valid YAML"):
+        load_lineage(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InterpError, match=r"nowhere\.yaml: no such lineage file"):
+        load_lineage(str(tmp_path / "nowhere.yaml"))
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(InterpError, match=r"'saul-13b': unknown preset \(presets: demo, saul-7b\)"):
+        load_lineage("saul-13b")
+
+
+def test_lineage_records_validate_themselves():
+    with pytest.raises(InterpError, match="lineage 'solo': field 'stages': needs at least two"):
+        Lineage(name="solo", stages=(Stage("a", "m/a"),))
+    lineage = Lineage(name="pair", stages=[Stage("a", "m/a"), Stage("b", "m/b")])
+    assert lineage.stages == (Stage("a", "m/a"), Stage("b", "m/b"))
+    assert lineage.reference == "a"
+    with pytest.raises(InterpError, match="no stage 'c' \\(stages: a, b\\)"):
+        lineage.stage("c")
