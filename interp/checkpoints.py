@@ -30,13 +30,14 @@ def build_tiny_mistral(
 ) -> Path:
     """Save a randomly initialised tiny `MistralForCausalLM` and its tokenizer in `folder`.
 
-    The vocabulary and BOS/EOS ids are the tokenizer's; `overrides` are any other
+    The vocabulary (unless `vocab_size` is given, e.g. 32000 for a benchmark at 7B width) and
+    BOS/EOS ids are the tokenizer's; `overrides` are any other
     `MistralConfig` fields (e.g. `initializer_range`, `rope_theta`). The same seed gives the
     same weights, and the global torch random state is left as it was. Returns the folder's
     absolute path.
     """
     config = MistralConfig(
-        vocab_size=len(tokenizer),
+        vocab_size=overrides.pop("vocab_size", len(tokenizer)),
         hidden_size=hidden_size,
         num_hidden_layers=num_hidden_layers,
         num_attention_heads=num_attention_heads,

@@ -23,6 +23,11 @@ Command = Callable[[argparse.Namespace], int]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run the command, turn bad input into one line per problem and exit code 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from interp.bench import main as run_bench
+
+        return run_bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -48,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stats(commands)
     _add_extract(commands)
     _add_report(commands)
+    commands.add_parser("bench", help="extraction against a plain forward pass and the reference method (bench --help)")
     return parser
 
 
