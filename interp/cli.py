@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stats(commands)
     _add_extract(commands)
     _add_report(commands)
+    export = commands.add_parser("export", help="every figure (PNG, SVG, HTML) and table (CSV, JSON) as one zip")
+    export.add_argument("folder", metavar="DIR", help="a results folder made by extract")
+    export.add_argument("--out", required=True, metavar="FILE.zip")
+    export.add_argument("--reference", default=None, metavar="STAGE")
+    _add_exclusions(export)
+    export.add_argument("--controls", type=int, default=200, metavar="N")
+    export.add_argument("--seed", type=int, default=0)
+    export.set_defaults(command=run_export)
     commands.add_parser("bench", help="extraction against a plain forward pass and the reference method (bench --help)")
     return parser
 
@@ -221,4 +229,24 @@ def run_shares(args: argparse.Namespace) -> int:
     from interp.store import ResultsStore
 
     print(compute_shares_table(ResultsStore(args.folder), _exclusions(args.exclude)).to_csv(index=False), end="")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from interp.export import write_bundle
+    from interp.report import Selection
+    from interp.store import ResultsStore
+    from interp.views import bundle_contents
+
+    if not args.out.endswith(".zip"):
+        raise InterpError(f"--out {args.out}: the bundle is a zip file; name it *.zip")
+    store = ResultsStore(args.folder)
+    selection = Selection(exclusions=_exclusions(args.exclude), reference=args.reference,
+                          n_controls=args.controls, seed=args.seed)
+    figures, tables = bundle_contents(store, selection)
+    manifest = store.open().model_dump(mode="json")
+    manifest["export"] = {"exclusions": args.exclude, "reference": args.reference or manifest["reference"],
+                          "controls": args.controls, "seed": args.seed}
+    path = write_bundle(args.out, figures, tables, manifest)
+    print(f"{path}: {len(figures)} figures, {len(tables)} tables")
     return 0

@@ -210,3 +210,21 @@ def test_stages_with_different_tokenizers(tmp_path, tiny_checkpoint, legal_token
     assert store.read_aligned("base", "lessee-1").token_ids != store.read_aligned("cpt", "lessee-1").token_ids
     (row, _) = compute_report(store, Selection(n_controls=20))
     assert np.isfinite(row.mean) and np.isnan(row.control_p)
+
+
+def test_cli_export_bundle_holds_manifest_figures_and_tables(results, tmp_path, capsys):
+    import zipfile
+
+    out = tmp_path / "bundle.zip"
+    assert main(["export", str(results[0]), "--out", str(out), "--controls", "20"]) == 0
+    assert "figures" in capsys.readouterr().out
+    with zipfile.ZipFile(out) as bundle:
+        names = set(bundle.namelist())
+        manifest = json.loads(bundle.read("manifest.json"))
+    assert manifest["lineage"] == "tiny" and manifest["export"]["controls"] == 20
+    for table in ("statistics", "mean-share", "layer-profiles", "shares"):
+        assert {f"tables/{table}.csv", f"tables/{table}.json"} <= names
+    assert "figures/overview-mean-share.html" in names and "figures/heads-shift-seller-1-ift.html" in names
+    assert any(name.startswith("figures/structure-seller-1-") for name in names)
+    assert any(name.startswith("figures/tokens-lessee-1-cpt-L") for name in names)
+    assert main(["export", str(results[0]), "--out", str(tmp_path / "bundle.tar")]) == 2

@@ -1,0 +1,344 @@
+"""Figures of shares, shifts and attention patterns: arrays in, `plotly` figures out.
+
+Every builder is pure (no I/O, no UI), so the app shows and the exporter writes the same figure.
+Conventions shared by all figures:
+
+- template `plotly_white`; every figure has a title, axis titles and hover text with values;
+- shares and attention use the sequential `Viridis` scale starting at 0;
+- shifts and differences use `RdBu` reversed, centred on 0 with symmetric limits
+  `±max|value|`: positive (more attention on the concept than the reference) is red,
+  negative is blue;
+- head maps put layer 0 at the bottom; token and span maps put the first query at the top,
+  so the causally impossible upper triangle (key after query) is the blank upper right.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+import scipy.stats
+from plotly.subplots import make_subplots
+
+from interp.errors import InterpError
+
+TEMPLATE = "plotly_white"
+SEQUENTIAL_SCALE = "Viridis"
+DIVERGING_SCALE = "RdBu_r"
+CONCEPT_COLOUR = "#d62728"
+MAX_ANNOTATIONS = 400
+SHORT_SEQUENCE = 48
+PANEL_COLUMNS = 3
+
+
+def _check_kind(kind: str, allowed: tuple[str, ...]) -> None:
+    if kind not in allowed:
+        raise InterpError(f"kind must be one of {', '.join(allowed)}, got {kind!r}")
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64).ravel()
+    return values[np.isfinite(values)]
+
+
+def _colour_range(values: np.ndarray, diverging: bool) -> dict:
+    """Colour settings: `RdBu_r` on `±max|value|` around 0, or `Viridis` from 0 to the maximum."""
+    finite = _finite(values)
+    if diverging:
+        limit = float(np.abs(finite).max()) if finite.size else 0.0
+        limit = limit or 1.0  # an all-zero map still needs a drawable scale
+        return dict(colorscale=DIVERGING_SCALE, zmid=0.0, zmin=-limit, zmax=limit)
+    top = float(finite.max()) if finite.size else 0.0
+    return dict(colorscale=SEQUENTIAL_SCALE, zmin=0.0, zmax=top if top > 0 else 1.0)
+
+
+def _finish(fig: go.Figure, title: str, x_title: str, y_title: str, **layout) -> go.Figure:
+    fig.update_layout(template=TEMPLATE, title=dict(text=title), **layout)
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def _text_colour(value: float, colours: dict) -> str:
+    """Black on the light middle of a scale, white on its dark ends (RdBu) or low end (Viridis)."""
+    if colours["colorscale"] == DIVERGING_SCALE:
+        return "white" if abs(value) > 0.5 * colours["zmax"] else "black"
+    return "black" if value > 0.6 * colours["zmax"] else "white"
+
+
+def _cell_annotations(
+    cells: list[tuple[float, float, float]], colours: dict, size: int = 9
+) -> list[dict]:
+    return [
+        dict(x=x, y=y, text=f"{value:.2f}", showarrow=False,
+             font=dict(size=size, color=_text_colour(value, colours)))
+        for x, y, value in cells
+    ]
+
+
+def mean_share_figure(table: pd.DataFrame) -> go.Figure:
+    """Grouped bars of the mean share: one group per sequence, one bar per stage.
+
+    `table` has columns `sequence_id, stage, mean_share`; sequences and stages keep the order
+    in which they first appear.
+    """
+    missing = {"sequence_id", "stage", "mean_share"} - set(table.columns)
+    if missing:
+        raise InterpError(f"mean share table lacks column(s) {', '.join(sorted(missing))}")
+    if table.duplicated(["sequence_id", "stage"]).any():
+        raise InterpError("mean share table has more than one row for a sequence and stage")
+    sequences = list(dict.fromkeys(table["sequence_id"]))
+    fig = go.Figure()
+    for stage in dict.fromkeys(table["stage"]):
+        rows = table[table["stage"] == stage].set_index("sequence_id")["mean_share"]
+        fig.add_trace(go.Bar(
+            x=sequences, y=[rows.get(s, np.nan) for s in sequences], name=str(stage),
+            hovertemplate="sequence %{x}<br>stage %{fullData.name}"
+                          "<br>mean share %{y:.4f}<extra></extra>",
+        ))
+    return _finish(fig, "Mean share of attention on the concept, per stage",
+                   "sequence", "mean share over heads", barmode="group", legend_title_text="stage")
+
+
+def layer_profile_figure(
+    profiles: Mapping[str, Mapping[str, np.ndarray]],
+    reference: str,
+    concepts: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Mean shift per layer against `reference`: one panel per sequence, one line per stage.
+
+    `profiles[sequence_id][stage] = mean shift over heads: [layers]`. Panels wrap into at most
+    three columns and are titled "id (concept)"; a stage has one colour in every panel.
+    """
+    if not profiles:
+        raise InterpError("layer profile figure needs at least one sequence")
+    concepts = concepts or {}
+    ids = list(profiles)
+    columns = min(len(ids), PANEL_COLUMNS)
+    rows = math.ceil(len(ids) / columns)
+    titles = [f"{i} ({concepts[i]})" if concepts.get(i) else i for i in ids]
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, shared_yaxes=True,
+                        horizontal_spacing=0.06, vertical_spacing=min(0.12, 0.3 / rows))
+    palette = pio.templates[TEMPLATE].layout.colorway
+    stages = list(dict.fromkeys(stage for by_stage in profiles.values() for stage in by_stage))
+    in_legend: set[str] = set()
+    for index, sequence_id in enumerate(ids):
+        row, col = divmod(index, columns)
+        for stage, profile in profiles[sequence_id].items():
+            profile = np.asarray(profile, dtype=np.float64)
+            colour = palette[stages.index(stage) % len(palette)]
+            fig.add_trace(go.Scatter(
+                x=np.arange(profile.size), y=profile, mode="lines+markers", name=stage,
+                legendgroup=stage, showlegend=stage not in in_legend, line=dict(color=colour),
+                hovertemplate=f"{html.escape(sequence_id)}<br>stage %{{fullData.name}}"
+                              "<br>layer %{x}<br>mean shift %{y:.4f}<extra></extra>",
+            ), row=row + 1, col=col + 1)
+            in_legend.add(stage)
+        fig.add_hline(y=0, line=dict(color="grey", width=1, dash="dash"), row=row + 1, col=col + 1)
+        if index + columns >= len(ids):  # lowest panel of its column
+            fig.update_xaxes(title_text="layer", row=row + 1, col=col + 1)
+    title = f"Mean shift of the concept share per layer, against {reference}"
+    fig.update_layout(template=TEMPLATE, height=120 + 260 * rows, legend_title_text="stage",
+                      title=dict(text=title))
+    fig.update_yaxes(matches="y")  # one scale for every panel, so sequences compare
+    fig.update_yaxes(title_text=f"mean shift vs {reference}", col=1)
+    return fig
+
+
+
+def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> go.Figure:
+    """Heat map of one value per head, `values: [layers, heads]`, layer 0 at the bottom.
+
+    `kind="share"`: sequential scale from 0; `kind="shift"`: `RdBu_r` on `±max|shift|`.
+    Each cell carries `customdata = [layer, head]` so a selection in the app names the head.
+    """
+    _check_kind(kind, ("share", "shift"))
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2:
+        raise InterpError(f"head values must have shape [layers, heads], got {values.shape}")
+    layers, heads = values.shape
+    layer_grid, head_grid = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
+    colours = _colour_range(values, diverging=kind == "shift")
+    fig = go.Figure(go.Heatmap(
+        z=values, x=np.arange(heads), y=np.arange(layers),
+        customdata=np.stack([layer_grid, head_grid], axis=-1), colorbar=dict(title=kind),
+        hovertemplate=f"layer %{{customdata[0]}}, head %{{customdata[1]}}<br>{kind} %{{z:.4f}}"
+                      "<extra></extra>",
+        **colours,
+    ))
+    return _finish(fig, title, "head", "layer (0 = first, at the bottom)")
+
+
+def concept_window(concept_mask: np.ndarray, n: int, margin: int = 12) -> tuple[int, int]:
+    """Token window `[start, end)` around the concept tokens, `margin` tokens either side.
+
+    Sequences of at most 48 tokens, and sequences without concept tokens, are shown whole.
+    """
+    positions = np.flatnonzero(np.asarray(concept_mask, dtype=bool))
+    if n <= SHORT_SEQUENCE or positions.size == 0:
+        return 0, n
+    return max(0, int(positions[0]) - margin), min(n, int(positions[-1]) + margin + 1)
+
+
+def _token_tick(token: str, is_concept: bool) -> str:
+    """Tick label of a token; concept tokens are «bold and red»."""
+    shown = html.escape(token.replace("\n", "↵").replace("\t", "⇥"), quote=False)
+    if is_concept:
+        return f"<b><span style='color:{CONCEPT_COLOUR}'>«{shown}»</span></b>"
+    return shown
+
+
+def token_attention_figure(
+    pattern: np.ndarray,
+    tokens: Sequence[str],
+    concept_mask: np.ndarray,
+    *,
+    window: tuple[int, int] | None = None,
+    threshold: float | None = None,
+    title: str = "",
+    kind: str = "attention",
+) -> go.Figure:
+    """Token-by-token attention (or its difference between stages), queries × keys.
+
+    `pattern: [n, n]` (rows = queries, columns = keys), cropped to `window = [start, end)`
+    (default: the whole sequence); axes are absolute token positions labelled with the tokens,
+    concept tokens marked «like this». The upper triangle (a key after its query) is blank.
+    Cells with value (|value| for differences) above `threshold` are annotated with their value,
+    the largest 400 when more pass.
+    """
+    _check_kind(kind, ("attention", "difference"))
+    pattern = np.asarray(pattern, dtype=np.float64)
+    n = len(tokens)
+    concept_mask = np.asarray(concept_mask, dtype=bool)
+    if pattern.shape != (n, n) or concept_mask.shape != (n,):
+        raise InterpError(f"pattern must be [{n}, {n}] and concept_mask [{n}] for {n} tokens, "
+                          f"got {pattern.shape} and {concept_mask.shape}")
+    start, end = window if window is not None else (0, n)
+    if not 0 <= start < end <= n:
+        raise InterpError(f"token window must satisfy 0 <= start < end <= {n}, got {window}")
+    positions = np.arange(start, end)
+    z = pattern[start:end, start:end].copy()
+    z[positions[None, :] > positions[:, None]] = np.nan
+    colours = _colour_range(z, diverging=kind == "difference")
+    ticks = [_token_tick(tokens[p], concept_mask[p]) for p in positions]
+    shown = [tokens[p] for p in positions]
+    customdata = np.stack(np.broadcast_arrays(np.array(shown, dtype=object)[:, None],
+                                              np.array(shown, dtype=object)[None, :]), axis=-1)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=positions, y=positions, customdata=customdata, colorbar=dict(title=kind),
+        hoverongaps=False,
+        hovertemplate="query %{y} %{customdata[0]}<br>key %{x} %{customdata[1]}"
+                      f"<br>{kind} %{{z:.4f}}<extra></extra>",
+        **colours,
+    ))
+    cells = []
+    note = ""
+    if threshold is not None:
+        magnitude = np.abs(z) if kind == "difference" else z
+        with np.errstate(invalid="ignore"):
+            rows, cols = np.nonzero(magnitude > threshold)
+        if rows.size > MAX_ANNOTATIONS:
+            keep = np.argsort(-np.abs(z[rows, cols]), kind="stable")[:MAX_ANNOTATIONS]
+            rows, cols = rows[keep], cols[keep]
+            note = f" (values shown for the {MAX_ANNOTATIONS} largest cells)"
+        cells = [(positions[c], positions[r], z[r, c]) for r, c in zip(rows, cols)]
+    side = int(np.clip(22 * (end - start) + 200, 450, 1400))
+    fig.update_layout(annotations=_cell_annotations(cells, colours), width=side, height=side)
+    fig.update_xaxes(tickmode="array", tickvals=positions, ticktext=ticks, tickangle=-60,
+                     side="bottom")
+    fig.update_yaxes(tickmode="array", tickvals=positions, ticktext=ticks, autorange="reversed")
+    return _finish(fig, (title or f"Token {kind}") + note, "key token", "query token")
+
+
+def shift_histogram_figure(shift: np.ndarray, title: str) -> go.Figure:
+    """Histogram of the L·H head shifts with lines at 0 (grey) and at the mean (red)."""
+    values = _finite(shift)
+    fig = go.Figure(go.Histogram(
+        x=values, marker_color="#7f7f7f", name="heads",
+        hovertemplate="shift %{x}<br>%{y} heads<extra></extra>",
+    ))
+    fig.add_vline(x=0, line=dict(color="black", width=1, dash="dash"))
+    if values.size:
+        mean = float(values.mean())
+        fig.add_vline(x=mean, line=dict(color=CONCEPT_COLOUR, width=2),
+                      annotation_text=f"mean {mean:.4f}", annotation_position="top right")
+    return _finish(fig, title, "shift (share − reference share)", "number of heads",
+                   showlegend=False, bargap=0.05)
+
+
+def shift_qq_figure(shift: np.ndarray, title: str) -> go.Figure:
+    """Normal QQ plot of the head shifts (`scipy.stats.probplot`): points and fitted line."""
+    values = _finite(shift)
+    if values.size < 2:
+        raise InterpError("a QQ plot needs at least two finite shift values")
+    (theoretical, ordered), (slope, intercept, r) = scipy.stats.probplot(values, dist="norm")
+    fig = go.Figure([
+        go.Scatter(x=theoretical, y=ordered, mode="markers", name="heads",
+                   marker=dict(size=4, color="#1f77b4"),
+                   hovertemplate="normal quantile %{x:.3f}<br>shift %{y:.4f}<extra></extra>"),
+        go.Scatter(x=theoretical[[0, -1]], y=slope * theoretical[[0, -1]] + intercept,
+                   mode="lines", name=f"fit (r = {r:.3f})", line=dict(color=CONCEPT_COLOUR),
+                   hovertemplate="fit: %{y:.4f} at quantile %{x:.3f}<extra></extra>"),
+    ])
+    return _finish(fig, title, "theoretical normal quantile", "ordered shift")
+
+
+def control_null_figure(
+    controls: np.ndarray,
+    observed: float,
+    statistic: str,
+    percentile: float,
+    p_value: float,
+    title: str,
+) -> go.Figure:
+    """Histogram of the control spans' statistic with a red line at the concept's value."""
+    fig = go.Figure(go.Histogram(
+        x=_finite(controls), marker_color="#7f7f7f", name="control spans",
+        hovertemplate=f"{html.escape(statistic)} %{{x}}<br>%{{y}} control spans<extra></extra>",
+    ))
+    fig.add_vline(
+        x=float(observed), line=dict(color=CONCEPT_COLOUR, width=2),
+        annotation_text=f"concept {observed:.4f}<br>percentile {percentile:.1f}, p = {p_value:.3g}",
+        annotation_position="top right",
+    )
+    return _finish(fig, title, f"{statistic} of the shift", "number of control spans",
+                   showlegend=False, bargap=0.05)
+
+
+def span_structure_figure(
+    matrix: np.ndarray, labels: Sequence[str], title: str, kind: str = "attention"
+) -> go.Figure:
+    """Attention from query spans (rows, first at the top) to key spans (columns), annotated.
+
+    `matrix: [spans, spans]` as `interp.structure.compute_span_attention` makes it; NaN cells
+    (causally impossible) stay blank. `kind="difference"` uses `RdBu_r` centred on 0.
+    """
+    _check_kind(kind, ("attention", "difference"))
+    matrix = np.asarray(matrix, dtype=np.float64)
+    size = len(labels)
+    if matrix.shape != (size, size):
+        raise InterpError(f"span matrix must be [{size}, {size}] for {size} labels, "
+                          f"got {matrix.shape}")
+    colours = _colour_range(matrix, diverging=kind == "difference")
+    ticks = [html.escape(label, quote=False) for label in labels]
+    names = np.array(ticks, dtype=object)
+    customdata = np.stack(np.broadcast_arrays(names[:, None], names[None, :]), axis=-1)
+    fig = go.Figure(go.Heatmap(
+        z=matrix, x=np.arange(size), y=np.arange(size), customdata=customdata,
+        hoverongaps=False, colorbar=dict(title=kind),
+        hovertemplate="query span %{customdata[0]}<br>key span %{customdata[1]}"
+                      f"<br>{kind} %{{z:.4f}}<extra></extra>",
+        **colours,
+    ))
+    rows, cols = np.nonzero(np.isfinite(matrix))
+    fig.update_layout(annotations=_cell_annotations(
+        [(c, r, matrix[r, c]) for r, c in zip(rows, cols)], colours, size=13))
+    fig.update_xaxes(tickmode="array", tickvals=np.arange(size), ticktext=ticks)
+    fig.update_yaxes(tickmode="array", tickvals=np.arange(size), ticktext=ticks,
+                     autorange="reversed")
+    return _finish(fig, title, "key span", "query span")

@@ -1,0 +1,250 @@
+"""Figures built from small fixed inputs: trace types, axes, z values and marks match the input."""
+
+import numpy as np
+import pandas as pd
+import plotly.io as pio
+import pytest
+import scipy.stats
+
+from interp.errors import InterpError
+from interp.figures import (
+    DIVERGING_SCALE,
+    MAX_ANNOTATIONS,
+    concept_window,
+    control_null_figure,
+    head_heatmap_figure,
+    layer_profile_figure,
+    mean_share_figure,
+    shift_histogram_figure,
+    shift_qq_figure,
+    span_structure_figure,
+    token_attention_figure,
+)
+
+SHIFT = np.array([[0.1, -0.3, 0.0], [0.2, 0.05, -0.1]])  # [layers=2, heads=3]
+TOKENS = ["<s>", "▁The", "▁tenant", "▁shall", "▁pay", "\n"]
+CONCEPT = np.array([False, False, True, False, True, False])
+
+
+def lower_triangular(n: int, seed: int = 0) -> np.ndarray:
+    pattern = np.tril(np.random.default_rng(seed).random((n, n)))
+    return pattern / pattern.sum(axis=1, keepdims=True)
+
+
+def vertical_lines(fig) -> list[float]:
+    return [shape.x0 for shape in fig.layout.shapes if shape.x0 == shape.x1]
+
+
+def assert_common_style(fig, x_axis: str = "xaxis") -> None:
+    assert fig.layout.template.to_plotly_json() == pio.templates["plotly_white"].to_plotly_json()
+    assert fig.layout.title.text
+    assert fig.layout[x_axis].title.text and fig.layout.yaxis.title.text
+    assert all(trace.hovertemplate for trace in fig.data)
+
+
+def test_mean_share_figure_groups_stages_per_sequence():
+    table = pd.DataFrame({
+        "sequence_id": ["role-1", "role-1", "role-1", "cond-1", "cond-1", "cond-1"],
+        "stage": ["base", "cpt", "ift"] * 2,
+        "mean_share": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+    })
+    fig = mean_share_figure(table)
+    assert_common_style(fig)
+    assert fig.layout.barmode == "group"
+    assert [t.type for t in fig.data] == ["bar"] * 3
+    assert [t.name for t in fig.data] == ["base", "cpt", "ift"]
+    assert list(fig.data[1].x) == ["role-1", "cond-1"]
+    np.testing.assert_allclose(fig.data[1].y, [0.2, 0.5])
+    with pytest.raises(InterpError, match="mean_share"):
+        mean_share_figure(table.drop(columns="mean_share"))
+    with pytest.raises(InterpError, match="more than one row"):
+        mean_share_figure(pd.concat([table, table.iloc[:1]]))
+
+
+def test_layer_profile_figure_has_one_panel_per_sequence():
+    rng = np.random.default_rng(1)
+    profiles = {f"seq-{i}": {"cpt": rng.normal(size=4), "ift": rng.normal(size=4)}
+                for i in range(7)}
+    fig = layer_profile_figure(profiles, "base", {"seq-0": "Role", "seq-3": "Condition"})
+    assert_common_style(fig, x_axis="xaxis7")
+    titled = [f"xaxis{i}" for i in range(2, 10) if fig.layout[f"xaxis{i}"].title.text == "layer"]
+    assert titled == ["xaxis5", "xaxis6", "xaxis7"]  # the lowest panel of each column
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["seq-0 (Role)", "seq-1", "seq-2", "seq-3 (Condition)", "seq-4", "seq-5",
+                      "seq-6"]
+    assert len([t for t in fig.data]) == 14 and {t.type for t in fig.data} == {"scatter"}
+    np.testing.assert_allclose(fig.data[2].y, profiles["seq-1"]["cpt"])
+    np.testing.assert_array_equal(fig.data[2].x, np.arange(4))
+    assert [t.showlegend for t in fig.data[:4]] == [True, True, False, False]
+    assert fig.data[0].line.color == fig.data[2].line.color != fig.data[1].line.color
+    zero_lines = [s for s in fig.layout.shapes if s.y0 == 0 and s.y1 == 0]
+    assert len(zero_lines) == 7
+    axes = [name for name in fig.layout.to_plotly_json() if name.startswith("xaxis")]
+    assert len(axes) == 9  # a 3 × 3 grid, two cells empty
+    assert "base" in fig.layout.title.text and "base" in fig.layout.yaxis.title.text
+
+
+def test_layer_profile_figure_lists_each_stage_once_in_the_legend():
+    fig = layer_profile_figure({"a": {"cpt": np.zeros(2)}, "b": {"cpt": np.ones(2),
+                                                                 "ift": np.ones(2)}}, "base")
+    assert [(t.name, t.showlegend) for t in fig.data] == [
+        ("cpt", True), ("cpt", False), ("ift", True)]
+
+
+def test_layer_profile_figure_single_sequence_is_one_panel():
+    fig = layer_profile_figure({"role-1": {"base": np.zeros(3), "cpt": np.ones(3)}}, "base")
+    assert [a.text for a in fig.layout.annotations] == ["role-1"]
+    assert fig.layout.xaxis.title.text == "layer"
+    assert "xaxis2" not in fig.layout.to_plotly_json()
+
+
+def test_head_heatmap_share_uses_sequential_scale_from_zero():
+    share = np.array([[0.1, 0.4, np.nan], [0.2, 0.3, 0.05]])
+    fig = head_heatmap_figure(share, "share of role-1, base", kind="share")
+    assert_common_style(fig)
+    heatmap = fig.data[0]
+    assert heatmap.type == "heatmap"
+    np.testing.assert_array_equal(np.array(heatmap.z, dtype=float), share)
+    assert heatmap.zmin == 0 and heatmap.zmax == pytest.approx(0.4)
+    assert heatmap.colorscale[0][1] == "#440154"  # Viridis
+    np.testing.assert_array_equal(heatmap.x, [0, 1, 2])
+    np.testing.assert_array_equal(heatmap.y, [0, 1])
+    assert np.array(heatmap.customdata)[1, 2].tolist() == [1, 2]  # [layer, head]
+    assert fig.layout.xaxis.title.text == "head" and "layer" in fig.layout.yaxis.title.text
+
+
+def test_head_heatmap_shift_is_symmetric_around_zero_with_red_positive():
+    fig = head_heatmap_figure(SHIFT, "shift", kind="shift")
+    heatmap = fig.data[0]
+    assert heatmap.zmid == 0
+    assert heatmap.zmin == pytest.approx(-0.3) and heatmap.zmax == pytest.approx(0.3)
+    reference = head_heatmap_figure(np.zeros((1, 1)), "s", kind="shift").data[0]
+    assert reference.zmax == -reference.zmin > 0
+    top_colour = heatmap.colorscale[-1][1]
+    red, _, blue = (int(c) for c in top_colour[4:-1].split(","))
+    assert red > blue  # positive shift (more attention on the concept) is red
+    with pytest.raises(InterpError, match="kind"):
+        head_heatmap_figure(SHIFT, "s", kind="difference")
+    with pytest.raises(InterpError, match="layers, heads"):
+        head_heatmap_figure(np.zeros(3), "s", kind="share")
+
+
+def test_token_attention_blanks_upper_triangle_and_marks_concepts():
+    pattern = lower_triangular(6)
+    pattern[0, 5] = 0.7  # a non-causal value must not show
+    fig = token_attention_figure(pattern, TOKENS, CONCEPT, title="role-1, base, L3H1")
+    assert_common_style(fig)
+    heatmap = fig.data[0]
+    z = np.array(heatmap.z, dtype=float)
+    expected = pattern.copy()
+    expected[np.triu_indices(6, k=1)] = np.nan
+    np.testing.assert_array_equal(z, expected)
+    assert heatmap.zmin == 0
+    ticks = list(fig.layout.xaxis.ticktext)
+    assert ticks == list(fig.layout.yaxis.ticktext)
+    assert ["«" in t for t in ticks] == CONCEPT.tolist()
+    assert "«▁tenant»" in ticks[2] and "<b>" in ticks[2]
+    assert ticks[0] == "&lt;s&gt;" and ticks[5] == "↵"
+    assert fig.layout.yaxis.autorange == "reversed"
+    assert fig.layout.annotations == ()
+
+
+def test_token_attention_crops_to_window_with_absolute_positions():
+    pattern = lower_triangular(6, seed=2)
+    fig = token_attention_figure(pattern, TOKENS, CONCEPT, window=(2, 5))
+    heatmap = fig.data[0]
+    np.testing.assert_array_equal(heatmap.x, [2, 3, 4])
+    np.testing.assert_array_equal(heatmap.y, [2, 3, 4])
+    expected = pattern[2:5, 2:5].copy()
+    expected[np.triu_indices(3, k=1)] = np.nan
+    np.testing.assert_array_equal(np.array(heatmap.z, dtype=float), expected)
+    assert len(fig.layout.xaxis.ticktext) == 3 and "«" in fig.layout.xaxis.ticktext[0]
+    with pytest.raises(InterpError, match="window"):
+        token_attention_figure(pattern, TOKENS, CONCEPT, window=(4, 9))
+
+
+def test_token_attention_annotates_exactly_the_cells_above_threshold():
+    pattern = lower_triangular(6, seed=3)
+    fig = token_attention_figure(pattern, TOKENS, CONCEPT, threshold=0.3)
+    rows, cols = np.nonzero(np.tril(pattern) > 0.3)
+    expected = {(int(c), int(r), f"{pattern[r, c]:.2f}") for r, c in zip(rows, cols)}
+    shown = {(a.x, a.y, a.text) for a in fig.layout.annotations}
+    assert shown == expected and len(fig.layout.annotations) == len(expected) > 0
+
+
+def test_token_difference_uses_absolute_threshold_and_diverging_scale():
+    difference = np.tril(np.full((4, 4), 0.01))
+    difference[2, 1], difference[3, 0], difference[1, 1] = -0.5, 0.4, 0.2
+    fig = token_attention_figure(difference, TOKENS[:4], CONCEPT[:4], threshold=0.3,
+                                 kind="difference")
+    heatmap = fig.data[0]
+    assert heatmap.zmid == 0 and heatmap.zmin == -0.5 and heatmap.zmax == 0.5
+    assert heatmap.colorscale == head_heatmap_figure(SHIFT, "s", "shift").data[0].colorscale
+    assert DIVERGING_SCALE == "RdBu_r"
+    assert {(a.x, a.y, a.text) for a in fig.layout.annotations} == {(1, 2, "-0.50"), (0, 3, "0.40")}
+
+
+def test_token_attention_caps_annotations():
+    n = 40
+    fig = token_attention_figure(lower_triangular(n), [f"t{i}" for i in range(n)],
+                                 np.zeros(n, dtype=bool), threshold=0.0)
+    assert len(fig.layout.annotations) == MAX_ANNOTATIONS
+    assert str(MAX_ANNOTATIONS) in fig.layout.title.text
+
+
+def test_concept_window():
+    short = np.zeros(30, dtype=bool)
+    short[10] = True
+    assert concept_window(short, 30) == (0, 30)
+    long = np.zeros(200, dtype=bool)
+    long[[50, 52]] = True
+    assert concept_window(long, 200) == (38, 65)
+    assert concept_window(long, 200, margin=60) == (0, 113)
+    assert concept_window(np.zeros(200, dtype=bool), 200) == (0, 200)
+
+
+def test_shift_histogram_marks_zero_and_mean():
+    fig = shift_histogram_figure(SHIFT, "role-1: cpt vs base")
+    assert_common_style(fig)
+    assert fig.data[0].type == "histogram"
+    np.testing.assert_allclose(sorted(fig.data[0].x), sorted(SHIFT.ravel()))
+    assert sorted(vertical_lines(fig)) == pytest.approx(sorted([0.0, SHIFT.mean()]))
+
+
+def test_shift_qq_matches_scipy_probplot():
+    fig = shift_qq_figure(SHIFT, "QQ")
+    assert_common_style(fig)
+    (theoretical, ordered), (slope, intercept, _) = scipy.stats.probplot(SHIFT.ravel())
+    points, line = fig.data
+    assert points.mode == "markers" and line.mode == "lines"
+    np.testing.assert_allclose(points.x, theoretical)
+    np.testing.assert_allclose(points.y, ordered)
+    np.testing.assert_allclose(line.y, slope * np.array(line.x) + intercept)
+    with pytest.raises(InterpError, match="two"):
+        shift_qq_figure(np.array([1.0]), "QQ")
+
+
+def test_control_null_figure_marks_the_concept():
+    controls = np.linspace(-0.1, 0.1, 21)
+    fig = control_null_figure(controls, 0.08, "mean", 95.2, 0.095, "role-1: concept vs controls")
+    assert_common_style(fig)
+    np.testing.assert_allclose(fig.data[0].x, controls)
+    assert vertical_lines(fig) == [0.08]
+    label = fig.layout.annotations[0].text
+    assert "95.2" in label and "0.095" in label
+    assert "mean" in fig.layout.xaxis.title.text
+
+
+def test_span_structure_figure_annotates_finite_cells():
+    matrix = np.array([[0.5, np.nan, np.nan], [0.2, 0.3, np.nan], [0.1, 0.25, 0.6]])
+    fig = span_structure_figure(matrix, ["duty", "breach", "remedy"], "spans", "attention")
+    assert_common_style(fig)
+    np.testing.assert_array_equal(np.array(fig.data[0].z, dtype=float), matrix)
+    assert list(fig.layout.xaxis.ticktext) == ["duty", "breach", "remedy"]
+    assert {(a.x, a.y, a.text) for a in fig.layout.annotations} == {
+        (0, 0, "0.50"), (0, 1, "0.20"), (1, 1, "0.30"), (0, 2, "0.10"), (1, 2, "0.25"),
+        (2, 2, "0.60")}
+    difference = span_structure_figure(matrix - 0.3, ["a", "b", "c"], "d", "difference").data[0]
+    assert difference.zmid == 0 and difference.zmax == -difference.zmin == pytest.approx(0.3)
+    with pytest.raises(InterpError, match="labels"):
+        span_structure_figure(matrix, ["a", "b"], "x")
