@@ -118,3 +118,14 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+def format_marked_tokens(tokens: Sequence[str], concept_mask) -> str:
+    """Tokens separated by spaces, each run of concept tokens wrapped in brackets."""
+    pieces = []
+    for index, token in enumerate(tokens):
+        inside = bool(concept_mask[index])
+        opens = inside and (index == 0 or not concept_mask[index - 1])
+        closes = inside and (index == len(tokens) - 1 or not concept_mask[index + 1])
+        pieces.append(("[" if opens else "") + token + ("]" if closes else ""))
+    return " ".join(pieces)

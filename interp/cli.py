@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from interp.alignment import align_sequence
+from interp.alignment import align_sequence, format_marked_tokens
 from interp.errors import InterpError
 from interp.registry import all_sequences, load_concepts
 from interp.statistics import compute_shift, compute_shift_statistics, load_share_matrix
@@ -146,17 +146,6 @@ def run_concepts_show(args: argparse.Namespace) -> int:
         for index in aligned.straddling:
             print(f"  note: token {index} {aligned.tokens[index]!r} reaches outside its span")
     return 0
-
-
-def format_marked_tokens(tokens: Sequence[str], concept_mask) -> str:
-    """Tokens separated by spaces, each run of concept tokens wrapped in brackets."""
-    pieces = []
-    for index, token in enumerate(tokens):
-        inside = bool(concept_mask[index])
-        opens = inside and (index == 0 or not concept_mask[index - 1])
-        closes = inside and (index == len(tokens) - 1 or not concept_mask[index + 1])
-        pieces.append(("[" if opens else "") + token + ("]" if closes else ""))
-    return " ".join(pieces)
 
 
 def run_stats(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import shutil
 import threading
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -171,6 +172,14 @@ def shared_exporter() -> FigureExporter:
             _shared = FigureExporter()
             atexit.register(_shared.close)
         return _shared
+
+
+def chromium_found() -> bool:
+    """A cheap check, without starting anything, for whether a Chromium is installed."""
+    explicit = os.environ.get("BROWSER_PATH")
+    if explicit:
+        return Path(explicit).is_file()
+    return any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome", "chrome"))
 
 
 def image_formats_available() -> tuple[bool, str]:

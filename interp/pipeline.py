@@ -67,6 +67,7 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+StageLoader = Callable[[Stage, "ExtractionSettings", str, str], object]
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,13 @@ def extract_lineage(
     out: str | Path,
     settings: ExtractionSettings = ExtractionSettings(),
     on_progress: ProgressCallback | None = None,
+    stage_loader: StageLoader | None = None,
 ) -> RunManifest:
-    """Every stage over every sequence into `out`; returns the finished manifest."""
+    """Every stage over every sequence into `out`; returns the finished manifest.
+
+    `stage_loader(stage, settings, device, dtype)` replaces load-then-free: the app passes one
+    that keeps the last checkpoint cached, so a rerun with new sequences does not reload it.
+    """
     if settings.input_format not in INPUT_FORMATS:
         raise InterpError(f"input format {settings.input_format!r} is unknown; use one of {', '.join(INPUT_FORMATS)}")
     if not sequences:
@@ -109,7 +115,7 @@ def extract_lineage(
         progress = Progress(total=len(prepared) * len(sequences))
         records = []
         for stage in prepared:
-            records.append(_run_stage(store, stage, settings, device, dtype, progress, on_progress))
+            records.append(_run_stage(store, stage, settings, device, dtype, progress, on_progress, stage_loader))
             manifest = manifest.model_copy(update={"stages": records, "updated": _now()})
             store.write_manifest(manifest)
         manifest = manifest.model_copy(update={"complete": True, "updated": _now()})
@@ -158,7 +164,7 @@ def _prepare_stage(stage: Stage, config: dict, sequences, settings: ExtractionSe
     return PreparedStage(stage, tokenizer, fingerprint, tokenizer_hash, tuple(aligned), tuple(shifts), tuple(keys), input_format)
 
 
-def _run_stage(store, prepared: PreparedStage, settings, device, dtype, progress: Progress, on_progress) -> StageRecord:
+def _run_stage(store, prepared: PreparedStage, settings, device, dtype, progress: Progress, on_progress, stage_loader) -> StageRecord:
     label = prepared.stage.label
     missing = [i for i, (item, key) in enumerate(zip(prepared.aligned, prepared.keys)) if not store.has_entry(label, item.sequence_id, key)]
     cached = len(prepared.aligned) - len(missing)
@@ -168,8 +174,11 @@ def _run_stage(store, prepared: PreparedStage, settings, device, dtype, progress
     _notify(on_progress, progress)
     if not missing:
         return _cached_record(store, prepared, dtype, device)
-    loaded = load_stage(prepared.stage, device=device, dtype=dtype, device_map=settings.device_map,
-                        trust_remote_code=settings.trust_remote_code)
+    if stage_loader is not None:
+        loaded = stage_loader(prepared.stage, settings, device, dtype)
+    else:
+        loaded = load_stage(prepared.stage, device=device, dtype=dtype, device_map=settings.device_map,
+                            trust_remote_code=settings.trust_remote_code)
     try:
         for index in missing:
             item = prepared.aligned[index]
@@ -184,7 +193,8 @@ def _run_stage(store, prepared: PreparedStage, settings, device, dtype, progress
             n_layers=loaded.n_layers, n_heads=loaded.n_heads, dtype=loaded.dtype, device=loaded.device,
         )
     finally:
-        free_stage(loaded)
+        if stage_loader is None:
+            free_stage(loaded)
 
 
 def _cached_record(store: ResultsStore, prepared: PreparedStage, dtype: str, device: str) -> StageRecord:

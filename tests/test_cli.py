@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from interp.cli import format_marked_tokens, main
+from interp.alignment import format_marked_tokens
+from interp.cli import main
 from interp.tokenizer import train_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,0 +1,152 @@
+"""The Concepts page: upload concept files, write a sequence by hand, keep or delete your sets."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app_state import taken_ids
+from interp.alignment import align_sequence, format_marked_tokens
+from interp.errors import InterpError
+from interp.lineage import Lineage
+from interp.loader import check_checkpoint
+from interp.paths import user_concepts_dir
+from interp.registry import CONCEPT_SUFFIXES, ConceptFileError, parse_concept_bytes
+from interp.tokenizer import load_tokenizer
+from interp.user_concepts import delete_user_set, list_user_sets, save_authored_sequence, save_upload
+
+SPAN_COLUMNS = ["text", "occurrence", "role"]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the tokenizer …")
+def cached_tokenizer(model: str, revision: str | None):
+    return load_tokenizer(model, revision)
+
+
+def render_concepts_page(lineage: Lineage | None) -> None:
+    st.header("Your concept sequences")
+    st.caption(f"Kept in `{user_concepts_dir()}`; they survive restarts and appear under **Concept sets** in the sidebar.")
+    render_upload()
+    render_authoring(lineage)
+    render_user_sets()
+
+
+def _store_uploads() -> None:
+    """Validate and keep each uploaded file; report one line per problem, keep nothing broken."""
+    messages = []
+    for upload in st.session_state.get("concept-upload") or []:
+        try:
+            kept = save_upload(upload.name, upload.getvalue(), user_concepts_dir(), taken_ids(except_file=None))
+        except ConceptFileError as error:
+            messages.extend(("error", problem) for problem in error.problems)
+            continue
+        chosen = f"yours: {kept.file_name}"
+        if chosen not in st.session_state.concept_sets:
+            st.session_state.concept_sets = [*st.session_state.concept_sets, chosen]
+        messages.append(("success", f"{upload.name}: kept as {kept.file_name}, "
+                                    f"{len(kept.concept_set.sequences)} sequence(s), selected for the next run"))
+    st.session_state.upload_messages = messages
+
+
+def render_upload() -> None:
+    st.subheader("Upload")
+    st.file_uploader(
+        "Concept files (YAML, JSON or CSV with id,concept,text,span_text[,occurrence,role])",
+        type=[suffix.lstrip(".") for suffix in CONCEPT_SUFFIXES], accept_multiple_files=True,
+        key="concept-upload", on_change=_store_uploads,
+    )
+    for kind, message in st.session_state.get("upload_messages", []):
+        (st.error if kind == "error" else st.success)(message)
+
+
+def _authored_item() -> dict:
+    spans = []
+    for row in st.session_state.get("author-spans-value", []):
+        text = str(row.get("text") or "")
+        if not text.strip():
+            continue
+        span = {"text": text, "occurrence": int(row.get("occurrence") or 1)}
+        if str(row.get("role") or "").strip():
+            span["role"] = str(row["role"]).strip()
+        spans.append(span)
+    return {"id": st.session_state.get("author-id", "").strip(), "concept": st.session_state.get("author-concept", "").strip(),
+            "text": st.session_state.get("author-text", ""), "source": "written in the app", "spans": spans}
+
+
+def _validated(item: dict):
+    import yaml
+
+    document = yaml.safe_dump({"set": "authored", "sequences": [item]}, allow_unicode=True).encode("utf-8")
+    return parse_concept_bytes(document, "the authoring form").sequences[0]
+
+
+def render_authoring(lineage: Lineage | None) -> None:
+    st.subheader("Write a sequence")
+    left, right = st.columns(2)
+    left.text_input("Id (a-z, 0-9, - and _)", key="author-id", placeholder="my-condition-1")
+    right.text_input("Concept", key="author-concept", placeholder="Condition")
+    st.text_area("Text", key="author-text", height=120, placeholder="Paste a statute-style passage …")
+    st.caption("Spans: type each concept phrase exactly as it appears; occurrence picks among repeats.")
+    edited = st.data_editor(pd.DataFrame([{"text": "", "occurrence": 1, "role": ""}], columns=SPAN_COLUMNS),
+                            num_rows="dynamic", key="author-spans", width="stretch",
+                            column_config={"occurrence": st.column_config.NumberColumn(min_value=1, step=1)})
+    st.session_state["author-spans-value"] = edited.to_dict(orient="records")
+    item = _authored_item()
+    if not (item["text"].strip() and item["spans"]):
+        return
+    try:
+        sequence = _validated(item)
+    except ConceptFileError as error:
+        for problem in error.problems:
+            st.error(problem)
+        return
+    render_preview(sequence, lineage)
+    if st.button("Save this sequence", type="primary", key="author-save"):
+        try:
+            save_authored_sequence(item, user_concepts_dir(), taken_ids(except_file="authored.yaml"))
+        except ConceptFileError as error:
+            for problem in error.problems:
+                st.error(problem)
+            return
+        if "yours: authored.yaml" not in st.session_state.concept_sets:
+            st.session_state.concept_sets = [*st.session_state.concept_sets, "yours: authored.yaml"]
+        st.success(f"Saved '{sequence.id}' in authored.yaml and selected it for the next run.")
+
+
+def render_preview(sequence, lineage: Lineage | None) -> None:
+    """The tokens the current lineage's tokenizer will mark, before anything is run."""
+    if lineage is None:
+        return
+    stage = lineage.stages[0]
+    try:
+        model = stage.model
+        if model.startswith("demo:"):
+            from interp.demo import resolve_demo_model
+
+            model = resolve_demo_model(model)
+        tokenizer = cached_tokenizer(check_checkpoint(model, stage.revision), stage.revision)
+        aligned = align_sequence(sequence, tokenizer)
+    except InterpError as error:
+        st.warning(f"No token preview: {error}")
+        return
+    st.caption(f"Tokens under the tokenizer of stage '{stage.label}' ({aligned.n_tokens} tokens, "
+               f"{int(aligned.concept_mask.sum())} marked):")
+    st.code(format_marked_tokens(aligned.tokens, aligned.concept_mask), language=None, wrap_lines=True)
+
+
+def render_user_sets() -> None:
+    st.subheader("Saved sets")
+    folder = user_concepts_dir()
+    user_sets, problems = list_user_sets(folder)
+    for problem in problems:
+        st.warning(problem)
+    if not user_sets:
+        st.caption("None yet.")
+    for user_set in user_sets:
+        left, right = st.columns([5, 1])
+        ids = ", ".join(s.id for s in user_set.concept_set.sequences)
+        left.markdown(f"**{user_set.file_name}** — set `{user_set.concept_set.name}`: {ids}")
+        if right.button("Delete", key=f"delete-{user_set.file_name}"):
+            delete_user_set(user_set.file_name, folder)
+            st.session_state.concept_sets = [n for n in st.session_state.concept_sets if n != f"yours: {user_set.file_name}"]
+            st.rerun()
