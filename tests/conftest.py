@@ -9,6 +9,8 @@ import pytest
 from interp.checkpoints import build_tiny_mistral
 from interp.tokenizer import train_tokenizer
 
+pytest_plugins = ["tests.demo_fixtures"]
+
 SUBJECTS = ["The lessee", "The lessor", "A tenant", "The magistrate", "Any person", "The buyer", "The seller"]
 MODALS = ["shall", "may", "must not", "shall not", "may not"]
 ACTIONS = [
