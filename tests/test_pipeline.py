@@ -228,3 +228,24 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(results, tmp_path, 
     assert any(name.startswith("figures/structure-seller-1-") for name in names)
     assert any(name.startswith("figures/tokens-lessee-1-cpt-L") for name in names)
     assert main(["export", str(results[0]), "--out", str(tmp_path / "bundle.tar")]) == 2
+
+
+def test_chat_format_wraps_text_and_maps_spans(tmp_path, legal_tokenizer, tiny_checkpoint):
+    import copy
+
+    chat_tokenizer = copy.deepcopy(legal_tokenizer)
+    chat_tokenizer.chat_template = "{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}"
+    chatty = build_tiny_mistral(tmp_path / "chatty", chat_tokenizer, seed=3, initializer_range=0.2)
+    plain = Lineage("plain", (Stage("base", str(tiny_checkpoint)), Stage("ift", str(chatty))), "base")
+    extract_lineage(plain, SEQUENCES[:1], tmp_path / "r", ExtractionSettings(device="cpu", input_format="chat"))
+    store = ResultsStore(tmp_path / "r")
+    raw, wrapped = store.read_aligned("base", "lessee-1"), store.read_aligned("ift", "lessee-1")
+    assert raw.tokens[0] == "<s>" and raw.tokens[1] == "▁The", "a stage without a template stays raw"
+    assert wrapped.has_bos and wrapped.tokens.count("<s>") == 1
+    body = raw.tokens[1:]
+    starts = [i for i in range(wrapped.n_tokens) if wrapped.tokens[i:i + len(body)] == body]
+    assert len(starts) == 1 and starts[0] > 1, "the text sits inside the template, after its opening"
+    marked = lambda a: [t for t, m in zip(a.tokens, a.concept_mask) if m]
+    assert marked(wrapped) == marked(raw) and wrapped.n_tokens > raw.n_tokens
+    (row,) = compute_report(store, Selection(n_controls=10))
+    assert np.isnan(row.control_p), "different token maps: no controls"
