@@ -77,7 +77,7 @@ def _validated(item: dict):
     import yaml
 
     document = yaml.safe_dump({"set": "authored", "sequences": [item]}, allow_unicode=True).encode("utf-8")
-    return parse_concept_bytes(document, "the authoring form").sequences[0]
+    return parse_concept_bytes(document, "the authoring form", suffix=".yaml").sequences[0]
 
 
 def render_authoring(lineage: Lineage | None) -> None:
@@ -101,16 +101,21 @@ def render_authoring(lineage: Lineage | None) -> None:
             st.error(problem)
         return
     render_preview(sequence, lineage)
-    if st.button("Save this sequence", type="primary", key="author-save"):
-        try:
-            save_authored_sequence(item, user_concepts_dir(), taken_ids(except_file="authored.yaml"))
-        except ConceptFileError as error:
-            for problem in error.problems:
-                st.error(problem)
-            return
-        if "yours: authored.yaml" not in st.session_state.concept_sets:
-            st.session_state.concept_sets = [*st.session_state.concept_sets, "yours: authored.yaml"]
-        st.success(f"Saved '{sequence.id}' in authored.yaml and selected it for the next run.")
+    st.button("Save this sequence", type="primary", key="author-save", on_click=_save_authored, args=(item,))
+    for kind, message in st.session_state.pop("author-messages", []):
+        (st.error if kind == "error" else st.success)(message)
+
+
+def _save_authored(item: dict) -> None:
+    """Runs before the next rerun draws any widget, so the sidebar's selection may change here."""
+    try:
+        save_authored_sequence(item, user_concepts_dir(), taken_ids(except_file="authored.yaml"))
+    except ConceptFileError as error:
+        st.session_state["author-messages"] = [("error", problem) for problem in error.problems]
+        return
+    if "yours: authored.yaml" not in st.session_state.concept_sets:
+        st.session_state.concept_sets = [*st.session_state.concept_sets, "yours: authored.yaml"]
+    st.session_state["author-messages"] = [("success", f"Saved '{item['id']}' in authored.yaml and selected it for the next run.")]
 
 
 def render_preview(sequence, lineage: Lineage | None) -> None:
@@ -146,7 +151,9 @@ def render_user_sets() -> None:
         left, right = st.columns([5, 1])
         ids = ", ".join(s.id for s in user_set.concept_set.sequences)
         left.markdown(f"**{user_set.file_name}** — set `{user_set.concept_set.name}`: {ids}")
-        if right.button("Delete", key=f"delete-{user_set.file_name}"):
-            delete_user_set(user_set.file_name, folder)
-            st.session_state.concept_sets = [n for n in st.session_state.concept_sets if n != f"yours: {user_set.file_name}"]
-            st.rerun()
+        right.button("Delete", key=f"delete-{user_set.file_name}", on_click=_delete, args=(user_set.file_name,))
+
+
+def _delete(file_name: str) -> None:
+    delete_user_set(file_name, user_concepts_dir())
+    st.session_state.concept_sets = [n for n in st.session_state.concept_sets if n != f"yours: {file_name}"]

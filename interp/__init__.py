@@ -21,7 +21,26 @@ from interp.statistics import (
 
 __version__ = "0.1.0"
 
+# Names that need torch load on first use, so `import interp` (and `python -m interp stats`) stays fast.
+_LAZY = {
+    "Stage": "interp.lineage", "Lineage": "interp.lineage", "load_lineage": "interp.lineage",
+    "list_presets": "interp.lineage", "LoadedStage": "interp.loader", "load_stage": "interp.loader",
+    "free_stage": "interp.loader", "SequenceAttention": "interp.extract", "extract_sequence": "interp.extract",
+    "unpack_lower_triangle": "interp.extract", "build_tiny_mistral": "interp.checkpoints",
+    "ExtractionSettings": "interp.pipeline", "extract_lineage": "interp.pipeline",
+    "ResultsStore": "interp.store", "compute_report": "interp.report",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'interp' has no attribute {name!r}")
+
 __all__ = [
+    *_LAZY,
     "AlignedSequence",
     "ConceptSequence",
     "ConceptSet",

@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--controls", type=int, default=200, metavar="N")
     export.add_argument("--seed", type=int, default=0)
     export.set_defaults(command=run_export)
+    demo = commands.add_parser("demo", help="the offline demo lineage (a miniature for trying the tool)")
+    demo_actions = demo.add_subparsers(required=True, metavar="ACTION")
+    build = demo_actions.add_parser("build", help="train base → cpt → ift offline (about two minutes on 2 cores)")
+    build.add_argument("--out", default=None, metavar="DIR", help="default: $INTERP_DEMO_DIR or ~/.cache/interp/demo-v1")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--force", action="store_true", help="rebuild even if a finished build is there")
+    build.set_defaults(command=run_demo_build)
     commands.add_parser("bench", help="extraction against a plain forward pass and the reference method (bench --help)")
     return parser
 
@@ -238,4 +245,22 @@ def run_export(args: argparse.Namespace) -> int:
                           "controls": args.controls, "seed": args.seed}
     path = write_bundle(args.out, figures, tables, manifest)
     print(f"{path}: {len(figures)} figures, {len(tables)} tables")
+    return 0
+
+
+def run_demo_build(args: argparse.Namespace) -> int:
+    from interp.demo import DEMO_NOTICE, build_demo, demo_dir, demo_is_built, load_demo_manifest
+
+    print(f"demo lineage: {DEMO_NOTICE}", file=sys.stderr)
+    if demo_is_built(args.out) and not args.force:
+        manifest = load_demo_manifest(args.out)
+        print(f"{demo_dir(args.out)}: already built (seed {manifest.seed}); --force rebuilds it")
+    else:
+        manifest = build_demo(args.out, seed=args.seed, progress=True)
+        print(f"{manifest.folder}: built in {sum(manifest.seconds.values()):.0f} s")
+    print("held-out loss (nats per token):")
+    domains = list(next(iter(manifest.losses.values())))
+    print("  stage  " + "  ".join(f"{domain:>12}" for domain in domains))
+    for stage, losses in manifest.losses.items():
+        print(f"  {stage:<5}  " + "  ".join(f"{losses[domain]:12.3f}" for domain in domains))
     return 0

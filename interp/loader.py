@@ -15,14 +15,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+from huggingface_hub import try_to_load_from_cache
 from safetensors import SafetensorError
 from transformers import AutoConfig, PreTrainedTokenizerBase
 
 from interp.errors import InterpError
 from interp.lineage import Lineage, Stage
+
+if TYPE_CHECKING:
+    from transformer_lens.model_bridge import TransformerBridge
 
 CONFIG_FILE = "config.json"
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
@@ -47,7 +51,7 @@ class LoadedStage:
     """
 
     stage: Stage
-    bridge: Any
+    bridge: TransformerBridge | None
     tokenizer: PreTrainedTokenizerBase
     n_layers: int
     n_heads: int
@@ -116,7 +120,10 @@ def check_checkpoint(model: str, revision: str | None = None) -> str:
     architectures = config.get("architectures") or []
     if not any(isinstance(a, str) and a.endswith("ForCausalLM") for a in architectures):
         found = ", ".join(map(str, architectures)) or "none listed"
-        raise InterpError(f"{folder}/{CONFIG_FILE}: field 'architectures': not a causal language model ({found}); expected e.g. MistralForCausalLM")
+        raise InterpError(
+            f"{folder / CONFIG_FILE}: field 'architectures': not a causal language model ({found}); "
+            "expected e.g. MistralForCausalLM"
+        )
     return str(folder)
 
 
@@ -139,6 +146,19 @@ def hash_weights(folder: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+def hub_revision(model: str, revision: str | None = None) -> str | None:
+    """The commit of the hub cache's snapshot of `model` at `revision`, else `revision` itself.
+
+    Reads the local cache only, so it works offline and never downloads anything.
+    """
+    cached = try_to_load_from_cache(model, CONFIG_FILE, revision=revision)
+    if isinstance(cached, str):
+        parts = Path(cached).parts
+        if "snapshots" in parts and parts.index("snapshots") + 1 < len(parts):
+            return parts[parts.index("snapshots") + 1]
+    return revision
+
+
 def load_config(stage: Stage, trust_remote_code: bool = False) -> dict[str, Any]:
     """A stage's model config as a dict, without loading weights."""
     checkpoint = _checked(stage)
@@ -147,7 +167,8 @@ def load_config(stage: Stage, trust_remote_code: bool = False) -> dict[str, Any]
     try:
         config = AutoConfig.from_pretrained(checkpoint, revision=stage.revision, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as error:
-        raise InterpError(f"stage {stage.label!r} ({stage.model}): config cannot be loaded ({_first_line(error)})") from None
+        where = f"stage {stage.label!r} ({stage.model})"
+        raise InterpError(f"{where}: config cannot be loaded ({_first_line(error)})") from None
     return config.to_dict()
 
 
@@ -193,6 +214,7 @@ def load_stage(
     multi_device = device_map is not None or n_devices is not None
     target = None if multi_device else resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target or ("cuda" if torch.cuda.is_available() else "cpu"))
+    # Imported here: transformer_lens takes seconds to import, and checks need none of it.
     from transformer_lens.model_bridge import TransformerBridge
 
     try:
@@ -222,7 +244,7 @@ def load_stage(
         n_heads=int(bridge.cfg.n_heads),
         context_length=int(bridge.cfg.n_ctx),
         checkpoint=checkpoint,
-        revision_or_hash=hash_weights(Path(checkpoint)) if local else _hub_revision(checkpoint, stage.revision),
+        revision_or_hash=hash_weights(Path(checkpoint)) if local else hub_revision(checkpoint, stage.revision),
         dtype=str(torch_dtype).removeprefix("torch."),
         device=str(bridge.cfg.device),
     )
@@ -263,26 +285,15 @@ def _read_local_config(folder: Path) -> dict[str, Any]:
 def _check_bridge(bridge: Any, where: str) -> None:
     implementation = getattr(bridge.original_model.config, "_attn_implementation", None)
     if implementation != "eager":
-        raise InterpError(f"{where}: attention implementation is {implementation!r}, not 'eager'; patterns would be unreliable")
-    missing = [
-        name
-        for name in (f"blocks.{layer}.attn.hook_pattern" for layer in range(bridge.cfg.n_layers))
-        if name not in bridge.hook_dict
-    ]
+        raise InterpError(
+            f"{where}: attention implementation is {implementation!r}, not 'eager'; the sliding-window "
+            "mask and the patterns would be unreliable"
+        )
+    hook_dict = bridge.hook_dict
+    names = (f"blocks.{layer}.attn.hook_pattern" for layer in range(bridge.cfg.n_layers))
+    missing = [name for name in names if name not in hook_dict]
     if missing:
-        raise InterpError(f"{where}: the bridge exposes no {missing[0]} (architecture not supported for attention extraction)")
-
-
-def _hub_revision(model: str, revision: str | None) -> str | None:
-    """The commit of the cached snapshot if the hub cache has one, else the requested revision."""
-    from huggingface_hub import try_to_load_from_cache
-
-    cached = try_to_load_from_cache(model, CONFIG_FILE, revision=revision)
-    if isinstance(cached, str):
-        parts = Path(cached).parts
-        if "snapshots" in parts and parts.index("snapshots") + 1 < len(parts):
-            return parts[parts.index("snapshots") + 1]
-    return revision
+        raise InterpError(f"{where}: the bridge has no {missing[0]} (architecture not supported for extraction)")
 
 
 def _field(config: Any, field: str) -> Any:

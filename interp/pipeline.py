@@ -28,7 +28,7 @@ from interp.loader import (
     check_same_architecture,
     free_stage,
     hash_weights,
-    _hub_revision as hub_revision,
+    hub_revision,
     is_local_model,
     load_config,
     load_stage,

@@ -94,9 +94,13 @@ def load_concept_file(path: str | Path) -> ConceptSet:
     return parse_concept_bytes(path.read_bytes(), str(path))
 
 
-def parse_concept_bytes(data: bytes, name: str) -> ConceptSet:
-    """Validate the bytes of a concept file called `name` (its suffix chooses the format)."""
-    suffix = Path(name).suffix.lower()
+def parse_concept_bytes(data: bytes, name: str, suffix: str | None = None) -> ConceptSet:
+    """Validate the bytes of a concept file called `name`.
+
+    The format comes from `suffix` (".yaml", ".json", ".csv") or else from the name's suffix;
+    `name` is what every message calls the file (e.g. "the authoring form").
+    """
+    suffix = (suffix or Path(name).suffix).lower()
     if suffix not in CONCEPT_SUFFIXES:
         raise ConceptFileError([f"{name}: unknown format; use one of {', '.join(CONCEPT_SUFFIXES)}"])
     if len(data) > MAX_FILE_BYTES:

@@ -79,7 +79,7 @@ def save_authored_sequence(item: dict[str, Any], folder: Path, taken_ids: Iterab
         ]
     document["sequences"].append(item)
     text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
-    concept_set = parse_concept_bytes(text.encode("utf-8"), "the authoring form")
+    concept_set = parse_concept_bytes(text.encode("utf-8"), "the authoring form", suffix=".yaml")
     _check_ids(concept_set, "the authoring form", set(taken_ids) - _ids_in(path))
     write_text_atomic(path, dump_concept_set(concept_set))
     return UserSet(AUTHORED_FILE, concept_set)

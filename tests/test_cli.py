@@ -123,3 +123,15 @@ def test_module_entry_point_has_no_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {tmp_path / 'missing.yaml'}: no such file"
+
+
+@pytest.mark.slow
+def test_demo_build_reports_losses_and_the_notice(capsys, micro_demo, monkeypatch):
+    monkeypatch.setenv("INTERP_DEMO_DIR", str(micro_demo))
+    assert main(["demo", "build"]) == 0
+    out, err = capsys.readouterr()
+    assert "not evidence about real legal models" in err
+    manifest = json.loads((micro_demo / "demo.json").read_text())
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:]}
+    assert set(rows) == {"base", "cpt", "ift"}
+    assert float(rows["cpt"][1]) == pytest.approx(manifest["losses"]["cpt"]["legal"], abs=1e-3)
