@@ -132,6 +132,6 @@ def test_demo_build_reports_losses_and_the_notice(capsys, micro_demo, monkeypatc
     out, err = capsys.readouterr()
     assert "not evidence about real legal models" in err
     manifest = json.loads((micro_demo / "demo.json").read_text())
-    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:]}
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[3:]}
     assert set(rows) == {"base", "cpt", "ift"}
     assert float(rows["cpt"][1]) == pytest.approx(manifest["losses"]["cpt"]["legal"], abs=1e-3)
