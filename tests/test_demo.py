@@ -1,0 +1,252 @@
+"""The offline demo lineage: seeded corpora, a micro build through the whole pipeline, atomicity."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from interp.demo import (
+    DEMO_NOTICE,
+    STAGES,
+    build_demo,
+    demo_dir,
+    demo_is_built,
+    ensure_demo,
+    load_demo_manifest,
+    resolve_demo_model,
+)
+from interp.demo import build as demo_build
+from interp.demo import training
+from interp.demo.corpus import general_texts, instruction_pairs, legal_texts
+from interp.errors import InterpError
+
+MICRO = demo_build.SCALES["micro"]
+TRICKY = "Identify the condition in: § 3(1) “x” — where the tenant’s {rent} is <late>."
+
+
+@pytest.fixture(scope="module")
+def micro_build(tmp_path_factory):
+    """A micro build (a few steps per stage, seconds) shared by the tests of this module."""
+    return build_demo(tmp_path_factory.mktemp("demo") / "demo-v1", seed=0, scale="micro", progress=False)
+
+
+@pytest.fixture(scope="module")
+def micro_data():
+    """The micro scale's corpora, tokenizer and tokenized data for seed 0."""
+    return training.prepare_data(MICRO, 0, demo_build.CHAT_TEMPLATE)
+
+
+def stage_weights(folder: Path, stage: str):
+    return load_file(str(folder / stage / "model.safetensors"))
+
+
+# ---------------------------------------------------------------- corpora and tokenizer
+
+@pytest.mark.parametrize("generate", [general_texts, legal_texts, instruction_pairs])
+def test_corpus_is_fixed_by_its_seed_alone(generate):
+    random.seed(1)
+    first = generate(40, seed=3)
+    random.seed(2)
+    assert generate(40, seed=3) == first
+    assert generate(40, seed=4) != first
+    assert len(first) == 40
+
+
+def test_corpus_vocabulary_is_broad():
+    def vocabulary(texts):
+        return {word.strip(".,;:()“”").lower() for text in texts for word in text.split()}
+
+    assert len(vocabulary(general_texts(2000, 0))) > 500
+    assert len(vocabulary(legal_texts(2000, 0))) > 500
+
+
+def test_legal_texts_read_like_statutes():
+    joined = " ".join(legal_texts(300, 0))
+    for marker in ("means", " may ", "shall not", "§", "(1)", "a certified copy of", "Unless", "Where", " if "):
+        assert marker in joined
+
+
+def test_instruction_responses_are_copied_from_the_text():
+    pairs = instruction_pairs(200, 0)
+    conditions = [(i, r) for i, r in pairs if i.startswith("Identify the condition in: ")]
+    assert conditions
+    for instruction, response in conditions:
+        assert response[:-1].lower() in instruction.lower()
+
+
+def test_tokenizer_is_fixed_by_the_seed(micro_data):
+    def tokenizer_json(seed):
+        return training.prepare_data(MICRO, seed, demo_build.CHAT_TEMPLATE).tokenizer.backend_tokenizer.to_str()
+
+    first = micro_data.tokenizer.backend_tokenizer.to_str()
+    assert tokenizer_json(0) == first
+    assert tokenizer_json(1) != first
+
+
+def test_instruction_examples_train_on_the_response_only(micro_data):
+    tokenizer = micro_data.tokenizer
+    [(ids, labels)] = training.chat_examples(tokenizer, [("Who holds the duty?", "The tenant.")], 256)
+    answer = [label for label in labels if label != training.IGNORE]
+    assert tokenizer.decode(answer) == "The tenant.</s>"
+    assert ids[-len(answer):] == answer
+    assert tokenizer.decode(ids).startswith("<s>[INST] Who holds the duty? [/INST]")
+
+
+def test_held_out_sets_are_not_training_text(micro_data):
+    train_rows = {tuple(row) for row in micro_data.legal.tolist()}
+    assert not any(tuple(row) in train_rows for row in micro_data.heldout_legal.tolist())
+    train_pairs = {tuple(ids) for ids, _ in micro_data.instructions}
+    assert not any(tuple(ids) in train_pairs for ids, _ in micro_data.heldout_instructions)
+
+
+# ---------------------------------------------------------------- the micro build
+
+@pytest.mark.slow
+def test_micro_build_stages_load_offline_on_their_own(micro_build, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    for stage in STAGES:
+        folder = micro_build.stage_path(stage)
+        model = AutoModelForCausalLM.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        assert model.config.model_type == "mistral"
+        assert model.config.num_key_value_heads < model.config.num_attention_heads
+        assert model.config.sliding_window is None and not model.config.tie_word_embeddings
+        config = model.config
+        assert (config.bos_token_id, config.eos_token_id) == (tokenizer.bos_token_id, tokenizer.eos_token_id)
+        assert tokenizer.convert_ids_to_tokens(tokenizer("In this Act").input_ids)[0] == "<s>"
+        ids = tokenizer("(1) The tenant may appeal.", return_tensors="pt").input_ids
+        assert model(ids).logits.shape == (1, ids.shape[1], len(tokenizer))
+
+
+@pytest.mark.slow
+def test_micro_build_stages_have_different_weights(micro_build):
+    folder = Path(micro_build.folder)
+    base, cpt, ift = (stage_weights(folder, stage) for stage in STAGES)
+    assert base.keys() == cpt.keys() == ift.keys()
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert not (base[name] == cpt[name]).all()
+    assert not (cpt[name] == ift[name]).all()
+
+
+@pytest.mark.slow
+def test_micro_build_manifest(micro_build):
+    folder = Path(micro_build.folder)
+    written = json.loads((folder / "demo.json").read_text(encoding="utf-8"))
+    assert written["notice"] == DEMO_NOTICE
+    assert written["scale"] == "micro" and written["seed"] == 0
+    assert set(written["losses"]) == set(STAGES)
+    for losses in written["losses"].values():
+        assert set(losses) == {"general", "legal", "instruction"}
+        assert all(value > 0 for value in losses.values())
+    assert written["steps"] == MICRO.steps
+    assert written["config"]["max_position_embeddings"] == 512
+    assert {"torch", "transformers", "tokenizers"} <= set(written["versions"])
+    assert demo_is_built(folder)
+    assert load_demo_manifest(folder) == micro_build
+
+
+@pytest.mark.slow
+def test_chat_template_renders_user_text_verbatim(micro_build):
+    tokenizer = AutoTokenizer.from_pretrained(micro_build.stage_path("ift"))
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False)
+    assert rendered == "<s>[INST] x [/INST]"
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": TRICKY}], tokenize=False)
+    assert TRICKY in rendered
+
+
+@pytest.mark.slow
+def test_chat_wrapped_concept_sequences_fit_the_model(micro_build):
+    tokenizer = AutoTokenizer.from_pretrained(micro_build.stage_path("ift"))
+    texts = training.concept_texts()
+    assert texts
+    longest = max(
+        len(tokenizer(tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False),
+                      add_special_tokens=False).input_ids)
+        for text in texts
+    )
+    assert longest < micro_build.config["max_position_embeddings"]
+
+
+@pytest.mark.slow
+def test_resolve_demo_model(micro_build, monkeypatch):
+    monkeypatch.setenv("INTERP_DEMO_DIR", micro_build.folder)
+    assert demo_dir() == Path(micro_build.folder)
+    assert ensure_demo() == Path(micro_build.folder)
+    assert resolve_demo_model("demo:cpt") == str(Path(micro_build.folder) / "cpt")
+    assert resolve_demo_model("mistralai/Mistral-7B-v0.1") == "mistralai/Mistral-7B-v0.1"
+    with pytest.raises(InterpError, match="demo:base, demo:cpt, demo:ift"):
+        resolve_demo_model("demo:foo")
+
+
+# ---------------------------------------------------------------- failures leave nothing finished
+
+def test_a_second_build_of_the_same_folder_is_refused_while_one_runs(tmp_path):
+    with demo_build._build_lock(tmp_path, wait=False):
+        with pytest.raises(InterpError, match="another process is building"):
+            build_demo(tmp_path, scale="micro", progress=False)
+
+
+def test_unknown_scale_is_refused(tmp_path):
+    with pytest.raises(InterpError, match="full, micro"):
+        build_demo(tmp_path, scale="huge")
+
+
+def test_failed_training_check_names_the_losses():
+    losses = {"base": {"legal": 5.0, "instruction": 6.0}, "cpt": {"legal": 5.5, "instruction": 4.0},
+              "ift": {"legal": 5.0, "instruction": 4.5}}
+    with pytest.raises(InterpError, match=r"training check: .*legal loss cpt 5\.5000 is not below base 5\.0000"
+                                          r".*response loss ift 4\.5000 is not below cpt 4\.0000"):
+        demo_build._check_training(losses)
+
+
+@pytest.mark.slow
+def test_interrupted_rebuild_is_not_taken_for_a_finished_one(micro_build, tmp_path, monkeypatch):
+    folder = tmp_path / "demo"
+    shutil.copytree(micro_build.folder, folder)
+    original = training.train_stage
+
+    def fail_in_cpt(model, data, settings, stage, seed, progress):
+        if stage == "cpt":
+            raise KeyboardInterrupt
+        original(model, data, settings, stage, seed, progress)
+
+    monkeypatch.setattr(training, "train_stage", fail_in_cpt)
+    with pytest.raises(KeyboardInterrupt):
+        build_demo(folder, scale="micro", progress=False)
+    assert not demo_is_built(folder)
+    assert not (folder / "demo.json").exists()
+    assert not [path for path in folder.iterdir() if path.name.startswith(".") and path.name != ".build.lock"]
+
+
+@pytest.mark.slow
+def test_interrupted_save_leaves_no_half_stage(tmp_path, monkeypatch, capfd):
+    def broken_save(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(training.PreTrainedTokenizerFast, "save_pretrained", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        build_demo(tmp_path, scale="micro", progress=False)
+    assert not demo_is_built(tmp_path)
+    assert [path.name for path in tmp_path.iterdir()] == [".build.lock"]
+    assert capfd.readouterr() == ("", "")  # progress=False: no bars, no messages
+
+
+def test_ensure_demo_builds_a_missing_demo_once_with_a_notice(tmp_path, monkeypatch, capsys):
+    built = []
+
+    def fake_build(root, seed, scale, progress):
+        built.append((root, seed, scale, progress))
+
+    monkeypatch.setattr(demo_build, "_build", fake_build)
+    monkeypatch.setenv("INTERP_DEMO_DIR", str(tmp_path / "demo"))
+    assert ensure_demo(progress=False) == tmp_path / "demo"
+    assert built == [(tmp_path / "demo", 0, "full", False)]
+    printed = capsys.readouterr().err
+    assert "Building the offline demo lineage" in printed and DEMO_NOTICE in printed
