@@ -309,7 +309,8 @@ def _draw_windows(
 class ControlComparison:
     """Where the concept's statistic falls among the same statistic for control spans.
 
-    `controls: [n_controls]`; `percentile` is the percentage of controls ≤ `observed`;
+    `controls: [n_controls]`; `spans[j]` the token positions of control j; `percentile` is the
+    percentage of controls ≤ `observed`;
     `p_value` is the two-sided empirical p-value
     `min(1, 2 · min((1 + #{c ≥ obs}) / (N + 1), (1 + #{c ≤ obs}) / (N + 1)))`, the add-one
     form that never reports 0 for a finite number of controls.
@@ -319,6 +320,7 @@ class ControlComparison:
     controls: np.ndarray
     percentile: float
     p_value: float
+    spans: tuple[np.ndarray, ...] = ()
 
 
 def compare_with_controls(
@@ -337,6 +339,10 @@ def compare_with_controls(
     `[keys]` bool; `concept_runs` as in `sample_control_spans`. The observed value is
     `statistic` (a `ShiftStatistics` field) of the shift of the concept share; each control
     swaps the concept for one draw of control spans and computes the same statistic.
+
+    Control windows are contiguous among the counted keys: excluded tokens (BOS, punctuation
+    under the paper's list) between them are skipped, since the share never sees them. Without
+    that, a comma every few words leaves no room for a control as long as a long concept span.
     """
     if statistic not in STATISTIC_NAMES:
         raise InterpError(
@@ -355,12 +361,16 @@ def compare_with_controls(
         compute_share(reference_colsums, concept_mask, excluded_mask),
     )
     observed = getattr(compute_shift_statistics(observed_shift), statistic)
-    blocked = np.asarray(concept_mask) | np.asarray(excluded_mask)
-    draws = sample_control_spans(concept_runs, blocked, n_controls, seed)
-    indicator = np.zeros((blocked.size, n_controls))
-    for j, indices in enumerate(draws):
-        indicator[indices, j] = 1.0
     kept = ~np.asarray(excluded_mask)
+    counted = np.flatnonzero(kept)
+    position_in_counted = np.full(kept.size, -1)
+    position_in_counted[counted] = np.arange(counted.size)
+    runs = [position_in_counted[np.asarray(run, dtype=int)] for run in concept_runs]
+    draws = sample_control_spans(runs, np.asarray(concept_mask)[counted], n_controls, seed)
+    spans = tuple(counted[indices] for indices in draws)
+    indicator = np.zeros((kept.size, n_controls))
+    for j, positions in enumerate(spans):
+        indicator[positions, j] = 1.0
     control_shift = _control_shares(other_colsums, indicator, kept) - _control_shares(
         reference_colsums, indicator, kept
     )
@@ -378,6 +388,7 @@ def compare_with_controls(
         controls=controls,
         percentile=100.0 * n_at_or_below / n_controls,
         p_value=p_value,
+        spans=spans,
     )
 
 

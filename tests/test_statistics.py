@@ -314,13 +314,32 @@ def test_control_statistics_match_shift_statistics_of_the_control_spans():
     result = compare_with_controls(
         reference, other, concept, excluded, runs, n_controls=20, seed=4, statistic="median"
     )
-    draws = sample_control_spans(runs, concept | excluded, n_controls=20, seed=4)
-    for value, indices in zip(result.controls, draws):
+    assert len(result.spans) == 20
+    for value, indices in zip(result.controls, result.spans):
+        assert indices.size == 3 and not (concept | excluded)[indices].any()
         control = mask(concept.size, indices)
         shift = compute_shift(
             compute_share(other, control, excluded), compute_share(reference, control, excluded)
         )
         assert value == pytest.approx(compute_shift_statistics(shift).median, rel=1e-12)
+
+
+def test_control_windows_skip_excluded_tokens_between_them():
+    """With a comma every third token, no 4 consecutive keys are free, yet controls of 4 exist."""
+    n = 30
+    excluded = mask(n, [0, *range(3, n, 3)])
+    concept = mask(n, [16, 17, 19, 20])
+    reference = np.random.default_rng(1).uniform(0.5, 1.5, size=(2, 2, n))
+    result = compare_with_controls(reference, reference * 1.1, concept, excluded, [np.array([16, 17, 19, 20])],
+                                   n_controls=25, seed=2)
+    counted = np.flatnonzero(~excluded)
+    for positions in result.spans:
+        assert positions.size == 4 and not (concept | excluded)[positions].any()
+        places = np.searchsorted(counted, positions)
+        assert (np.diff(places) == 1).all(), "contiguous among the counted keys"
+    assert len({tuple(p) for p in result.spans}) > 1
+    with pytest.raises(InterpError, match="no room"):
+        sample_control_spans([np.array([16, 17, 19, 20])], concept | excluded, n_controls=5, seed=2)
 
 
 def test_no_change_gives_percentile_100_and_p_value_1():
