@@ -60,14 +60,16 @@ def render_upload() -> None:
 
 
 def _authored_item() -> dict:
+    """The form's fields as a concept-file item; cells left empty in the span table come back as NaN."""
     spans = []
     for row in st.session_state.get("author-spans-value", []):
-        text = str(row.get("text") or "")
+        text, occurrence, role = row.get("text"), row.get("occurrence"), row.get("role")
+        text = "" if pd.isna(text) else str(text)
         if not text.strip():
             continue
-        span = {"text": text, "occurrence": int(row.get("occurrence") or 1)}
-        if str(row.get("role") or "").strip():
-            span["role"] = str(row["role"]).strip()
+        span = {"text": text, "occurrence": 1 if pd.isna(occurrence) else int(occurrence)}
+        if not pd.isna(role) and str(role).strip():
+            span["role"] = str(role).strip()
         spans.append(span)
     return {"id": st.session_state.get("author-id", "").strip(), "concept": st.session_state.get("author-concept", "").strip(),
             "text": st.session_state.get("author-text", ""), "source": "written in the app", "spans": spans}

@@ -93,9 +93,12 @@ def cached_structure(folder: str, version: int, key: tuple, sequence_id: str):
     return views.structure_figures(ResultsStore(folder), _selection(key), sequence_id)
 
 
+BUNDLE_IMAGES = {"HTML figures and tables (seconds)": (), "HTML, PNG and SVG figures (minutes on a large run)": ("png", "svg")}
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
-def bundle_bytes(folder: str, version: int, key: tuple) -> bytes:
-    """The whole run as one zip, the same bundle as `python -m interp export`."""
+def bundle_bytes(folder: str, version: int, key: tuple, image_formats: tuple[str, ...]) -> bytes:
+    """The whole run as one zip: the bundle of `python -m interp export` (which adds PNG and SVG)."""
     import tempfile
     from pathlib import Path
 
@@ -104,7 +107,8 @@ def bundle_bytes(folder: str, version: int, key: tuple) -> bytes:
     store = ResultsStore(folder)
     figures, tables = views.bundle_contents(store, _selection(key))
     with tempfile.TemporaryDirectory() as scratch:
-        path = write_bundle(Path(scratch) / "bundle.zip", figures, tables, store.open().model_dump(mode="json"))
+        path = write_bundle(Path(scratch) / "bundle.zip", figures, tables, store.open().model_dump(mode="json"),
+                            image_formats=image_formats)
         return path.read_bytes()
 
 
@@ -154,9 +158,13 @@ def render_overview(folder: str, manifest: RunManifest, selection: Selection) ->
 
 
 def render_bundle_download(folder: str, selection: Selection) -> None:
+    st.subheader("Download everything")
+    choice = st.radio("Figures in the zip", list(BUNDLE_IMAGES), key="bundle-images", horizontal=True,
+                      help="Images are rendered one by one by Chromium; a run of ten sequences has about 170 figures.")
+    images = BUNDLE_IMAGES[choice] if chromium_found() else ()
     st.download_button(
         "Download everything (zip: manifest, every figure and table)",
-        data=lambda: bundle_bytes(folder, _version(folder), _key(selection)),
+        data=lambda: bundle_bytes(folder, _version(folder), _key(selection), images),
         file_name=f"{ResultsStore(folder).folder.name}-bundle.zip", mime="application/zip",
         key="download-bundle", on_click="ignore", type="primary",
     )

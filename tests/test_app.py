@@ -1,0 +1,544 @@
+"""The Streamlit app through `streamlit.testing.v1.AppTest`: views, settings, uploads, runs.
+
+The first start of the app on the micro demo lineage auto-runs the built-in concept sets; that
+run is made once per module (`first_start`) and copied into the fresh home of each later test,
+where the app opens it from the store without a forward pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
+
+from interp import views
+from interp.alignment import align_sequence, format_marked_tokens
+from interp.demo import DEMO_NOTICE
+from interp.errors import InterpError
+from interp.lineage import load_lineage
+from interp.paths import builtin_concepts_dir
+from interp.pipeline import ExtractionSettings, extract_lineage
+from interp.registry import all_sequences, load_concept_file, load_concepts, parse_concept_bytes
+from interp.report import Selection
+from interp.store import ResultsStore
+from interp.tokenizer import load_tokenizer
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+TIMEOUT = 180
+EXISTING = "an existing results folder"
+
+GOOD = b"""\
+set: mine
+sequences:
+  - id: my-condition
+    concept: Condition
+    text: The tenant shall pay the rent unless the court orders otherwise.
+    spans:
+      - text: unless the court orders otherwise
+"""
+BAD = b"""\
+set: broken
+sequences:
+  - id: bad-role
+    concept: Role
+    text: The lessee shall pay.
+    spans:
+      - text: magistrate
+"""
+CSV = (
+    b"id,concept,text,span_text,role\n"
+    b"csv-role,Role,The lessor and the lessee agree.,The lessor,party\n"
+    b"csv-role,Role,The lessor and the lessee agree.,the lessee,party\n"
+)
+
+
+# ---------------------------------------------------------------- helpers
+
+def start_app(view: str | None = None, **state) -> AppTest:
+    """A new browser session: the app script run once, with `view` and other state preset."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if view is not None:
+        at.session_state["view"] = view
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def titles(at: AppTest) -> list[str]:
+    return [spec["layout"]["title"]["text"] for spec in specs(at)]
+
+
+def array_of(value) -> np.ndarray:
+    """A plotly JSON array: a plain list, or a typed array `{dtype, bdata, shape}` in base64."""
+    if isinstance(value, dict):
+        shape = [int(n) for n in str(value.get("shape", "-1")).split(",")]
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
+    return np.array(value, dtype=float)
+
+
+def statistics(at: AppTest):
+    """The statistics table of the Overview (the one table with a skewness column)."""
+    (table,) = [frame.value for frame in at.dataframe if "skewness" in frame.value.columns]
+    return table
+
+
+def concept_choice(at: AppTest):
+    (widget,) = [m for m in at.sidebar.multiselect if m.key == "concept_sets"]
+    return widget
+
+
+def run_button(at: AppTest):
+    (button,) = [b for b in at.sidebar.button if b.label == "Run"]
+    return button
+
+
+def user_files(home: Path) -> list[str]:
+    folder = home / "concepts"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def builtin_sequences():
+    return all_sequences(load_concepts(sorted(builtin_concepts_dir().glob("*.yaml"))))
+
+
+# ---------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def first_start(micro_demo, tmp_path_factory):
+    """The app's first start in an empty home: it auto-runs the demo lineage; (AppTest, home)."""
+    home = tmp_path_factory.mktemp("first-start") / "interp-home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INTERP_DEMO_DIR", str(micro_demo))
+        patch.setenv("INTERP_HOME", str(home))
+        at = start_app()
+    return at, home
+
+
+@pytest.fixture()
+def home(app_home, first_start):
+    """A fresh user home that already holds the demo run, so the app opens it at once."""
+    shutil.copytree(first_start[1] / "runs", app_home / "runs")
+    return app_home
+
+
+@pytest.fixture()
+def run_folder(home) -> Path:
+    (folder,) = (home / "runs").iterdir()
+    return folder
+
+
+# ---------------------------------------------------------------- first start and views
+
+def test_first_start_runs_the_demo_and_opens_the_overview(first_start):
+    at, home = first_start
+    assert_clean(at)
+    infos = [info.value for info in at.info]
+    assert any(DEMO_NOTICE in info and "miniature" in info for info in infos), infos
+    folder = Path(at.session_state["run_folder"])
+    assert folder.parent == home / "runs"
+    manifest = ResultsStore(folder).open()
+    assert manifest.complete and manifest.stage_labels == ["base", "cpt", "ift"]
+    assert manifest.sequence_ids == [s.id for s in builtin_sequences()] and len(manifest.sequence_ids) == 10
+    assert at.session_state["view"] == "overview" and at.query_params["view"] == "overview"
+
+    table = statistics(at)
+    assert len(table) == 10 * 2
+    assert set(zip(table["sequence_id"], table["stage"])) == {
+        (s, stage) for s in manifest.sequence_ids for stage in ("cpt", "ift")
+    }
+    assert set(table["reference"]) == {"base"}
+    assert table[["mean", "skewness", "kurtosis", "entropy"]].notna().all().all()
+
+    (spec,) = specs(at)
+    assert spec["layout"]["title"]["text"] == "Mean share of attention on the concept, per stage"
+    assert [trace["name"] for trace in spec["data"]] == ["base", "cpt", "ift"]
+    assert all(list(trace["x"]) == manifest.sequence_ids for trace in spec["data"])
+    assert any(str(folder) in caption.value for caption in at.caption)
+
+
+def expected_titles(folder: Path, view: str) -> list[str]:
+    """What each view shows first for the demo run: first sequence, default stages."""
+    store = ResultsStore(folder)
+    manifest = store.open()
+    first, stages, reference = manifest.sequence_ids[0], manifest.stage_labels, manifest.reference
+    last = stages[-1]
+    if view == "overview":
+        return ["Mean share of attention on the concept, per stage"]
+    if view == "layers":
+        return [f"Mean shift of the concept share per layer, against {reference}"]
+    if view == "heads":
+        return [f"Share on the concept, {first}, stage {stages[0]}", f"Shift {last} − {reference}, {first}"]
+    if view == "tokens":
+        layer, head = views.most_shifted_head(store, Selection(), first, last)
+        return [f"Attention of layer {layer}, head {head}, stage {last}, {first}"]
+    if view == "distribution":
+        label = f"{last} − {reference}, {first}"
+        return [f"Head shifts {label}", f"Normal QQ plot of head shifts {label}", f"Concept among 200 control spans, {label}"]
+    if view == "structure":
+        return ([f"Span → span attention, stage {stage}, {first}" for stage in stages]
+                + [f"Change in span → span attention, {stage} − {reference}, {first}" for stage in stages[1:]])
+    return []
+
+
+@pytest.mark.parametrize("view", ["overview", "layers", "heads", "tokens", "distribution", "structure", "concepts"])
+def test_every_view_renders_its_figures(run_folder, view):
+    at = start_app(view)
+    assert_clean(at)
+    expected = expected_titles(run_folder, view)
+    assert titles(at) == expected
+    assert len(expected) == {"overview": 1, "layers": 1, "heads": 2, "tokens": 1, "distribution": 3,
+                             "structure": 5, "concepts": 0}[view]
+    assert at.query_params["view"] == view
+    # Every figure has its four downloads, enabled (Chromium is installed here).
+    labels = [button.label for button in at.get("download_button") if not button.disabled]
+    for fmt in ("PNG", "SVG", "PDF", "HTML"):
+        assert labels.count(fmt) == len(expected), (fmt, labels)
+    if view == "concepts":
+        assert at.header[0].value == "Your concept sequences"
+        assert at.file_uploader(key="concept-upload").accept_multiple_files
+
+
+def test_view_comes_from_the_address_and_the_picker_updates_it(home):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["view"] = "layers"
+    at.run()
+    assert_clean(at)
+    assert at.session_state["view"] == "layers"
+    assert titles(at)[0].startswith("Mean shift of the concept share per layer")
+    at.segmented_control(key="view").set_value("heads").run()
+    assert_clean(at)
+    assert at.query_params["view"] == "heads" and len(titles(at)) == 2
+
+
+def test_unknown_view_in_the_address_falls_back_to_the_overview(home):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["view"] = "../etc"
+    at.run()
+    assert_clean(at)
+    assert at.session_state["view"] == "overview" and len(statistics(at)) == 20
+
+
+# ---------------------------------------------------------------- analysis settings
+
+def test_exclusion_preset_changes_the_statistics(home):
+    at = start_app()
+    paper = statistics(at)
+    at.sidebar.selectbox(key="exclusion").select("none").run()
+    assert_clean(at)
+    none = statistics(at)
+    assert len(none) == len(paper) == 20
+    assert list(none["sequence_id"]) == list(paper["sequence_id"])
+    assert (none["mean"] != paper["mean"]).any() and (none["mean_share"] != paper["mean_share"]).any()
+    # A custom list with no token is refused in one line, and the views stop there.
+    at.sidebar.selectbox(key="exclusion").select("custom").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["custom exclusions: list at least one token, separated by commas"]
+    assert not at.get("plotly_chart")
+    at.sidebar.text_input(key="custom_exclusions").input(".,▁the").run()
+    assert_clean(at)
+    custom = statistics(at)
+    assert (custom["mean_share"] != paper["mean_share"]).any() and (custom["mean_share"] != none["mean_share"]).any()
+
+
+def test_reference_stage_switch_changes_the_rows(home):
+    at = start_app()
+    assert set(statistics(at)["stage"]) == {"cpt", "ift"}
+    at.sidebar.selectbox(key="reference").select("cpt").run()
+    assert_clean(at)
+    table = statistics(at)
+    assert len(table) == 20
+    assert set(table["stage"]) == {"base", "ift"} and set(table["reference"]) == {"cpt"}
+    at.session_state["view"] = "layers"
+    at.run()
+    assert_clean(at)
+    assert titles(at) == ["Mean shift of the concept share per layer, against cpt"]
+
+
+def test_tokens_view_difference_against_another_stage(run_folder):
+    at = start_app("tokens")
+    first = ResultsStore(run_folder).open().sequence_ids[0]
+    layer, head = views.most_shifted_head(ResultsStore(run_folder), Selection(), first, "ift")
+    assert at.selectbox(key="tokens-against").options == ["(none)", "base", "cpt"]
+    at.selectbox(key="tokens-against").select("base").run()
+    assert_clean(at)
+    (spec,) = specs(at)
+    assert spec["layout"]["title"]["text"] == f"Attention ift − base, layer {layer}, head {head}, {first}"
+    z = array_of(spec["data"][0]["z"])
+    assert np.nanmin(z) < 0 < np.nanmax(z)  # a difference of two attention maps, not an attention map
+    at.number_input(key="tokens-layer").set_value(0)
+    at.number_input(key="tokens-head").set_value(1).run()
+    assert_clean(at)
+    assert titles(at) == [f"Attention ift − base, layer 0, head 1, {first}"]
+    # A head outside the model is a one-line error, not a traceback.
+    at.number_input(key="tokens-head").set_value(99).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["layer 0, head 99 is outside this model (2 layers, 4 heads)"]
+
+
+# ---------------------------------------------------------------- uploads
+
+def test_good_upload_is_kept_selected_and_run(home):
+    at = start_app("concepts")
+    at.file_uploader(key="concept-upload").upload("My Set.yaml", GOOD, "application/x-yaml")
+    at.run()
+    assert_clean(at)
+    assert [s.value for s in at.success] == ["My Set.yaml: kept as my-set.yaml, 1 sequence(s), selected for the next run"]
+    assert user_files(home) == ["my-set.yaml"]
+    assert (home / "concepts" / "my-set.yaml").read_bytes() == GOOD
+    choice = concept_choice(at)
+    assert "yours: my-set.yaml" in choice.options and "yours: my-set.yaml" in choice.value
+    assert any("**my-set.yaml**" in md.value and "my-condition" in md.value for md in at.markdown)
+
+    # The next run includes the uploaded sequence.
+    at.session_state["view"] = "overview"
+    run_button(at).click().run()
+    assert_clean(at)
+    table = statistics(at)
+    assert len(table) == 11 * 2
+    assert sorted(table.loc[table["sequence_id"] == "my-condition", "stage"]) == ["cpt", "ift"]
+
+
+def test_bad_upload_shows_one_line_and_writes_nothing(home):
+    at = start_app("concepts")
+    uploader = at.file_uploader(key="concept-upload")
+    uploader.upload("broken.yaml", BAD, "application/x-yaml")
+    clash = GOOD.replace(b"my-condition", b"negligence")  # an id of a built-in set
+    uploader.upload("clash.yaml", clash, "application/x-yaml")
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "broken.yaml: sequence 'bad-role', span 1, field 'text': 'magistrate' does not occur in the text",
+        "clash.yaml: sequence 'negligence', field 'id': already used by another concept set; choose another id",
+    ]
+    assert not at.success
+    assert user_files(home) == []
+    assert not any(option.startswith("yours: ") for option in concept_choice(at).options)
+
+
+def test_csv_upload_is_kept_beside_a_good_file(home):
+    at = start_app("concepts")
+    at.file_uploader(key="concept-upload").set_value([
+        ("rows.csv", CSV, "text/csv"), ("broken.yaml", BAD, "application/x-yaml"),
+    ])
+    at.run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["rows.csv: kept as rows.csv, 1 sequence(s), selected for the next run"]
+    assert len(at.error) == 1 and at.error[0].value.startswith("broken.yaml: sequence 'bad-role'")
+    assert user_files(home) == ["rows.csv"]
+    choice = concept_choice(at)
+    assert "yours: rows.csv" in choice.value
+    assert any("**rows.csv**" in md.value and "csv-role" in md.value for md in at.markdown)
+
+
+def test_uploaded_sets_survive_a_restart(home):
+    first = start_app("concepts")
+    first.file_uploader(key="concept-upload").upload("My Set.yaml", GOOD, "application/x-yaml")
+    first.run()
+    assert_clean(first)
+    again = start_app("concepts")  # a new session of a restarted server: only the folder remains
+    assert_clean(again)
+    assert "yours: my-set.yaml" in concept_choice(again).options
+    assert any("**my-set.yaml** — set `mine`: my-condition" == md.value for md in again.markdown)
+    assert [b.key for b in again.button if (b.key or "").startswith("delete-")] == ["delete-my-set.yaml"]
+
+
+def test_a_user_file_that_no_longer_validates_is_reported(home):
+    (home / "concepts").mkdir()
+    (home / "concepts" / "edited.yaml").write_bytes(BAD)
+    at = start_app("concepts")
+    assert_clean(at)
+    assert [w.value for w in at.warning] == [
+        "edited.yaml: sequence 'bad-role', span 1, field 'text': 'magistrate' does not occur in the text"
+    ]
+    assert "yours: edited.yaml" not in concept_choice(at).options
+
+
+def test_a_saved_set_can_be_deleted(home):
+    first = start_app("concepts")
+    first.file_uploader(key="concept-upload").upload("My Set.yaml", GOOD, "application/x-yaml")
+    first.run()
+    at = start_app("concepts")
+    at.multiselect(key="concept_sets").select("yours: my-set.yaml").run()
+    at.button(key="delete-my-set.yaml").click().run()
+    assert_clean(at)
+    assert user_files(home) == []
+    assert "yours: my-set.yaml" not in concept_choice(at).options
+    assert "yours: my-set.yaml" not in at.session_state["concept_sets"]
+    assert any(caption.value == "None yet." for caption in at.caption)
+
+
+# ---------------------------------------------------------------- authoring
+
+def test_authoring_form_starts_empty(home):
+    at = start_app("concepts")
+    assert_clean(at)
+    (editor,) = at.data_editor
+    assert editor.key == "author-spans" and editor.editing_mode == "dynamic"
+    assert list(editor.value.columns) == ["text", "occurrence", "role"]
+    assert not at.code  # no token preview without text and spans
+    assert "author-save" not in [b.key for b in at.button]
+
+
+def fill_authoring_form(at: AppTest, text: str, spans: list[dict]) -> AppTest:
+    at.text_input(key="author-id").input("buyer-appeal")
+    at.text_input(key="author-concept").input("Permissible Action")
+    at.text_area(key="author-text").input(text)
+    # AppTest cannot type into st.data_editor cells; a keyed editor takes its edit state instead.
+    at.session_state["author-spans"] = {"edited_rows": {0: spans[0]}, "added_rows": spans[1:], "deleted_rows": []}
+    return at.run()
+
+
+# Known bug (app_concepts.py:68-70): a row added in the data editor has NaN in the cells left
+# empty; `int(NaN or 1)` raises ValueError (occurrence) and `str(NaN or "")` gives the role "nan".
+
+
+SPANS = [{"text": "may appeal the decision", "role": "permission"}, {"text": "thirty days", "occurrence": 1, "role": "deadline"}]
+
+
+def test_authoring_shows_the_token_preview_and_saves(home, micro_demo):
+    text = "The buyer may appeal the decision within thirty days."
+    at = fill_authoring_form(start_app("concepts"), text, SPANS)
+    assert_clean(at)
+    sequence = parse_concept_bytes(yaml.safe_dump({"set": "x", "sequences": [{
+        "id": "buyer-appeal", "concept": "Permissible Action", "text": text, "spans": SPANS}]}).encode(), "x.yaml").sequences[0]
+    aligned = align_sequence(sequence, load_tokenizer(str(micro_demo / "base")))
+    assert [c.value for c in at.code] == [format_marked_tokens(aligned.tokens, aligned.concept_mask)]
+    assert any(re.fullmatch(rf"Tokens under the tokenizer of stage 'base' \({aligned.n_tokens} tokens, "
+                            rf"{int(aligned.concept_mask.sum())} marked\):", c.value) for c in at.caption)
+
+    at.button(key="author-save").click().run()
+    assert_clean(at)
+    assert [s.value for s in at.success] == ["Saved 'buyer-appeal' in authored.yaml and selected it for the next run."]
+    saved = load_concept_file(home / "concepts" / "authored.yaml")
+    assert [(s.id, s.concept, s.text) for s in saved.sequences] == [("buyer-appeal", "Permissible Action", text)]
+    assert [(s.text, s.role) for s in saved.sequences[0].spans] == [("may appeal the decision", "permission"), ("thirty days", "deadline")]
+    assert "yours: authored.yaml" in concept_choice(at).value
+    assert any("**authored.yaml** — set `authored`: buyer-appeal" == md.value for md in at.markdown)
+
+
+def test_authoring_accepts_an_added_row_with_only_its_text(home):
+    text = "The buyer may appeal the decision within thirty days."
+    at = fill_authoring_form(start_app("concepts"), text, [{"text": "may appeal the decision"}, {"text": "thirty days"}])
+    assert_clean(at)
+    assert len(at.code) == 1
+    at.button(key="author-save").click().run()
+    assert_clean(at)
+    (sequence,) = load_concept_file(home / "concepts" / "authored.yaml").sequences
+    assert [(s.text, s.role) for s in sequence.spans] == [("may appeal the decision", None), ("thirty days", None)]
+
+
+def test_authoring_reports_a_span_that_is_not_in_the_text(home):
+    at = fill_authoring_form(start_app("concepts"), "The buyer may appeal.", [{"text": "the magistrate"}])
+    assert not at.exception
+    (error,) = at.error
+    assert "sequence 'buyer-appeal', span 1, field 'text': 'the magistrate' does not occur in the text" in error.value
+    assert "author-save" not in [b.key for b in at.button]
+    assert user_files(home) == []
+
+
+# ---------------------------------------------------------------- results folders
+
+@pytest.fixture()
+def no_model(monkeypatch, tmp_path):
+    """No demo build and no loader: whatever the app shows must come from the store."""
+    monkeypatch.setenv("INTERP_DEMO_DIR", str(tmp_path / "no-demo"))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr("interp.loader.load_stage", refuse)
+    monkeypatch.setattr("interp.pipeline.load_stage", refuse)
+    monkeypatch.setattr("interp.pipeline.extract_lineage", refuse)
+
+
+def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, no_model):
+    elsewhere = tmp_path / "from-the-gpu-machine" / "run"
+    shutil.copytree(run_folder, elsewhere)
+    at = start_app()
+    assert not at.exception
+    assert any("not built yet" in w.value for w in at.warning)
+    at.sidebar.radio(key="source").set_value(EXISTING).run()
+    assert_clean(at)
+    assert [i.value for i in at.info] == ["Enter the path of a results folder in the sidebar."]
+    at.sidebar.text_input(key="open_folder").input(str(elsewhere)).run()
+    assert_clean(at)
+    assert len(statistics(at)) == 20
+    assert titles(at) == ["Mean share of attention on the concept, per stage"]
+    assert any(f"Results: `{elsewhere}`" in c.value for c in at.caption)
+    for view in ("tokens", "structure"):
+        at.session_state["view"] = view
+        at.run()
+        assert_clean(at)
+        assert titles(at) == expected_titles(elsewhere, view)
+
+
+def test_a_bogus_results_folder_is_a_one_line_error(home, tmp_path, no_model):
+    at = start_app(source=EXISTING)
+    not_results = tmp_path / "just-a-folder"
+    not_results.mkdir()
+    for path, message in [
+        (tmp_path / "nowhere", f"{tmp_path / 'nowhere'}: no such results folder"),
+        (not_results, f"{not_results}: not a results folder (no manifest.json); run `python -m interp extract` first"),
+    ]:
+        at.sidebar.text_input(key="open_folder").input(str(path)).run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [message]
+        assert not at.get("plotly_chart")
+
+
+def test_two_runs_cannot_write_one_folder_at_once(home, run_folder):
+    at = start_app()
+    assert Path(at.session_state["run_folder"]) == run_folder
+    lineage, sequences = load_lineage("demo"), builtin_sequences()
+    entered, release, outcome = threading.Event(), threading.Event(), {}
+
+    def hold_the_folder(progress) -> None:
+        entered.set()  # called inside the folder's lock
+        release.wait(120)
+
+    def first_run() -> None:
+        try:
+            outcome["manifest"] = extract_lineage(lineage, sequences, run_folder, ExtractionSettings(),
+                                                  on_progress=hold_the_folder)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=first_run, daemon=True)
+    thread.start()
+    try:
+        assert entered.wait(120)
+        with pytest.raises(InterpError, match="another extraction is writing to this results folder"):
+            extract_lineage(lineage, sequences, run_folder, ExtractionSettings())
+        run_button(at).click().run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [
+            f"{run_folder}: another extraction is writing to this results folder; wait for it to finish"
+        ]
+        assert not at.get("plotly_chart")
+    finally:
+        release.set()
+        thread.join(120)
+    assert "error" not in outcome and outcome["manifest"].complete
+    run_button(at).click().run()  # the folder is free again
+    assert_clean(at)
+    assert len(statistics(at)) == 20

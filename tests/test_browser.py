@@ -1,0 +1,303 @@
+"""The app in a real headless Chromium: `streamlit run` as a subprocess, driven with Playwright.
+
+One server and one browser serve the whole module. Screenshots of every view land in
+`artifacts/screenshots/<view>.png` (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from interp.lineage import Lineage, Stage
+from interp.pipeline import ExtractionSettings, extract_lineage
+from interp.registry import ConceptSequence, Span
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+HEALTH_WAIT_S = 120
+# Generous: two shared CPU cores, and the first page of a fresh home runs the demo lineage.
+RENDER_MS = 180_000
+DOWNLOAD_MS = 180_000
+
+CHART = '[data-testid="stPlotlyChart"]'
+EXCEPTION = '[data-testid="stException"]'
+ERROR = '[data-testid="stAlertContentError"]'
+SIDEBAR = '[data-testid="stSidebar"]'
+# Charts each view shows first for the demo run (see tests/test_app.py for their titles).
+VIEW_CHARTS = {"overview": 1, "layers": 1, "heads": 2, "tokens": 1, "distribution": 3, "structure": 5, "concepts": 0}
+UPLOAD = b"""\
+set: browser
+sequences:
+  - id: browser-condition
+    concept: Condition
+    text: The tenant shall pay the rent unless the court orders otherwise.
+    spans:
+      - text: unless the court orders otherwise
+"""
+SMALL_TEXT = "The lessee shall pay the rent within thirty days, unless the court orders otherwise."
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status == 200 and answer.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def browser_home(micro_demo, tmp_path_factory):
+    """The module's user home (`app_home` is per test; one server needs one home)."""
+    return tmp_path_factory.mktemp("browser") / "interp-home"
+
+
+@pytest.fixture(scope="module")
+def small_run(micro_demo, tmp_path_factory):
+    """A results folder of one single-span sequence: its bundle has few figures to render."""
+    lineage = Lineage("micro", tuple(Stage(label, str(micro_demo / label)) for label in ("base", "cpt", "ift")), "base")
+    start = SMALL_TEXT.index("unless")
+    sequence = ConceptSequence("small-condition", "Condition", SMALL_TEXT,
+                               (Span(start, len(SMALL_TEXT) - 1, SMALL_TEXT[start:-1]),))
+    out = tmp_path_factory.mktemp("small-run") / "run"
+    extract_lineage(lineage, [sequence], out, ExtractionSettings(device="cpu"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(micro_demo, browser_home, tmp_path_factory):
+    """`streamlit run app.py` on a free port; its base URL. Stopped (terminate, then kill) at the end."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("server-log") / "streamlit.log"
+    env = {**os.environ, "INTERP_DEMO_DIR": str(micro_demo), "INTERP_HOME": str(browser_home),
+           "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true"]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + HEALTH_WAIT_S
+        while not healthy(f"{base}/_stcore/health"):
+            if process.poll() is not None:
+                pytest.fail(f"streamlit exited with {process.returncode}:\n{log_tail(log)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer /_stcore/health within {HEALTH_WAIT_S} s:\n{log_tail(log)}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+    assert "Traceback" not in log.read_text(errors="replace"), log_tail(log, 80)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+        playwright.stop()
+
+
+def new_context(browser, server):
+    """A browser session of its own (a Streamlit session per page), downloads allowed."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True, base_url=server)
+    context.set_default_timeout(RENDER_MS)
+    return context
+
+
+@pytest.fixture()
+def page(browser, server):
+    context = new_context(browser, server)
+    yield context.new_page()
+    context.close()
+
+
+def wait_for_app(page) -> None:
+    """Until the script run is over and every element is drawn (lazy ones start as skeletons)."""
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1')
+    page.wait_for_function(
+        "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+        " return app && app.getAttribute('data-test-script-state') === 'notRunning'"
+        " && app.getAttribute('data-test-connection-state') === 'CONNECTED'"
+        " && !document.querySelector('[data-testid=\"stSkeleton\"]'); }",
+        timeout=RENDER_MS,
+    )
+
+
+def open_view(page, view: str, charts: int) -> None:
+    page.goto(f"/?view={view}")
+    wait_for_app(page)
+    if charts:
+        page.wait_for_function(
+            f"() => document.querySelectorAll('{CHART} .js-plotly-plot .main-svg').length >= {charts}",
+            timeout=RENDER_MS,
+        )
+    else:
+        page.get_by_text("Your concept sequences").wait_for()
+    wait_for_app(page)
+
+
+def assert_no_problem_shown(page) -> None:
+    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).all_inner_texts()
+    assert page.locator(ERROR).count() == 0, page.locator(ERROR).all_inner_texts()
+
+
+def full_page_screenshot(page, name: str) -> Path:
+    """The whole app, not just the viewport: Streamlit scrolls inside its own container."""
+    for _ in range(2):  # the layout can change with the viewport, so measure again
+        height = page.evaluate(
+            "() => Math.max(...['[data-testid=\"stMain\"]', '[data-testid=\"stAppViewContainer\"]', 'body']"
+            ".map(s => document.querySelector(s)).filter(Boolean).map(e => e.scrollHeight))"
+        )
+        page.set_viewport_size({"width": 1400, "height": min(int(height) + 160, 12000)})
+        page.wait_for_timeout(500)  # plotly relayouts after the resize
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+# ---------------------------------------------------------------- views
+
+@pytest.mark.parametrize("view", list(VIEW_CHARTS))
+def test_every_view_renders_in_chromium(page, view):
+    open_view(page, view, VIEW_CHARTS[view])
+    assert_no_problem_shown(page)
+    assert page.locator(CHART).count() == VIEW_CHARTS[view]
+    if VIEW_CHARTS[view]:
+        assert page.locator(".js-plotly-plot").count() == VIEW_CHARTS[view]
+    assert f"view={view}" in page.url
+    shot = full_page_screenshot(page, view)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------- uploads
+
+def sidebar_concept_choice(page):
+    return page.locator(SIDEBAR).locator('[data-testid="stMultiSelect"]').filter(has_text="Concept sets")
+
+
+def test_uploaded_file_becomes_a_selectable_concept_set(page, browser_home, tmp_path):
+    open_view(page, "concepts", 0)
+    upload = tmp_path / "Browser Set.yaml"
+    upload.write_bytes(UPLOAD)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(upload))
+    page.get_by_text("Browser Set.yaml: kept as browser-set.yaml").wait_for()
+    wait_for_app(page)
+    assert_no_problem_shown(page)
+    assert (browser_home / "concepts" / "browser-set.yaml").read_bytes() == UPLOAD
+    # Selected at once: a tag in the sidebar's multiselect.
+    sidebar_concept_choice(page).get_by_text("yours: browser-set.yaml").wait_for()
+
+    # A new session finds it among the options, and can select it.
+    fresh = page.context.new_page()
+    open_view(fresh, "concepts", 0)
+    choice = sidebar_concept_choice(fresh)
+    assert choice.get_by_text("yours: browser-set.yaml").count() == 0  # kept, not selected
+    choice.locator("input").click()
+    option = fresh.get_by_role("option", name="yours: browser-set.yaml")
+    option.wait_for()
+    option.click()
+    choice.get_by_text("yours: browser-set.yaml").wait_for()
+    wait_for_app(fresh)
+    assert_no_problem_shown(fresh)
+
+
+# ---------------------------------------------------------------- downloads
+
+def open_results_folder(page, folder: Path) -> None:
+    page.goto("/?view=overview")
+    wait_for_app(page)
+    page.locator(SIDEBAR).get_by_text("an existing results folder").click()
+    field = page.locator(SIDEBAR).locator('[data-testid="stTextInput"]').filter(has_text="Results folder").locator("input")
+    field.fill(str(folder))
+    field.press("Enter")
+    page.get_by_text(f"Results: {folder}").wait_for()
+    page.wait_for_function(f"() => document.querySelectorAll('{CHART} .js-plotly-plot .main-svg').length >= 1")
+    wait_for_app(page)
+    assert_no_problem_shown(page)
+
+
+def download(page, label: str) -> bytes:
+    """Click the first download button called `label`; the downloaded file's bytes."""
+    button = page.locator('[data-testid="stDownloadButton"] button').filter(
+        has_text=re.compile(rf"^{re.escape(label)}$")).first
+    with page.expect_download(timeout=DOWNLOAD_MS) as caught:
+        button.click()
+    path = caught.value.path()
+    assert caught.value.failure() is None
+    return Path(path).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def small_run_page(browser, server, small_run):
+    """One page on the small run for every download test: downloads leave the page as it was."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    open_results_folder(page, small_run)
+    yield page
+    context.close()
+
+
+def test_png_download_of_a_figure(small_run_page):
+    data = download(small_run_page, "PNG")
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
+
+
+def test_svg_pdf_and_html_downloads_of_a_figure(small_run_page):
+    svg = download(small_run_page, "SVG")
+    assert svg.lstrip()[:5] in (b"<svg ", b"<?xml") and b"<svg" in svg[:500]
+    assert b"Mean share of attention on the concept" in svg
+    assert download(small_run_page, "PDF")[:5] == b"%PDF-"
+    html = download(small_run_page, "HTML")
+    assert b"<html" in html[:500].lower() and b"Mean share of attention on the concept" in html
+
+
+def test_download_everything_is_a_zip_with_the_manifest(small_run_page, small_run):
+    data = download(small_run_page, "Download everything (zip: manifest, every figure and table)")
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+        names = bundle.namelist()
+        assert names[0] == "manifest.json"
+        manifest = bundle.read("manifest.json")
+        assert b'"small-condition"' in manifest
+        assert {"figures/overview-mean-share.png", "figures/overview-mean-share.svg",
+                "figures/overview-mean-share.html", "tables/statistics.csv"} <= set(names)
+        assert bundle.read("figures/overview-mean-share.png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (small_run / "manifest.json").is_file()

@@ -1,0 +1,256 @@
+"""The user's own concept folder: safe names, validation before writing, ids, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import yaml
+
+from interp.errors import InterpError
+from interp.registry import ConceptFileError, load_concept_file, parse_concept_bytes
+from interp.user_concepts import (
+    AUTHORED_FILE,
+    delete_user_set,
+    list_user_sets,
+    save_authored_sequence,
+    save_upload,
+    slug,
+)
+
+GOOD = b"""\
+set: mine
+sequences:
+  - id: my-condition
+    concept: Condition
+    text: The tenant shall pay the rent unless the court orders otherwise.
+    spans:
+      - text: unless the court orders otherwise
+        role: exception
+"""
+# Same id as GOOD, other text: what a user uploads when they correct their file.
+GOOD_CORRECTED = GOOD.replace(b"pay the rent", b"pay the whole rent")
+BAD = b"""\
+set: broken
+sequences:
+  - id: bad-role
+    concept: Role
+    text: The lessee shall pay.
+    spans:
+      - text: magistrate
+"""
+CSV = (
+    b"id,concept,text,span_text,occurrence,role\n"
+    b"csv-role,Role,The lessor and the lessee agree; the lessee pays.,the lessee,2,payer\n"
+    b"csv-role,Role,The lessor and the lessee agree; the lessee pays.,The lessor,,\n"
+)
+BUYER = {
+    "id": "buyer-appeal", "concept": "Permissible Action", "source": "written in the app",
+    "text": "The buyer may appeal the decision within thirty days; the buyer may also waive it.",
+    "spans": [{"text": "may appeal the decision", "role": "permission"}, {"text": "buyer", "occurrence": 2}],
+}
+
+
+def files_in(folder):
+    """Every entry of `folder`, hidden ones (temporary files) included."""
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+# ---------------------------------------------------------------- uploads
+
+def test_upload_keeps_the_bytes_under_a_slugged_name_inside_the_folder(tmp_path):
+    folder = tmp_path / "home" / "concepts"
+    kept = save_upload("../../evil name.YAML", GOOD, folder)
+    assert kept.file_name == "evil-name.yaml"
+    assert files_in(folder) == ["evil-name.yaml"]
+    assert (folder / "evil-name.yaml").read_bytes() == GOOD
+    assert files_in(tmp_path) == ["home"] and files_in(tmp_path / "home") == ["concepts"]
+    assert [s.id for s in kept.concept_set.sequences] == ["my-condition"]
+    assert kept.concept_set.name == "mine"
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("My Set.yml", "my-set.yml"),
+    ("/etc/passwd.json", "passwd.json"),
+    ("Ünïcode &  spaces!.CSV", "n-code-spaces.csv"),
+    ("???.yaml", "upload.yaml"),
+])
+def test_upload_names_are_slugs(tmp_path, name, expected):
+    data = CSV if name.lower().endswith(".csv") else GOOD
+    if name.endswith(".json"):
+        data = json.dumps(yaml.safe_load(GOOD)).encode()
+    assert save_upload(name, data, tmp_path).file_name == expected
+    assert files_in(tmp_path) == [expected]
+
+
+def test_slug_is_made_of_safe_characters_only():
+    assert slug("../../Evil Name") == "evil-name"
+    assert slug("") == "upload"
+    assert slug("x" * 100) == "x" * 60
+
+
+def test_invalid_upload_is_refused_with_one_line_per_problem_and_nothing_written(tmp_path):
+    folder = tmp_path / "concepts"
+    with pytest.raises(ConceptFileError) as caught:
+        save_upload("broken.yaml", BAD, folder)
+    assert caught.value.problems == [
+        "broken.yaml: sequence 'bad-role', span 1, field 'text': 'magistrate' does not occur in the text"
+    ]
+    assert files_in(folder) == []
+
+
+@pytest.mark.parametrize(("name", "data", "fragment"), [
+    ("notes.txt", GOOD, "unknown format"),
+    ("broken.yaml", b"set: [unclosed", "not valid YAML"),
+    ("latin.yaml", "set: café".encode("latin-1"), "not UTF-8"),
+    ("rows.csv", b"id,concept,text\nx,Role,The lessee.\n", "missing column(s) span_text"),
+])
+def test_every_refusal_is_one_line_naming_the_file(tmp_path, name, data, fragment):
+    with pytest.raises(ConceptFileError) as caught:
+        save_upload(name, data, tmp_path)
+    assert caught.value.problems and all("\n" not in p and p.startswith(f"{name}: ") for p in caught.value.problems)
+    assert fragment in caught.value.problems[0]
+    assert files_in(tmp_path) == []
+
+
+def test_upload_refuses_ids_of_other_sets(tmp_path):
+    save_upload("first.yaml", GOOD, tmp_path)
+    taken = {"my-condition", "definiendum"}  # what the app passes: every set's ids
+    with pytest.raises(ConceptFileError) as caught:
+        save_upload("second.yaml", GOOD, tmp_path, taken)
+    assert caught.value.problems == [
+        "second.yaml: sequence 'my-condition', field 'id': already used by another concept set; choose another id"
+    ]
+    assert files_in(tmp_path) == ["first.yaml"]
+
+
+def test_upload_of_the_same_file_name_replaces_it(tmp_path):
+    save_upload("mine.yaml", GOOD, tmp_path)
+    # The app's taken ids include the file's own ids; replacing the file must still work.
+    kept = save_upload("Mine.yaml", GOOD_CORRECTED, tmp_path, {"my-condition", "definiendum"})
+    assert kept.file_name == "mine.yaml"
+    assert files_in(tmp_path) == ["mine.yaml"]
+    assert (tmp_path / "mine.yaml").read_bytes() == GOOD_CORRECTED
+    assert "whole rent" in kept.concept_set.sequences[0].text
+
+
+def test_csv_upload_is_kept_as_csv_and_parsed(tmp_path):
+    kept = save_upload("Bulk Rows.csv", CSV, tmp_path)
+    assert kept.file_name == "bulk-rows.csv"
+    assert (tmp_path / "bulk-rows.csv").read_bytes() == CSV
+    (sequence,) = kept.concept_set.sequences
+    text = sequence.text
+    assert [(s.start, s.role) for s in sequence.spans] == [(text.rindex("the lessee"), "payer"), (0, None)]
+
+
+# ---------------------------------------------------------------- authored sequences
+
+def test_authored_sequences_are_appended_and_round_trip(tmp_path):
+    condition = {"id": "late-rent", "concept": "Condition", "text": "If the rent is late, the lessor may sue.",
+                 "spans": [{"text": "If the rent is late"}]}
+    save_authored_sequence(BUYER, tmp_path)
+    kept = save_authored_sequence(condition, tmp_path)
+    assert kept.file_name == AUTHORED_FILE == "authored.yaml"
+    assert files_in(tmp_path) == ["authored.yaml"]
+    loaded = load_concept_file(tmp_path / "authored.yaml")
+    assert loaded.name == "authored"
+    assert [s.id for s in loaded.sequences] == ["buyer-appeal", "late-rent"]
+    assert loaded.sequences == kept.concept_set.sequences
+    buyer = loaded.sequences[0]
+    second = BUYER["text"].rindex("buyer")
+    assert [(s.text, s.start, s.role) for s in buyer.spans] == [
+        ("may appeal the decision", BUYER["text"].index("may appeal"), "permission"),
+        ("buyer", second, None),
+    ]
+    # What the registry reads back is what the form described.
+    assert buyer == parse_concept_bytes(yaml.safe_dump({"set": "x", "sequences": [BUYER]}).encode(), "x.yaml").sequences[0]
+
+
+def test_authored_sequence_with_an_existing_id_replaces_it(tmp_path):
+    save_authored_sequence(BUYER, tmp_path)
+    changed = {**BUYER, "text": "The buyer may appeal the decision at once.", "spans": [{"text": "may appeal"}]}
+    kept = save_authored_sequence(changed, tmp_path, taken_ids={"buyer-appeal"})
+    loaded = load_concept_file(tmp_path / "authored.yaml")
+    assert [s.id for s in loaded.sequences] == ["buyer-appeal"]
+    assert loaded.sequences[0].text == "The buyer may appeal the decision at once."
+    assert kept.concept_set.sequences == loaded.sequences
+
+
+def test_authored_sequence_refuses_ids_of_other_sets_and_keeps_the_file(tmp_path):
+    save_authored_sequence(BUYER, tmp_path)
+    before = (tmp_path / "authored.yaml").read_bytes()
+    with pytest.raises(ConceptFileError) as caught:
+        save_authored_sequence({**BUYER, "id": "definiendum"}, tmp_path, taken_ids={"definiendum"})
+    assert "field 'id': already used by another concept set" in caught.value.problems[0]
+    assert (tmp_path / "authored.yaml").read_bytes() == before
+
+
+def test_invalid_authored_sequence_writes_nothing(tmp_path):
+    with pytest.raises(ConceptFileError) as caught:
+        save_authored_sequence({**BUYER, "spans": [{"text": "the magistrate"}]}, tmp_path)
+    (problem,) = caught.value.problems
+    assert "sequence 'buyer-appeal', span 1, field 'text': 'the magistrate' does not occur in the text" in problem
+    assert files_in(tmp_path) == []
+
+
+# ---------------------------------------------------------------- listing and deleting
+
+def test_list_reports_files_that_no_longer_validate(tmp_path):
+    save_upload("good.yaml", GOOD, tmp_path)
+    save_upload("rows.csv", CSV, tmp_path)
+    (tmp_path / "edited.yaml").write_bytes(BAD)  # edited by hand after it was kept
+    (tmp_path / "notes.txt").write_text("not a concept file")
+    sets, problems = list_user_sets(tmp_path)
+    assert [s.file_name for s in sets] == ["good.yaml", "rows.csv"]
+    assert [s.concept_set.sequences[0].id for s in sets] == ["my-condition", "csv-role"]
+    assert problems == ["edited.yaml: sequence 'bad-role', span 1, field 'text': 'magistrate' does not occur in the text"]
+
+
+def test_list_of_a_missing_folder_is_empty(tmp_path):
+    assert list_user_sets(tmp_path / "absent") == ([], [])
+
+
+@pytest.mark.parametrize("name", ["../outside.yaml", "absent.yaml", "", ".", "sub/inner.yaml"])
+def test_delete_refuses_names_that_are_not_files_of_the_folder(tmp_path, name):
+    folder = tmp_path / "concepts"
+    save_upload("kept.yaml", GOOD, folder)
+    (tmp_path / "outside.yaml").write_bytes(GOOD)
+    (folder / "sub").mkdir()
+    (folder / "sub" / "inner.yaml").write_bytes(GOOD)
+    with pytest.raises(InterpError, match="is not one of your concept files"):
+        delete_user_set(name, folder)
+    assert (tmp_path / "outside.yaml").is_file() and (folder / "sub" / "inner.yaml").is_file()
+    assert (folder / "kept.yaml").read_bytes() == GOOD
+
+
+def test_delete_removes_the_named_file_only(tmp_path):
+    save_upload("one.yaml", GOOD, tmp_path)
+    save_upload("two.csv", CSV, tmp_path)
+    delete_user_set("one.yaml", tmp_path)
+    assert files_in(tmp_path) == ["two.csv"]
+    assert [s.file_name for s in list_user_sets(tmp_path)[0]] == ["two.csv"]
+    with pytest.raises(InterpError):
+        delete_user_set("one.yaml", tmp_path)
+
+
+# ---------------------------------------------------------------- atomic writes
+
+def test_writes_leave_no_temporary_files(tmp_path):
+    for _ in range(3):
+        save_upload("mine.yaml", GOOD, tmp_path)
+    save_upload("rows.csv", CSV, tmp_path)
+    assert files_in(tmp_path) == ["mine.yaml", "rows.csv"]
+
+
+def test_an_interrupted_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    save_upload("mine.yaml", GOOD, tmp_path)
+
+    def fail(source, target):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        save_upload("mine.yaml", GOOD_CORRECTED, tmp_path)
+    assert files_in(tmp_path) == ["mine.yaml"]
+    assert (tmp_path / "mine.yaml").read_bytes() == GOOD
