@@ -291,13 +291,17 @@ def test_svg_pdf_and_html_downloads_of_a_figure(small_run_page):
 
 
 def test_download_everything_is_a_zip_with_the_manifest(small_run_page, small_run):
-    data = download(small_run_page, "Download everything (zip: manifest, every figure and table)")
-    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+    label = "Download everything (zip: manifest, every figure and table)"
+    with zipfile.ZipFile(io.BytesIO(download(small_run_page, label))) as bundle:
         names = bundle.namelist()
         assert names[0] == "manifest.json"
-        manifest = bundle.read("manifest.json")
-        assert b'"small-condition"' in manifest
-        assert {"figures/overview-mean-share.png", "figures/overview-mean-share.svg",
-                "figures/overview-mean-share.html", "tables/statistics.csv"} <= set(names)
+        assert b'"small-condition"' in bundle.read("manifest.json")
+        assert {"figures/overview-mean-share.html", "figures/plotly.min.js", "tables/statistics.csv"} <= set(names)
+        assert not any(name.endswith(".png") for name in names), "images only when asked for"
+    small_run_page.get_by_text("HTML, PNG and SVG figures (minutes on a large run)").click()
+    wait_for_app(small_run_page)
+    with zipfile.ZipFile(io.BytesIO(download(small_run_page, label))) as bundle:
+        names = set(bundle.namelist())
+        assert {"figures/overview-mean-share.png", "figures/overview-mean-share.svg"} <= names
         assert bundle.read("figures/overview-mean-share.png")[:8] == b"\x89PNG\r\n\x1a\n"
     assert (small_run / "manifest.json").is_file()
