@@ -46,15 +46,19 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-def _colour_range(values: np.ndarray, diverging: bool) -> dict:
-    """Colour settings: `RdBu_r` on `±max|value|` around 0, or `Viridis` from 0 to the maximum."""
+def _colour_range(values: np.ndarray, diverging: bool, from_zero: bool = True) -> dict:
+    """Colour settings: `RdBu_r` on `±max|value|` around 0, or `Viridis` up to the maximum,
+    from 0 or (`from_zero=False`) from the minimum, so that close values stay distinguishable."""
     finite = _finite(values)
     if diverging:
         limit = float(np.abs(finite).max()) if finite.size else 0.0
         limit = limit or 1.0  # an all-zero map still needs a drawable scale
         return dict(colorscale=DIVERGING_SCALE, zmid=0.0, zmin=-limit, zmax=limit)
     top = float(finite.max()) if finite.size else 0.0
-    return dict(colorscale=SEQUENTIAL_SCALE, zmin=0.0, zmax=top if top > 0 else 1.0)
+    bottom = 0.0 if from_zero or not finite.size else float(finite.min())
+    if top <= bottom:
+        return dict(colorscale=SEQUENTIAL_SCALE, zmin=0.0, zmax=top if top > 0 else 1.0)
+    return dict(colorscale=SEQUENTIAL_SCALE, zmin=bottom, zmax=top)
 
 
 def _finish(fig: go.Figure, title: str, x_title: str, y_title: str, **layout) -> go.Figure:
@@ -154,7 +158,9 @@ def layer_profile_figure(
 def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> go.Figure:
     """Heat map of one value per head, `values: [layers, heads]`, layer 0 at the bottom.
 
-    `kind="share"`: sequential scale from 0; `kind="shift"`: `RdBu_r` on `±max|shift|`.
+    `kind="share"`: sequential scale from the smallest to the largest share (heads of one model
+    often differ by a few hundredths; a scale from 0 would paint them alike);
+    `kind="shift"`: `RdBu_r` on `±max|shift|`.
     Each cell carries `customdata = [layer, head]` so a selection in the app names the head.
     """
     _check_kind(kind, ("share", "shift"))
@@ -163,7 +169,7 @@ def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> 
         raise InterpError(f"head values must have shape [layers, heads], got {values.shape}")
     layers, heads = values.shape
     layer_grid, head_grid = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
-    colours = _colour_range(values, diverging=kind == "shift")
+    colours = _colour_range(values, diverging=kind == "shift", from_zero=False)
     fig = go.Figure(go.Heatmap(
         z=values, x=np.arange(heads), y=np.arange(layers),
         customdata=np.stack([layer_grid, head_grid], axis=-1), colorbar=dict(title=kind),
@@ -171,6 +177,8 @@ def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> 
                       "<extra></extra>",
         **colours,
     ))
+    fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 16)))
+    fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
     return _finish(fig, title, "head", "layer (0 = first, at the bottom)")
 
 

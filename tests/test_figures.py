@@ -98,15 +98,18 @@ def test_layer_profile_figure_single_sequence_is_one_panel():
     assert "xaxis2" not in fig.layout.to_plotly_json()
 
 
-def test_head_heatmap_share_uses_sequential_scale_from_zero():
+def test_head_heatmap_share_uses_sequential_scale_over_the_shares():
     share = np.array([[0.1, 0.4, np.nan], [0.2, 0.3, 0.05]])
     fig = head_heatmap_figure(share, "share of role-1, base", kind="share")
     assert_common_style(fig)
     heatmap = fig.data[0]
     assert heatmap.type == "heatmap"
     np.testing.assert_array_equal(np.array(heatmap.z, dtype=float), share)
-    assert heatmap.zmin == 0 and heatmap.zmax == pytest.approx(0.4)
+    assert heatmap.zmin == pytest.approx(0.05) and heatmap.zmax == pytest.approx(0.4)
     assert heatmap.colorscale[0][1] == "#440154"  # Viridis
+    assert fig.layout.yaxis.dtick == 1 and fig.layout.xaxis.dtick == 1
+    wide = head_heatmap_figure(np.full((32, 32), 0.2), "flat", kind="share")
+    assert wide.data[0].zmin == 0 and wide.layout.xaxis.dtick == 2
     np.testing.assert_array_equal(heatmap.x, [0, 1, 2])
     np.testing.assert_array_equal(heatmap.y, [0, 1])
     assert np.array(heatmap.customdata)[1, 2].tolist() == [1, 2]  # [layer, head]
