@@ -28,6 +28,7 @@ from interp.loader import load_stage
 from interp.paths import runs_dir
 from interp.pipeline import ExtractionSettings, extract_lineage
 from interp.registry import concept_set_hash
+from interp.report import sequences_tokenized_differently
 from interp.store import ResultsStore
 
 st.set_page_config(page_title="Legal concept attention across a lineage", page_icon="⚖️", layout="wide")
@@ -166,6 +167,10 @@ def render_main(lineage: Lineage | None) -> None:
         return
     st.caption(f"Results: `{folder}` · lineage **{manifest.lineage}** · stages {', '.join(manifest.stage_labels)} · "
                f"{len(manifest.sequence_ids)} sequences · updated {manifest.updated}")
+    differing = sequences_tokenized_differently(store, manifest)
+    if differing:
+        st.caption(f"The stages tokenize {', '.join(differing)} differently: shares and shifts compare; "
+                   "token-by-token differences and control spans are not offered for them.")
     if st.session_state.get("reference") not in manifest.stage_labels:
         st.session_state.reference = manifest.reference
     st.sidebar.selectbox("Reference stage", manifest.stage_labels, key="reference",

@@ -200,6 +200,13 @@ def run_extract(args: argparse.Namespace) -> int:
     cached = sum(1 for record in manifest.stages if record.device.endswith("(cached)"))
     print(f"{args.out}: {len(manifest.stages)} stages × {len(sequences)} sequences "
           f"({cached} stage(s) entirely from cache)")
+    from interp.report import sequences_tokenized_differently
+    from interp.store import ResultsStore
+
+    differing = sequences_tokenized_differently(ResultsStore(args.out), manifest)
+    if differing:
+        print(f"note: the stages tokenize {len(differing)} sequence(s) differently ({', '.join(differing)}): "
+              "shares and shifts compare; token-by-token views and control spans are not offered for them")
     return 0
 
 

@@ -76,6 +76,16 @@ def tokens_match(first: AlignedSequence, second: AlignedSequence) -> bool:
     return first.token_ids == second.token_ids
 
 
+def sequences_tokenized_differently(store: ResultsStore, manifest: RunManifest) -> list[str]:
+    """Ids of sequences whose tokens differ between stages: shares compare, token maps do not."""
+    differing = []
+    for sequence_id in manifest.sequence_ids:
+        first, *others = (store.read_aligned(stage, sequence_id) for stage in manifest.stage_labels)
+        if any(not tokens_match(first, other) for other in others):
+            differing.append(sequence_id)
+    return differing
+
+
 def compute_report(store: ResultsStore, selection: Selection = Selection()) -> list[ReportRow]:
     """One row per sequence and non-reference stage."""
     manifest = store.open()

@@ -210,6 +210,9 @@ def test_stages_with_different_tokenizers(tmp_path, tiny_checkpoint, legal_token
     assert store.read_aligned("base", "lessee-1").token_ids != store.read_aligned("cpt", "lessee-1").token_ids
     (row, _) = compute_report(store, Selection(n_controls=20))
     assert np.isfinite(row.mean) and np.isnan(row.control_p)
+    from interp.report import sequences_tokenized_differently
+
+    assert sequences_tokenized_differently(store, store.open()) == ["lessee-1", "seller-1"]
 
 
 def test_cli_export_bundle_holds_manifest_figures_and_tables(results, tmp_path, capsys):
