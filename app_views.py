@@ -114,8 +114,8 @@ def bundle_bytes(folder: str, version: int, key: tuple, image_formats: tuple[str
 
 def render_figure(fig, name: str, select_key: str | None = None, on_select=None):
     """Draw a figure and its PNG/SVG/PDF/HTML downloads; images are made only when clicked."""
-    event = st.plotly_chart(fig, key=select_key, on_select=on_select or "ignore",
-                            selection_mode="points", width="content")
+    width = "content" if fig.layout.width else "stretch"
+    event = st.plotly_chart(fig, key=select_key, on_select=on_select or "ignore", selection_mode="points", width=width)
     columns = st.columns(len(IMAGE_FORMATS) + 1, gap="small", width=420)
     images_possible = chromium_found()
     for column, fmt in zip(columns, IMAGE_FORMATS):

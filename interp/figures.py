@@ -150,6 +150,7 @@ def layer_profile_figure(
     fig.update_layout(template=TEMPLATE, height=120 + 260 * rows, legend_title_text="stage",
                       title=dict(text=title))
     fig.update_yaxes(matches="y")  # one scale for every panel, so sequences compare
+    fig.update_annotations(font_size=12)  # panel titles, which are long "id (concept)" labels
     fig.update_yaxes(title_text=f"mean shift vs {reference}", col=1)
     return fig
 
