@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
 CONFIG_FILE = "config.json"
-WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
+# Safetensors only: PyTorch's .bin checkpoints are pickles, and pickle runs code on load.
+WEIGHT_PATTERNS = ("*.safetensors",)
+PICKLED_WEIGHTS = "pytorch_model*.bin"
 # What must agree between stages for a head-by-head comparison to mean anything.
 ARCHITECTURE_FIELDS = ("model_type", "num_hidden_layers", "num_attention_heads", "hidden_size")
 HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
@@ -101,9 +103,9 @@ def is_local_model(model: str) -> bool:
 def check_checkpoint(model: str, revision: str | None = None) -> str:
     """Check a local folder before loading; returns its absolute path, or the hub id unchanged.
 
-    A local folder must hold `config.json` naming a causal-LM architecture and weights
-    (`*.safetensors` or `pytorch_model*.bin`). Hub ids are only checked for their form; the
-    loader reports what the hub says.
+    A local folder must hold `config.json` naming a causal-LM architecture and `*.safetensors`
+    weights; pickled `pytorch_model*.bin` weights are refused. Hub ids are only checked for their
+    form; the loader reports what the hub says.
     """
     if not is_local_model(model):
         if not HUB_ID.fullmatch(model):
@@ -116,7 +118,12 @@ def check_checkpoint(model: str, revision: str | None = None) -> str:
         raise InterpError(f"{folder}: no such model folder")
     config = _read_local_config(folder)
     if not weight_files(folder):
-        raise InterpError(f"{folder}: no weights (expected *.safetensors or pytorch_model*.bin)")
+        if any(folder.glob(PICKLED_WEIGHTS)):
+            raise InterpError(
+                f"{folder}: only pickled pytorch_model*.bin weights, which are refused; save the model "
+                "again with save_pretrained(..., safe_serialization=True) to get *.safetensors"
+            )
+        raise InterpError(f"{folder}: no weights (expected *.safetensors)")
     architectures = config.get("architectures") or []
     if not any(isinstance(a, str) and a.endswith("ForCausalLM") for a in architectures):
         found = ", ".join(map(str, architectures)) or "none listed"
@@ -128,7 +135,7 @@ def check_checkpoint(model: str, revision: str | None = None) -> str:
 
 
 def weight_files(folder: Path) -> list[Path]:
-    """The weight files Hugging Face would load: safetensors if any, else PyTorch pickles."""
+    """The folder's safetensors weight files, in name order."""
     for pattern in WEIGHT_PATTERNS:
         found = sorted(path for path in folder.glob(pattern) if path.is_file())
         if found:

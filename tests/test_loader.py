@@ -19,6 +19,7 @@ from interp.loader import (
     check_lineage,
     check_same_architecture,
     free_stage,
+    hub_revision,
     load_stage,
     resolve_device,
     resolve_dtype,
@@ -81,7 +82,10 @@ def test_folder_without_config(tmp_path):
 
 def test_folder_without_weights(tmp_path):
     folder = config_only_folder(tmp_path, {"architectures": ["MistralForCausalLM"], "model_type": "mistral"})
-    with pytest.raises(InterpError, match=r"model: no weights \(expected \*\.safetensors or pytorch_model\*\.bin\)"):
+    with pytest.raises(InterpError, match=r"model: no weights \(expected \*\.safetensors\)"):
+        check_checkpoint(str(folder))
+    (folder / "pytorch_model.bin").write_bytes(b"not loaded")
+    with pytest.raises(InterpError, match=r"only pickled pytorch_model\*\.bin weights, which are refused"):
         check_checkpoint(str(folder))
 
 
@@ -108,6 +112,22 @@ def test_hub_failure_names_the_stage_and_model(offline):
     with pytest.raises(InterpError, match=r"^stage 'cpt' \(Equall/Saul-7B-Base\): cannot be loaded \(") as caught:
         load_stage(Stage("cpt", "Equall/Saul-7B-Base"), device="cpu")
     assert "\n" not in str(caught.value)
+
+
+def test_hub_revision_reads_the_cache_only(tmp_path, monkeypatch, offline):
+    import huggingface_hub.constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--Equall--Saul-7B-Base"
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "config.json").write_text("{}")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert hub_revision("Equall/Saul-7B-Base") == commit
+    assert hub_revision("Equall/Saul-7B-Base", "main") == commit
+    assert hub_revision("Equall/Other") is None
+    assert hub_revision("Equall/Other", "v1") == "v1"
 
 
 def test_different_architectures_name_both_stages():
