@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from interp.alignment import align_sequence, format_marked_tokens
 from interp.errors import InterpError
@@ -18,7 +18,6 @@ from interp.registry import all_sequences, load_concepts
 from interp.statistics import compute_shift, compute_shift_statistics, load_share_matrix
 from interp.tokenizer import load_tokenizer
 
-Command = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
