@@ -19,7 +19,6 @@ from interp.statistics import compute_shift, compute_shift_statistics, load_shar
 from interp.tokenizer import load_tokenizer
 
 
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run the command, turn bad input into one line per problem and exit code 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
