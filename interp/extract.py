@@ -84,7 +84,8 @@ def extract_sequence(
 
         return hook
 
-    hook_points = [bridge.hook_dict[f"blocks.{layer}.attn.hook_pattern"] for layer in range(layers)]
+    hook_dict = bridge.hook_dict  # a property that rebuilds its dict on every access
+    hook_points = [hook_dict[f"blocks.{layer}.attn.hook_pattern"] for layer in range(layers)]
     handles = [point.add_hook(reducer(layer)) for layer, point in enumerate(hook_points)]
     # Only the hooks' output matters: no KV cache, no HF attention tuple, and logits for one
     # position instead of n where the model allows it.
@@ -120,7 +121,8 @@ def _accepts_logits_to_keep(model_class: type) -> bool:
 def unpack_lower_triangle(packed: np.ndarray, n: int) -> np.ndarray:
     """`[..., n*(n+1)//2]` lower triangles back to float32 `[..., n, n]` with zeros above."""
     if packed.shape[-1] != n * (n + 1) // 2:
-        raise InterpError(f"packed patterns hold {packed.shape[-1]} values per head, expected {n * (n + 1) // 2} for n={n}")
+        expected = n * (n + 1) // 2
+        raise InterpError(f"packed patterns hold {packed.shape[-1]} values per head, expected {expected} for n={n}")
     square = np.zeros((*packed.shape[:-1], n, n), dtype=np.float32)
     rows, cols = np.tril_indices(n)
     square[..., rows, cols] = packed

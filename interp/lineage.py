@@ -121,7 +121,8 @@ def load_lineage_file(path: str | Path) -> Lineage:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
-        raise InterpError(f"{path}: not valid YAML ({where}{getattr(error, 'problem', None) or 'cannot be parsed'})") from None
+        problem = getattr(error, "problem", None) or "cannot be parsed"
+        raise InterpError(f"{path}: not valid YAML ({where}{problem})") from None
     return parse_lineage(document, str(path))
 
 
@@ -165,7 +166,8 @@ def _lineage_problems(stages: tuple[Stage, ...], reference: str) -> list[str]:
         if not stage.model.strip():
             problems.append(f"{where} ({stage.label!r}), field 'model': is empty (give a hub id or a local folder)")
     if reference not in seen:
-        problems.append(f"field 'reference': {reference!r} is not a stage label (labels: {', '.join(s.label for s in stages)})")
+        labels = ", ".join(stage.label for stage in stages)
+        problems.append(f"field 'reference': {reference!r} is not a stage label (labels: {labels})")
     return problems
 
 

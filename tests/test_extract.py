@@ -107,6 +107,21 @@ def test_without_patterns_and_hooks_are_removed(tiny_loaded, token_ids):
 
 
 @pytest.mark.slow
+def test_bfloat16_models_give_float32_sums_and_float16_patterns(tiny_checkpoint, tiny_loaded, token_ids):
+    half = load_stage(Stage("base", str(tiny_checkpoint)), device="cpu", dtype="bfloat16")
+    try:
+        result = extract_sequence(half, token_ids)
+    finally:
+        free_stage(half)
+    assert half.dtype == "bfloat16"
+    assert (result.colsums.dtype, result.patterns.dtype) == (np.float32, np.float16)
+    n = len(token_ids)
+    np.testing.assert_allclose(result.colsums.sum(axis=-1), n, atol=0.05)
+    full = extract_sequence(tiny_loaded, token_ids).colsums
+    np.testing.assert_allclose(result.colsums, full, atol=0.25)
+
+
+@pytest.mark.slow
 def test_other_weights_give_other_attention(tiny_loaded, tiny_checkpoint_other, token_ids):
     other = load_stage(Stage("cpt", str(tiny_checkpoint_other)), device="cpu")
     try:
