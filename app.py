@@ -21,7 +21,7 @@ from app_state import (
     selection_from_state,
 )
 from app_views import VIEW_RENDERERS, render_view_picker
-from interp.demo import DEMO_NOTICE, demo_is_built
+from interp.demo import DEMO_NOTICE, demo_is_built, ensure_demo
 from interp.errors import InterpError
 from interp.lineage import Lineage, list_presets, load_lineage, parse_lineage
 from interp.loader import load_stage
@@ -187,8 +187,12 @@ def render_no_results(lineage: Lineage | None) -> None:
         st.info("Enter the path of a results folder in the sidebar.")
         return
     if lineage is not None and lineage.name == "demo" and not demo_is_built():
-        st.warning("The demo lineage is not built yet. `make run` builds it (about two minutes); or run "
-                   "`python -m interp demo build`, then reload this page.")
+        st.warning("The demo lineage is not built yet (`make run` builds it before starting the app).")
+        if st.button("Build the demo lineage now (about two minutes, offline)", type="primary"):
+            with st.spinner("Training base → cpt → ift on generated text …"):
+                ensure_demo(progress=False)
+            st.session_state.auto_opened = False
+            st.rerun()
         return
     st.info("Choose concept sets and press **Run** in the sidebar. A run already made with the same "
             "lineage and concepts opens at once, without loading a model.")

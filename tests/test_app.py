@@ -542,3 +542,16 @@ def test_two_runs_cannot_write_one_folder_at_once(home, run_folder):
     run_button(at).click().run()  # the folder is free again
     assert_clean(at)
     assert len(statistics(at)) == 20
+
+
+@pytest.mark.slow
+def test_unbuilt_demo_offers_a_build_button(tmp_path, monkeypatch):
+    monkeypatch.setenv("INTERP_DEMO_DIR", str(tmp_path / "no-demo-yet"))
+    monkeypatch.setenv("INTERP_HOME", str(tmp_path / "home"))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception
+    assert any("not built yet" in w.value for w in at.warning)
+    labels = [b.label for b in at.button]
+    assert "Build the demo lineage now (about two minutes, offline)" in labels
+    assert not (tmp_path / "home" / "runs").exists(), "nothing runs before the demo exists"
