@@ -90,6 +90,7 @@ class ResultsStore:
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
+        self._opened: tuple[int, RunManifest] | None = None
 
     @property
     def manifest_path(self) -> Path:
@@ -97,6 +98,7 @@ class ResultsStore:
 
     def write_manifest(self, manifest: RunManifest) -> None:
         write_json_atomic(self.manifest_path, manifest.model_dump(mode="json"))
+        self._opened = None
 
     def read_manifest(self) -> RunManifest:
         """The manifest, or a one-line `InterpError` when the folder is not a results folder."""
@@ -114,7 +116,14 @@ class ResultsStore:
             raise InterpError(f"{self.manifest_path}: field '{where}': {first['msg'].lower()}") from None
 
     def open(self) -> RunManifest:
-        """The manifest of a finished run; names the first missing entry of an unfinished one."""
+        """The manifest of a finished run; names the first missing entry of an unfinished one.
+
+        The check of every entry is remembered until `manifest.json` changes: views call this
+        for each figure, and an export builds a hundred figures from one folder.
+        """
+        version = self.manifest_path.stat().st_mtime_ns if self.manifest_path.is_file() else None
+        if self._opened is not None and self._opened[0] == version:
+            return self._opened[1]
         manifest = self.read_manifest()
         for stage in manifest.stage_labels:
             for sequence_id in manifest.sequence_ids:
@@ -123,6 +132,7 @@ class ResultsStore:
                         f"{self.folder}: incomplete results: stage '{stage}', sequence '{sequence_id}' is missing "
                         "or damaged; run the same `extract` command again to finish it"
                     )
+        self._opened = (version, manifest)
         return manifest
 
     def entry_path(self, stage: str, sequence_id: str, suffix: str) -> Path:

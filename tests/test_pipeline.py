@@ -252,3 +252,14 @@ def test_chat_format_wraps_text_and_maps_spans(tmp_path, legal_tokenizer, tiny_c
     assert marked(wrapped) == marked(raw) and wrapped.n_tokens > raw.n_tokens
     (row,) = compute_report(store, Selection(n_controls=10))
     assert np.isnan(row.control_p), "different token maps: no controls"
+
+
+def test_open_is_remembered_until_the_manifest_changes(results, monkeypatch):
+    store = ResultsStore(results[0])
+    first = store.open()
+    checks = []
+    monkeypatch.setattr(store, "has_entry", lambda *a, **k: checks.append(a) or True)
+    assert store.open() is first and checks == []
+    store.write_manifest(first)
+    store.open()
+    assert len(checks) == 6, "a rewritten manifest is checked again"
