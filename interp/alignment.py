@@ -51,6 +51,21 @@ def resolve_exclusions(preset: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(preset)
 
 
+def parse_exclusions(text: str) -> str | tuple[str, ...]:
+    """What a user typed for the excluded tokens: a preset name, or tokens separated by commas.
+
+    The one parser behind the CLI's `--exclude` and the app's box. Tokens are stripped of
+    surrounding spaces; an empty list is refused rather than read as "exclude nothing".
+    """
+    text = text.strip()
+    if text in EXCLUSION_PRESETS:
+        return text
+    tokens = tuple(token.strip() for token in text.split(",") if token.strip())
+    if not tokens:
+        raise InterpError("custom exclusions: list at least one token, separated by commas")
+    return tokens
+
+
 def compute_excluded_mask(aligned: AlignedSequence, exclusions: str | Sequence[str] = "paper") -> np.ndarray:
     """Excluded keys E as `bool [tokens]`: BOS and every token whose string is in the list."""
     excluded = set(resolve_exclusions(exclusions))

@@ -70,7 +70,7 @@ class PeakMemory:
 
 def build_bench_checkpoint(folder: Path, seed: int = 0) -> Path:
     """The random full-width, 2-layer Mistral, saved like any checkpoint (safetensors + tokenizer)."""
-    from interp.checkpoints import build_tiny_mistral
+    from interp.tiny import build_tiny_mistral
     from interp.tokenizer import train_tokenizer
 
     if (folder / "config.json").is_file():

@@ -2,6 +2,8 @@
 
 Each command is a small function taking the parsed arguments and returning an exit code. Bad
 input arrives as `InterpError` and leaves as one line per problem on stderr with exit code 2.
+Commands import what they need when they run, so `--help` and the commands that need no model
+start without numpy's heavier neighbours, and none imports torch until a model is loaded.
 """
 
 from __future__ import annotations
@@ -12,11 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from interp.alignment import align_sequence, format_marked_tokens
 from interp.errors import InterpError
-from interp.registry import all_sequences, load_concepts
-from interp.statistics import compute_shift, compute_shift_statistics, load_share_matrix
-from interp.tokenizer import load_tokenizer
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,10 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="every figure (PNG, SVG, HTML) and table (CSV, JSON) as one zip")
     export.add_argument("folder", metavar="DIR", help="a results folder made by extract")
     export.add_argument("--out", required=True, metavar="FILE.zip")
-    export.add_argument("--reference", default=None, metavar="STAGE")
-    _add_exclusions(export)
-    export.add_argument("--controls", type=int, default=200, metavar="N")
-    export.add_argument("--seed", type=int, default=0)
+    _add_analysis(export)
     export.set_defaults(command=run_export)
     demo = commands.add_parser("demo", help="the offline demo lineage (a miniature for trying the tool)")
     demo_actions = demo.add_subparsers(required=True, metavar="ACTION")
@@ -109,10 +104,7 @@ def _add_report(commands) -> None:
     report = commands.add_parser("report", help="statistics per sequence × stage against the reference")
     report.add_argument("folder", metavar="DIR", help="a results folder made by extract")
     report.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    report.add_argument("--reference", default=None, metavar="STAGE", help="reference stage (default: the lineage's)")
-    _add_exclusions(report)
-    report.add_argument("--controls", type=int, default=200, metavar="N", help="control spans per sequence (0: none)")
-    report.add_argument("--seed", type=int, default=0)
+    _add_analysis(report)
     report.set_defaults(command=run_report)
     shares = commands.add_parser("shares", help="the per-head share table")
     shares.add_argument("folder", metavar="DIR")
@@ -126,11 +118,28 @@ def _add_exclusions(parser: argparse.ArgumentParser) -> None:
                         help="excluded key tokens: paper (default), none, or a comma-separated token list")
 
 
-def _exclusions(value: str):
-    return value if value in ("paper", "none") else tuple(token for token in value.split(",") if token)
+def _add_analysis(parser: argparse.ArgumentParser) -> None:
+    """The options every table of a run is computed under (`interp.results.Selection`)."""
+    parser.add_argument("--reference", default=None, metavar="STAGE", help="reference stage (default: the lineage's)")
+    _add_exclusions(parser)
+    parser.add_argument("--controls", type=int, default=200, metavar="N",
+                        help="control spans per sequence (default 200; 0: none)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the control spans and the bootstrap (default 0)")
+
+
+def _results(args: argparse.Namespace):
+    """The results folder of the command under the analysis options it was given."""
+    from interp.alignment import parse_exclusions
+    from interp.results import Results, Selection
+
+    selection = Selection(exclusions=parse_exclusions(args.exclude), reference=getattr(args, "reference", None),
+                          n_controls=getattr(args, "controls", 0), seed=getattr(args, "seed", 0))
+    return Results(args.folder, selection)
 
 
 def run_concepts_validate(args: argparse.Namespace) -> int:
+    from interp.registry import load_concepts
+
     sets = load_concepts(args.paths)
     for concept_set in sets:
         print(f"{concept_set.origin}: ok, set '{concept_set.name}', {len(concept_set.sequences)} sequence(s)")
@@ -138,6 +147,10 @@ def run_concepts_validate(args: argparse.Namespace) -> int:
 
 
 def run_concepts_show(args: argparse.Namespace) -> int:
+    from interp.alignment import align_sequence, format_marked_tokens
+    from interp.registry import all_sequences, load_concepts
+    from interp.tokenizer import load_tokenizer
+
     sequences = all_sequences(load_concepts(args.paths))
     tokenizer = load_tokenizer(args.tokenizer)
     for sequence in sequences:
@@ -154,6 +167,8 @@ def run_concepts_show(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
+    from interp.statistics import compute_shift, compute_shift_statistics, load_share_matrix
+
     reference = load_share_matrix(args.reference)
     other = load_share_matrix(args.other)
     if reference.shape != other.shape:
@@ -172,7 +187,8 @@ def run_extract(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from interp.lineage import load_lineage
-    from interp.pipeline import ExtractionSettings, extract_lineage
+    from interp.registry import all_sequences, load_concepts
+    from interp.settings import ExtractionSettings
 
     lineage = load_lineage(args.lineage)
     sequences = all_sequences(load_concepts(args.concepts))
@@ -180,10 +196,12 @@ def run_extract(args: argparse.Namespace) -> int:
         device=args.device, dtype=args.dtype, device_map=args.device_map, keep_patterns=not args.no_patterns,
         input_format=args.input_format, trust_remote_code=args.trust_remote_code,
     )
-    if any(stage.model.startswith("demo:") for stage in lineage.stages):
+    if lineage.uses_demo:
         from interp.demo import DEMO_NOTICE
 
         print(f"demo lineage: {DEMO_NOTICE}", file=sys.stderr)
+    from interp.pipeline import extract_lineage
+
     bar = tqdm(total=len(lineage.stages) * len(sequences), unit="seq", desc="extract", file=sys.stderr)
 
     def on_progress(progress) -> None:
@@ -195,13 +213,12 @@ def run_extract(args: argparse.Namespace) -> int:
         manifest = extract_lineage(lineage, sequences, args.out, settings, on_progress)
     finally:
         bar.close()
-    cached = sum(1 for record in manifest.stages if record.device.endswith("(cached)"))
+    cached = sum(1 for record in manifest.stages if record.cached)
     print(f"{args.out}: {len(manifest.stages)} stages × {len(sequences)} sequences "
           f"({cached} stage(s) entirely from cache)")
-    from interp.report import sequences_tokenized_differently
-    from interp.store import ResultsStore
+    from interp.results import Results
 
-    differing = sequences_tokenized_differently(ResultsStore(args.out), manifest)
+    differing = Results(args.out).differently_tokenized()
     if differing:
         print(f"note: the stages tokenize {len(differing)} sequence(s) differently ({', '.join(differing)}): "
               "shares and shifts compare; token-by-token views and control spans are not offered for them")
@@ -209,12 +226,9 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from interp.report import Selection, compute_report, report_frame
-    from interp.store import ResultsStore
+    from interp.report import report_table
 
-    selection = Selection(exclusions=_exclusions(args.exclude), reference=args.reference,
-                          n_controls=args.controls, seed=args.seed)
-    frame = report_frame(compute_report(ResultsStore(args.folder), selection))
+    frame = report_table(_results(args))
     if args.format == "json":
         records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
         print(json.dumps(records, indent=2))
@@ -226,30 +240,19 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_shares(args: argparse.Namespace) -> int:
-    from interp.report import compute_shares_table
-    from interp.store import ResultsStore
+    from interp.report import shares_table
 
-    print(compute_shares_table(ResultsStore(args.folder), _exclusions(args.exclude)).to_csv(index=False), end="")
+    print(shares_table(_results(args)).to_csv(index=False), end="")
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from interp.export import write_bundle
-    from interp.report import Selection
-    from interp.store import ResultsStore
-    from interp.views import bundle_contents
+    from interp.export import export_run
 
     if not args.out.endswith(".zip"):
         raise InterpError(f"--out {args.out}: the bundle is a zip file; name it *.zip")
-    store = ResultsStore(args.folder)
-    selection = Selection(exclusions=_exclusions(args.exclude), reference=args.reference,
-                          n_controls=args.controls, seed=args.seed)
-    figures, tables = bundle_contents(store, selection)
-    manifest = store.open().model_dump(mode="json")
-    manifest["export"] = {"exclusions": args.exclude, "reference": args.reference or manifest["reference"],
-                          "controls": args.controls, "seed": args.seed}
-    path = write_bundle(args.out, figures, tables, manifest)
-    print(f"{path}: {len(figures)} figures, {len(tables)} tables")
+    path, n_figures, n_tables = export_run(_results(args), args.out)
+    print(f"{path}: {n_figures} figures, {n_tables} tables")
     return 0
 
 
@@ -262,7 +265,7 @@ def run_demo_build(args: argparse.Namespace) -> int:
         print(f"{demo_dir(args.out)}: already built (seed {manifest.seed}); --force rebuilds it")
     else:
         manifest = build_demo(args.out, seed=args.seed, progress=True)
-        print(f"{manifest.folder}: built in {sum(manifest.seconds.values()):.0f} s")
+        print(f"{manifest.folder}: built in {manifest.seconds['total']:.0f} s")
     print("held-out loss (nats per token):")
     domains = list(next(iter(manifest.losses.values())))
     print("  stage  " + "  ".join(f"{domain:>12}" for domain in domains))

@@ -29,6 +29,7 @@ from plotly.offline import get_plotlyjs
 
 from interp.atomic import write_bytes_atomic
 from interp.errors import InterpError
+from interp.results import Results
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 PNG_SCALE = 2
@@ -311,3 +312,31 @@ def write_bundle(
             info.compress_type = zipfile.ZIP_STORED if png else zipfile.ZIP_DEFLATED
             bundle.writestr(info, entries[path])
     return write_bytes_atomic(out_zip, buffer.getvalue())
+
+
+def bundle_manifest(results: Results) -> dict[str, Any]:
+    """The run's manifest plus every setting of the analysis that shaped the bundle's numbers."""
+    manifest = results.manifest.model_dump(mode="json")
+    selection = results.selection
+    manifest["analysis"] = {
+        "exclusions": selection.exclusions if isinstance(selection.exclusions, str) else list(selection.exclusions),
+        "reference": results.reference, "controls": selection.n_controls, "seed": selection.seed,
+    }
+    return manifest
+
+
+def bundle_file_name(results: Results) -> str:
+    """A zip name that says which run and which analysis settings: `run-ref-base-paper-c200-s0.zip`."""
+    selection = results.selection
+    exclusions = selection.exclusions if isinstance(selection.exclusions, str) else "custom"
+    return f"{results.store.folder.name}-ref-{results.reference}-{exclusions}-c{selection.n_controls}-s{selection.seed}.zip"
+
+
+def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[str] = ("png", "svg")) -> tuple[Path, int, int]:
+    """Every view's figures and tables of a run as one zip; returns the path and how many
+    figures and tables it holds."""
+    from interp.views import bundle_contents
+
+    figures, tables = bundle_contents(results)
+    path = write_bundle(out_zip, figures, tables, bundle_manifest(results), image_formats=image_formats)
+    return path, len(figures), len(tables)

@@ -116,14 +116,3 @@ def _tril_flat(n: int) -> torch.Tensor:
 @functools.cache
 def _accepts_logits_to_keep(model_class: type) -> bool:
     return "logits_to_keep" in inspect.signature(model_class.forward).parameters
-
-
-def unpack_lower_triangle(packed: np.ndarray, n: int) -> np.ndarray:
-    """`[..., n*(n+1)//2]` lower triangles back to float32 `[..., n, n]` with zeros above."""
-    if packed.shape[-1] != n * (n + 1) // 2:
-        expected = n * (n + 1) // 2
-        raise InterpError(f"packed patterns hold {packed.shape[-1]} values per head, expected {expected} for n={n}")
-    square = np.zeros((*packed.shape[:-1], n, n), dtype=np.float32)
-    rows, cols = np.tril_indices(n)
-    square[..., rows, cols] = packed
-    return square

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-import scipy.stats
 from plotly.subplots import make_subplots
 
 from interp.errors import InterpError
@@ -285,6 +284,8 @@ def shift_qq_figure(shift: np.ndarray, title: str) -> go.Figure:
     values = _finite(shift)
     if values.size < 2:
         raise InterpError("a QQ plot needs at least two finite shift values")
+    import scipy.stats  # deferred: only this figure needs it, and it takes a second to import
+
     (theoretical, ordered), (slope, intercept, r) = scipy.stats.probplot(values, dist="norm")
     fig = go.Figure([
         go.Scatter(x=theoretical, y=ordered, mode="markers", name="heads",

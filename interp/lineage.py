@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from interp.boundary import describe_validation_error, parse_document
 from interp.errors import InterpError
 
 PRESETS_DIR = Path(__file__).parent / "presets"
@@ -24,9 +24,17 @@ LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 MAX_FILE_BYTES = 1024 * 1024
 
 
+DEMO_PREFIX = "demo:"
+
+
+def is_demo_model(model: str) -> bool:
+    """Whether a model names a stage of the offline demo lineage (`demo:base`, ...)."""
+    return model.startswith(DEMO_PREFIX)
+
+
 @dataclass(frozen=True)
 class Stage:
-    """One checkpoint of a lineage: `model` is a hub id or a local folder."""
+    """One checkpoint of a lineage: `model` is a hub id, a local folder or a demo stage."""
 
     label: str
     model: str
@@ -66,6 +74,11 @@ class Lineage:
     @property
     def reference_stage(self) -> Stage:
         return self.stage(self.reference)
+
+    @property
+    def uses_demo(self) -> bool:
+        """Whether any stage is a stage of the offline demo lineage."""
+        return any(is_demo_model(stage.model) for stage in self.stages)
 
 
 class _StageEntry(BaseModel):
@@ -115,15 +128,10 @@ def load_lineage_file(path: str | Path) -> Lineage:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise InterpError(f"{path}: file is larger than {MAX_FILE_BYTES // 1024} KB")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        content = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise InterpError(f"{path}: not UTF-8 text (byte {error.start})") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or "cannot be parsed"
-        raise InterpError(f"{path}: not valid YAML ({where}{problem})") from None
-    return parse_lineage(document, str(path))
+    return parse_lineage(parse_document(content, str(path), "yaml"), str(path))
 
 
 def parse_lineage(document: Any, origin: str) -> Lineage:
@@ -136,7 +144,7 @@ def parse_lineage(document: Any, origin: str) -> Lineage:
     try:
         entry = _LineageEntry.model_validate(document)
     except ValidationError as error:
-        raise InterpError(f"{origin}: " + "; ".join(_describe(e) for e in error.errors())) from None
+        raise InterpError(f"{origin}: " + "; ".join(describe_validation_error(e) for e in error.errors())) from None
     stages = tuple(
         Stage(label=s.label.strip(), model=s.model.strip(), revision=(s.revision or "").strip() or None)
         for s in entry.stages
@@ -169,20 +177,3 @@ def _lineage_problems(stages: tuple[Stage, ...], reference: str) -> list[str]:
         labels = ", ".join(stage.label for stage in stages)
         problems.append(f"field 'reference': {reference!r} is not a stage label (labels: {labels})")
     return problems
-
-
-def _describe(error: dict) -> str:
-    loc = list(error["loc"])
-    if loc[:1] == ["stages"] and len(loc) >= 2 and isinstance(loc[1], int):
-        rest = ".".join(str(part) for part in loc[2:])
-        where = f"stage {loc[1] + 1}" + (f", field '{rest}'" if rest else "")
-    else:
-        where = "field '" + ".".join(str(part) for part in loc) + "'"
-    kind = error["type"]
-    if kind == "missing":
-        return f"{where}: is required"
-    if kind == "extra_forbidden":
-        return f"{where}: unknown field"
-    if kind in ("string_too_short",):
-        return f"{where}: is empty"
-    return f"{where}: {error['msg'].lower()} (got {type(error.get('input')).__name__})"

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from interp.boundary import describe_validation_error, parse_document
 from interp.errors import InterpError
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -145,29 +146,34 @@ def concept_set_hash(sequences: Iterable[ConceptSequence]) -> str:
     return digest.hexdigest()
 
 
+def sequence_item(sequence: ConceptSequence) -> dict[str, Any]:
+    """The sequence as an item of a concept file, which `sequence_from_item` reads back.
+
+    Spans keep both their text and their offsets, so the item is readable and unambiguous; the
+    one form serves the results manifest, the user's saved sets and `dump_concept_set`.
+    """
+    spans = []
+    for span in sequence.spans:
+        entry: dict[str, Any] = {"text": span.text, "start": span.start, "end": span.end}
+        if span.role:
+            entry["role"] = span.role
+        spans.append(entry)
+    item: dict[str, Any] = {"id": sequence.id, "concept": sequence.concept, "text": sequence.text}
+    if sequence.source:
+        item["source"] = sequence.source
+    item["spans"] = spans
+    return item
+
+
+def sequence_from_item(item: Any, where: str = "sequence") -> ConceptSequence:
+    """Validate one concept-file item (as `sequence_item` writes it) into a `ConceptSequence`."""
+    return _build_sequence(item, where)
+
+
 def dump_concept_set(concept_set: ConceptSet) -> str:
-    """The set as YAML in the concept file format, spans as exact substrings with occurrence."""
-    sequences = []
-    for sequence in concept_set.sequences:
-        spans = []
-        for span in sequence.spans:
-            entry: dict[str, Any] = {"text": span.text}
-            occurrence = _occurrence_of(sequence.text, span)
-            if occurrence is None:
-                entry = {"start": span.start, "end": span.end}
-            elif occurrence > 1:
-                entry["occurrence"] = occurrence
-            if span.role:
-                entry["role"] = span.role
-            spans.append(entry)
-        item = {"id": sequence.id, "concept": sequence.concept, "text": sequence.text}
-        if sequence.source:
-            item["source"] = sequence.source
-        item["spans"] = spans
-        sequences.append(item)
-    return yaml.safe_dump(
-        {"set": concept_set.name, "sequences": sequences}, allow_unicode=True, sort_keys=False, width=100
-    )
+    """The set as YAML in the concept file format."""
+    document = {"set": concept_set.name, "sequences": [sequence_item(s) for s in concept_set.sequences]}
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -200,16 +206,9 @@ def _duplicate_id_problems(sets: list[ConceptSet]) -> list[str]:
 
 def _parse_document(content: str, name: str, suffix: str) -> Any:
     try:
-        if suffix == ".json":
-            return json.loads(content)
-        return yaml.safe_load(content)
-    except json.JSONDecodeError as error:
-        raise ConceptFileError([f"{name}: not valid JSON (line {error.lineno}: {error.msg})"]) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or "cannot be parsed"
-        raise ConceptFileError([f"{name}: not valid YAML ({where}{problem})"]) from None
+        return parse_document(content, name, "json" if suffix == ".json" else "yaml")
+    except InterpError as error:
+        raise ConceptFileError([str(error)]) from None
 
 
 def _document_from_csv(content: str, name: str) -> dict[str, Any]:
@@ -298,7 +297,7 @@ def _build_sequence(item: Any, where: str) -> ConceptSequence:
     try:
         entry = _SequenceEntry.model_validate(item)
     except ValidationError as error:
-        raise ConceptFileError([f"{where}, {_field_of(e['loc'])}: {_message_of(e)}" for e in error.errors()]) from None
+        raise ConceptFileError([f"{where}, {describe_validation_error(e)}" for e in error.errors()]) from None
     problems = []
     if not ID_PATTERN.fullmatch(entry.id):
         problems.append(f"{where}, field 'id': {entry.id!r} may use only a-z, 0-9, '-' and '_'")
@@ -317,23 +316,6 @@ def _build_sequence(item: Any, where: str) -> ConceptSequence:
     return ConceptSequence(
         id=entry.id, concept=entry.concept.strip(), text=entry.text, spans=tuple(spans), source=entry.source
     )
-
-
-def _field_of(loc: tuple) -> str:
-    parts = list(loc)
-    if parts[:1] == ["spans"] and len(parts) >= 2 and isinstance(parts[1], int):
-        rest = ".".join(str(p) for p in parts[2:])
-        return f"span {parts[1] + 1}" + (f", field '{rest}'" if rest else "")
-    return "field '" + ".".join(str(p) for p in parts) + "'"
-
-
-def _message_of(error: dict) -> str:
-    kind = error["type"]
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        return "unknown field"
-    return error["msg"].lower()
 
 
 def _resolve_span(entry: _SpanEntry, text: str, where: str) -> Span:
@@ -375,11 +357,6 @@ def _occurrences(text: str, needle: str) -> list[int]:
         found.append(at)
         at = text.find(needle, at + 1)
     return found
-
-
-def _occurrence_of(text: str, span: Span) -> int | None:
-    starts = _occurrences(text, span.text)
-    return starts.index(span.start) + 1 if span.start in starts else None
 
 
 def _overlap_problems(spans: list[Span], where: str) -> list[str]:

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, fields
 from os import PathLike
 
 import numpy as np
-import scipy.stats
 
 from interp.errors import InterpError
 
@@ -210,6 +209,8 @@ def compute_bootstrap_ci(
         raise InterpError(f"confidence must lie strictly between 0 and 1, got {confidence}")
     if np.ptp(x) == 0:
         return float(x[0]), float(x[0])
+    import scipy.stats  # deferred: a second of start-up for the commands that never bootstrap
+
     result = scipy.stats.bootstrap(
         (x,),
         np.mean,

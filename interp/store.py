@@ -25,30 +25,51 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from interp.alignment import AlignedSequence
 from interp.atomic import save_npy_atomic, save_npz_atomic, write_json_atomic
 from interp.errors import InterpError
-from interp.registry import ConceptSequence, Span
+from interp.registry import ConceptSequence, sequence_from_item
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class StageRecord(BaseModel):
-    """One stage as it was run: what was asked for and what was actually loaded."""
+    """One stage as it was run: what was asked for, what was loaded, and whether it was.
+
+    `fingerprint` identifies the weights (`sha256:<hex>` for a folder, `<hub id>@<commit>` for
+    a hub model); `cached` is true when every entry of the stage came from an earlier run, so
+    no model was loaded (then `device` is the device the run would have used).
+    """
 
     model_config = ConfigDict(extra="forbid")
     label: str
     model: str
     revision: str | None = None
     checkpoint: str
-    checkpoint_hash: str
+    fingerprint: str
     tokenizer_hash: str
     n_layers: int
     n_heads: int
     dtype: str
     device: str
+    cached: bool = False
+
+
+class RunSettings(BaseModel):
+    """The extraction settings a results folder was made with."""
+
+    model_config = ConfigDict(extra="forbid")
+    input_format: str
+    keep_patterns: bool
+    dtype: str
+    device: str
+    device_map: str | None = None
 
 
 class RunManifest(BaseModel):
-    """Provenance of a results folder; `complete` turns true once every entry is written."""
+    """Provenance of a results folder; `complete` turns true once every entry is written.
+
+    `sequences` are concept-file items (`interp.registry.sequence_item`), so a results folder
+    carries its own concept set.
+    """
 
     model_config = ConfigDict(extra="forbid")
     format_version: int = FORMAT_VERSION
@@ -56,7 +77,7 @@ class RunManifest(BaseModel):
     reference: str
     stages: list[StageRecord]
     sequences: list[dict[str, Any]]
-    settings: dict[str, Any]
+    settings: RunSettings
     concept_set_hash: str
     packages: dict[str, str]
     created: str
@@ -72,17 +93,7 @@ class RunManifest(BaseModel):
         return [item["id"] for item in self.sequences]
 
     def concept_sequences(self) -> list[ConceptSequence]:
-        return [sequence_from_record(item) for item in self.sequences]
-
-
-def sequence_record(sequence: ConceptSequence) -> dict[str, Any]:
-    spans = [{"start": s.start, "end": s.end, "text": s.text, "role": s.role} for s in sequence.spans]
-    return {"id": sequence.id, "concept": sequence.concept, "text": sequence.text, "source": sequence.source, "spans": spans}
-
-
-def sequence_from_record(item: dict[str, Any]) -> ConceptSequence:
-    spans = tuple(Span(s["start"], s["end"], s["text"], s.get("role")) for s in item["spans"])
-    return ConceptSequence(item["id"], item["concept"], item["text"], spans, item.get("source", ""))
+        return [sequence_from_item(item, f"manifest, sequence {number}") for number, item in enumerate(self.sequences, 1)]
 
 
 class ResultsStore:
@@ -107,9 +118,17 @@ class ResultsStore:
         if not self.manifest_path.is_file():
             raise InterpError(f"{self.folder}: not a results folder (no manifest.json); run `python -m interp extract` first")
         try:
-            return RunManifest.model_validate(json.loads(self.manifest_path.read_text("utf-8")))
+            document = json.loads(self.manifest_path.read_text("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise InterpError(f"{self.manifest_path}: corrupt manifest ({error})") from None
+        version = document.get("format_version") if isinstance(document, dict) else None
+        if version != FORMAT_VERSION:
+            raise InterpError(
+                f"{self.manifest_path}: field 'format_version': {version!r}, but this version of the tool reads "
+                f"{FORMAT_VERSION}; run the same `extract` command again to remake the folder"
+            )
+        try:
+            return RunManifest.model_validate(document)
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
@@ -152,14 +171,13 @@ class ResultsStore:
 
     def write_entry(
         self, stage: str, aligned: AlignedSequence, colsums: np.ndarray, patterns: np.ndarray | None, key: str,
-        char_shift: int = 0,
     ) -> None:
         """Arrays first, the JSON last: the JSON marks the entry complete."""
         sequence_id = aligned.sequence_id
         save_npy_atomic(self.entry_path(stage, sequence_id, ".colsums.npy"), colsums.astype(np.float32))
         if patterns is not None:
             save_npz_atomic(self.entry_path(stage, sequence_id, ".patterns.npz"), lower=patterns.astype(np.float16))
-        record = aligned_record(aligned) | {"key": key, "has_patterns": patterns is not None, "char_shift": char_shift}
+        record = aligned_record(aligned) | {"key": key, "has_patterns": patterns is not None}
         write_json_atomic(self.entry_path(stage, sequence_id, ".json"), record)
 
     def read_aligned(self, stage: str, sequence_id: str) -> AlignedSequence:
@@ -234,3 +252,14 @@ def aligned_from_record(record: dict[str, Any]) -> AlignedSequence:
         straddling=tuple(record["straddling"]),
         has_bos=record["has_bos"],
     )
+
+
+def unpack_lower_triangle(packed: np.ndarray, n: int) -> np.ndarray:
+    """`[..., n*(n+1)//2]` lower triangles back to float32 `[..., n, n]` with zeros above."""
+    if packed.shape[-1] != n * (n + 1) // 2:
+        expected = n * (n + 1) // 2
+        raise InterpError(f"packed patterns hold {packed.shape[-1]} values per head, expected {expected} for n={n}")
+    square = np.zeros((*packed.shape[:-1], n, n), dtype=np.float32)
+    rows, cols = np.tril_indices(n)
+    square[..., rows, cols] = packed
+    return square

@@ -8,15 +8,17 @@ meaningful for tiny offline models.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
+from interp.boundary import first_line
 from interp.errors import InterpError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 # Words, and runs of punctuation that keep a preceding `▁`: "▁may," -> "▁may" ","; " (a" -> "▁(" "a".
-PIECES = Regex(r"▁?[^\w\s▁]+|▁?\w+|▁")
+PIECES = r"▁?[^\w\s▁]+|▁?\w+|▁"
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> PreTrainedTokenizerFast:
@@ -25,10 +27,13 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> PreTrainedT
     Training is deterministic for the same texts in the same order, so a seeded corpus gives
     the same tokenizer on every build.
     """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
     tokenizer = Tokenizer(models.BPE(unk_token=UNK))
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first"),
-        pre_tokenizers.Split(PIECES, behavior="isolated"),
+        pre_tokenizers.Split(Regex(PIECES), behavior="isolated"),
     ])
     tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
     trainer = trainers.BpeTrainer(
@@ -45,8 +50,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> PreTrainedT
 
 def load_tokenizer(name: str, revision: str | None = None, trust_remote_code: bool = False):
     """The tokenizer of a hub id or a local folder, as an `InterpError` if it cannot be loaded."""
+    from transformers import AutoTokenizer
+
     try:
         return AutoTokenizer.from_pretrained(name, revision=revision, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InterpError(f"tokenizer {name!r}: cannot be loaded ({first_line})") from None
+        raise InterpError(f"tokenizer {name!r}: cannot be loaded ({first_line(error)})") from None

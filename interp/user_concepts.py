@@ -22,6 +22,7 @@ from interp.registry import (
     ConceptSet,
     dump_concept_set,
     parse_concept_bytes,
+    sequence_item,
 )
 
 AUTHORED_FILE = "authored.yaml"
@@ -75,7 +76,7 @@ def save_authored_sequence(item: dict[str, Any], folder: Path, taken_ids: Iterab
     document = {"set": AUTHORED_SET, "sequences": []}
     if path.is_file():
         document["sequences"] = [
-            _document_item(s) for s in parse_concept_bytes(path.read_bytes(), AUTHORED_FILE).sequences if s.id != item.get("id")
+            sequence_item(s) for s in parse_concept_bytes(path.read_bytes(), AUTHORED_FILE).sequences if s.id != item.get("id")
         ]
     document["sequences"].append(item)
     text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
@@ -109,11 +110,3 @@ def _check_ids(concept_set: ConceptSet, origin: str, taken: set[str]) -> None:
             f"{origin}: sequence '{clash}', field 'id': already used by another concept set; choose another id"
             for clash in clashes
         ])
-
-
-def _document_item(sequence) -> dict[str, Any]:
-    spans = [{"start": s.start, "end": s.end, **({"role": s.role} if s.role else {})} for s in sequence.spans]
-    item = {"id": sequence.id, "concept": sequence.concept, "text": sequence.text, "spans": spans}
-    if sequence.source:
-        item["source"] = sequence.source
-    return item

@@ -1,252 +1,347 @@
-"""The app's views as plain functions: a results folder and a selection in, figures and tables out.
+"""The view registry: what each view of a run shows, computed from a `Results` and a few choices.
 
-The app draws exactly these figures and the exporter writes exactly these, so what a paper
-shows is what the browser showed. Nothing here loads a model: everything comes from the store.
+A view is one record: a name and label, the choices it is computed for (a sequence, a stage, a
+head, ...), and a function that returns its figures, tables, headline numbers and notes. The
+app's picker and renderer, the bundle of `python -m interp export` and "Download everything",
+and the tests all iterate `VIEWS`; adding a view is a figure builder plus one `register(View(...))`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from interp.alignment import compute_excluded_mask, concept_runs
+from interp import figures, report
 from interp.errors import InterpError
-from interp.extract import unpack_lower_triangle
-from interp.figures import (
-    concept_window,
-    control_null_figure,
-    head_heatmap_figure,
-    layer_profile_figure,
-    mean_share_figure,
-    shift_histogram_figure,
-    shift_qq_figure,
-    span_structure_figure,
-    token_attention_figure,
+from interp.results import Results
+
+Options = Callable[[Results, Mapping[str, Any]], Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One thing a view is computed for, with its valid values given the earlier choices.
+
+    `default` picks the value first shown (else the first option); `bundle` the values the
+    export iterates (else every option); `follows` names earlier choices whose change resets
+    this one to its default (a new sequence has its own most-moved head); `slug` writes a value
+    into a file name.
+    """
+
+    name: str
+    label: str
+    options: Options
+    default: Callable[[Results, Mapping[str, Any]], Any] | None = None
+    bundle: Options | None = None
+    describe: Callable[[Results, Any], str] = lambda results, value: str(value)
+    slug: Callable[[Any], str] = str
+    follows: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A number worth reading before any figure: a label, the formatted value, what it means."""
+
+    label: str
+    value: str
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class ViewOutput:
+    """What a view shows for one set of choices, keyed by short names used in file names."""
+
+    figures: Mapping[str, go.Figure] = field(default_factory=dict)
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    headlines: tuple[Headline, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class View:
+    """A view of a run. `compute(results, **choices)` returns its `ViewOutput`; `unavailable`
+    says why a run has nothing to show here (None when it has); `columns` is how many figures
+    the app puts side by side."""
+
+    name: str
+    label: str
+    caption: str
+    compute: Callable[..., ViewOutput]
+    choices: tuple[Choice, ...] = ()
+    columns: int = 1
+    unavailable: Callable[[Results], str | None] = lambda results: None
+
+
+VIEWS: dict[str, View] = {}
+
+
+def register(view: View) -> View:
+    """Add a view to the registry, in the order the app shows them."""
+    if view.name in VIEWS:
+        raise ValueError(f"view {view.name!r} is registered twice")
+    VIEWS[view.name] = view
+    return view
+
+
+def get_view(name: str) -> View:
+    """The view called `name`, or an `InterpError` listing the valid names."""
+    if name not in VIEWS:
+        raise InterpError(f"view {name!r} is unknown; views: {', '.join(VIEWS)}")
+    return VIEWS[name]
+
+
+def resolve_choices(view: View, results: Results, requested: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Each choice's requested value where it is valid, else its default, in the view's order."""
+    requested = requested or {}
+    chosen: dict[str, Any] = {}
+    for choice in view.choices:
+        options = list(choice.options(results, chosen))
+        if not options:
+            raise InterpError(f"view {view.label!r}: no {choice.label.lower()} of this run fits it")
+        if choice.name in requested and requested[choice.name] in options:
+            value = requested[choice.name]
+        else:
+            value = choice.default(results, chosen) if choice.default else options[0]
+        chosen[choice.name] = value
+    return chosen
+
+
+def bundle_choices(view: View, results: Results) -> Iterator[dict[str, Any]]:
+    """Every combination of choices the export writes for this view, in a stable order."""
+
+    def expand(index: int, chosen: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if index == len(view.choices):
+            yield dict(chosen)
+            return
+        choice = view.choices[index]
+        values = (choice.bundle or choice.options)(results, chosen)
+        for value in values:
+            yield from expand(index + 1, {**chosen, choice.name: value})
+
+    if view.unavailable(results) is None:
+        yield from expand(0, {})
+
+
+def entry_name(view: View, key: str, chosen: Mapping[str, Any]) -> str:
+    """The file name stem of one figure or table: view, key, then each choice's slug."""
+    slugs = [choice.slug(chosen[choice.name]) for choice in view.choices if choice.name in chosen]
+    return "-".join([view.name, key, *[slug for slug in slugs if slug]])
+
+
+def bundle_contents(results: Results) -> tuple[dict[str, go.Figure], dict[str, pd.DataFrame]]:
+    """Every figure and table of every view, named for files: what "Download everything" exports."""
+    figures_out: dict[str, go.Figure] = {}
+    tables_out: dict[str, pd.DataFrame] = {}
+    figure_names: set[str] = set()
+    table_names: set[str] = set()
+    for view in VIEWS.values():
+        for chosen in bundle_choices(view, results):
+            output = view.compute(results, **chosen)
+            for key, fig in output.figures.items():
+                figures_out[_unique(entry_name(view, key, chosen), figure_names)] = fig
+            for key, table in output.tables.items():
+                tables_out[_unique(entry_name(view, key, chosen), table_names)] = table
+    return figures_out, tables_out
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """`name`, or `name-2`, `name-3`, ...: unique ignoring case, since stage labels `X` and `x`
+    would otherwise overwrite each other's files on a case-insensitive file system."""
+    candidate, number = name, 1
+    while candidate.lower() in taken:
+        number += 1
+        candidate = f"{name}-{number}"
+    taken.add(candidate.lower())
+    return candidate
+
+
+# ---------------------------------------------------------------- choices shared by views
+
+def _describe_sequence(results: Results, sequence_id: str) -> str:
+    return f"{sequence_id} ({results.sequence(sequence_id).concept})"
+
+
+SEQUENCE = Choice("sequence", "Sequence", lambda r, c: [s.id for s in r.sequences], describe=_describe_sequence)
+ANY_STAGE = Choice("stage", "Stage", lambda r, c: r.stages, default=lambda r, c: r.stages[-1])
+COMPARED_STAGE = Choice("stage", "Stage", lambda r, c: r.compared_stages, default=lambda r, c: r.compared_stages[-1])
+AGAINST = Choice(
+    "against", "Shift against", lambda r, c: r.stages, default=lambda r, c: r.reference,
+    bundle=lambda r, c: [r.reference],
+    slug=lambda value: f"vs-{value}",
 )
-from interp.report import (
-    Selection,
-    compute_report,
-    compute_shares_table,
-    compute_stage_share,
-    report_frame,
-    resolve_reference,
-    tokens_match,
-)
-from interp.statistics import ControlComparison, compare_with_controls, compute_layer_profile, compute_shift
-from interp.store import ResultsStore, RunManifest
-from interp.structure import compute_span_attention
 
 
-def mean_share_table(store: ResultsStore, selection: Selection) -> pd.DataFrame:
-    """`sequence_id, concept, stage, mean_share`: the mean over heads of each stage's share."""
-    manifest = store.open()
-    rows = [
-        {"sequence_id": s.id, "concept": s.concept, "stage": stage,
-         "mean_share": float(compute_stage_share(store, stage, s.id, selection.exclusions).mean())}
-        for s in manifest.concept_sequences() for stage in manifest.stage_labels
-    ]
-    return pd.DataFrame(rows, columns=["sequence_id", "concept", "stage", "mean_share"])
+# ---------------------------------------------------------------- the views
+
+def _overview(results: Results) -> ViewOutput:
+    mean_share = report.mean_share_table(results)
+    return ViewOutput(
+        figures={"mean-share": figures.mean_share_figure(mean_share)},
+        tables={"statistics": report.report_table(results), "mean-share": mean_share,
+                "shares": report.shares_table(results), "provenance": report.provenance_table(results)},
+    )
 
 
-def statistics_table(store: ResultsStore, selection: Selection) -> pd.DataFrame:
-    """The statistics of every non-reference stage against the reference, per sequence."""
-    return report_frame(compute_report(store, selection))
+register(View(
+    "overview", "Overview",
+    "Shift Δ = share(stage) − share(reference) per head; red: attention moved to the concept, blue: away. "
+    "Skewness and kurtosis are population moments (kurtosis not excess); entropy in nats over 11 bins.",
+    _overview,
+))
 
 
-def overview_figure(store: ResultsStore, selection: Selection) -> go.Figure:
-    return mean_share_figure(mean_share_table(store, selection))
-
-
-def layer_profile_table(store: ResultsStore, selection: Selection) -> pd.DataFrame:
-    """`sequence_id, stage, layer, mean_shift, median_shift` against the reference."""
-    manifest = store.open()
-    reference = resolve_reference(manifest, selection.reference)
-    rows = []
-    for sequence in manifest.concept_sequences():
-        for stage, shift in _shifts(store, manifest, sequence.id, reference, selection):
-            profile = compute_layer_profile(shift)
-            for layer, (mean, median) in enumerate(zip(profile.mean, profile.median)):
-                rows.append({"sequence_id": sequence.id, "stage": stage, "layer": layer,
-                             "mean_shift": float(mean), "median_shift": float(median)})
-    return pd.DataFrame(rows, columns=["sequence_id", "stage", "layer", "mean_shift", "median_shift"])
-
-
-def layer_profiles_figure(store: ResultsStore, selection: Selection) -> go.Figure:
-    """Mean shift per layer, one panel per sequence, one line per non-reference stage."""
-    manifest = store.open()
-    reference = resolve_reference(manifest, selection.reference)
-    table = layer_profile_table(store, selection)
+def _layers(results: Results) -> ViewOutput:
+    table = report.layer_profile_table(results)
     profiles = {
         sequence_id: {stage: group["mean_shift"].to_numpy() for stage, group in rows.groupby("stage", sort=False)}
         for sequence_id, rows in table.groupby("sequence_id", sort=False)
     }
-    concepts = {s.id: s.concept for s in manifest.concept_sequences()}
-    return layer_profile_figure(profiles, reference, concepts)
+    concepts = {sequence.id: sequence.concept for sequence in results.sequences}
+    return ViewOutput(figures={"profiles": figures.layer_profile_figure(profiles, results.reference, concepts)},
+                      tables={"profiles": table})
 
 
-def head_share_figure(store: ResultsStore, selection: Selection, sequence_id: str, stage: str) -> go.Figure:
-    share = compute_stage_share(store, stage, sequence_id, selection.exclusions)
-    return head_heatmap_figure(share, f"Share on the concept, {sequence_id}, stage {stage}", kind="share")
+register(View("layers", "Layer profile", "Mean shift of the concept share over the heads of each layer.", _layers))
 
 
-def head_shift_figure(store: ResultsStore, selection: Selection, sequence_id: str, stage: str, against: str) -> go.Figure:
-    """Shift of `stage` against `against` (any pair of stages), diverging around 0."""
-    shift = _shift(store, sequence_id, stage, against, selection)
-    return head_heatmap_figure(shift, f"Shift {stage} − {against}, {sequence_id}", kind="shift")
+def _heads(results: Results, sequence: str, stage: str, against: str) -> ViewOutput:
+    share = figures.head_heatmap_figure(results.share(stage, sequence),
+                                        f"Share on the concept, {sequence}, stage {stage}", kind="share")
+    if stage == against:
+        return ViewOutput(figures={"share": share}, notes=("Choose another stage under 'Shift against' to see a shift.",))
+    shift = figures.head_heatmap_figure(results.shift(sequence, stage, against),
+                                        f"Shift {stage} − {against}, {sequence}", kind="shift")
+    return ViewOutput(figures={"share": share, "shift": shift})
 
 
-def head_pattern(store: ResultsStore, stage: str, sequence_id: str, layer: int, head: int) -> np.ndarray:
-    """One head's token × token attention `[n, n]` from the stored lower triangle."""
-    aligned = store.read_aligned(stage, sequence_id)
-    packed = store.read_patterns(stage, sequence_id)
-    if not (0 <= layer < packed.shape[0] and 0 <= head < packed.shape[1]):
-        raise InterpError(f"layer {layer}, head {head} is outside this model ({packed.shape[0]} layers, {packed.shape[1]} heads)")
-    return unpack_lower_triangle(packed[layer, head], aligned.n_tokens)
+register(View(
+    "heads", "Heads", "Layer × head share of a stage, and its shift against another stage; click a cell to select that head.",
+    _heads, choices=(SEQUENCE, ANY_STAGE, AGAINST), columns=2,
+))
 
 
-def token_figure(
-    store: ResultsStore, sequence_id: str, stage: str, layer: int, head: int,
-    against: str | None = None, threshold: float | None = None, margin: int = 12,
-) -> go.Figure:
-    """Token × token attention of one head, or its difference `stage − against`, around the concept."""
-    aligned = store.read_aligned(stage, sequence_id)
-    pattern = head_pattern(store, stage, sequence_id, layer, head)
-    kind, title = "attention", f"Attention of layer {layer}, head {head}, stage {stage}, {sequence_id}"
-    if against is not None:
-        if not tokens_match(aligned, store.read_aligned(against, sequence_id)):
+def _layer_options(results: Results, chosen: Mapping[str, Any]) -> range:
+    return range(results.shape[0])
+
+
+def _head_options(results: Results, chosen: Mapping[str, Any]) -> range:
+    return range(results.shape[1])
+
+
+def _most_shifted(index: int) -> Callable[[Results, Mapping[str, Any]], int]:
+    return lambda results, chosen: results.most_shifted_head(chosen["sequence"], chosen["stage"])[index]
+
+
+LAYER = Choice("layer", "Layer", _layer_options, default=_most_shifted(0), bundle=lambda r, c: [_most_shifted(0)(r, c)],
+               slug=lambda value: f"L{value}", follows=("sequence", "stage"))
+HEAD = Choice("head", "Head", _head_options, default=_most_shifted(1), bundle=lambda r, c: [_most_shifted(1)(r, c)],
+              slug=lambda value: f"H{value}", follows=("sequence", "stage"))
+DIFFERENCE = Choice(
+    "difference", "Difference against", lambda r, c: [None, *[s for s in r.stages if s != c["stage"]]],
+    bundle=lambda r, c: [None], describe=lambda r, value: "(none)" if value is None else value,
+    slug=lambda value: "" if value is None else f"minus-{value}",
+)
+THRESHOLD = Choice(
+    "threshold", "Annotate values above", lambda r, c: [None, 0.05, 0.1, 0.2, 0.3, 0.5], default=lambda r, c: 0.1,
+    bundle=lambda r, c: [0.1], describe=lambda r, value: "no values" if value is None else f"{value:g}",
+    slug=lambda value: "",
+)
+
+
+def _tokens(results: Results, sequence: str, stage: str, layer: int, head: int, difference: str | None,
+            threshold: float | None) -> ViewOutput:
+    stages = (stage,) if difference is None else (stage, difference)
+    if not results.has_patterns(sequence, *stages):
+        return ViewOutput(notes=("This run kept column sums only (`--no-patterns`): shares and shifts work, "
+                                 "token maps need patterns.",))
+    aligned = results.aligned(stage, sequence)
+    pattern = results.head_pattern(stage, sequence, layer, head)
+    kind, title = "attention", f"Attention of layer {layer}, head {head}, stage {stage}, {sequence}"
+    if difference is not None:
+        if not results.tokens_match(sequence, stage, difference):
             raise InterpError(
-                f"sequence '{sequence_id}': stages '{stage}' and '{against}' tokenize the text differently, "
+                f"sequence '{sequence}': stages '{stage}' and '{difference}' tokenize the text differently, "
                 "so a token-by-token difference is not defined (shares and shifts still are)"
             )
-        pattern = pattern - head_pattern(store, against, sequence_id, layer, head)
-        kind, title = "difference", f"Attention {stage} − {against}, layer {layer}, head {head}, {sequence_id}"
-    window = concept_window(aligned.concept_mask, aligned.n_tokens, margin)
-    return token_attention_figure(pattern, aligned.tokens, aligned.concept_mask, window=window,
-                                  threshold=threshold, title=title, kind=kind)
+        pattern = pattern - results.head_pattern(difference, sequence, layer, head)
+        kind, title = "difference", f"Attention {stage} − {difference}, layer {layer}, head {head}, {sequence}"
+    window = figures.concept_window(aligned.concept_mask, aligned.n_tokens)
+    figure = figures.token_attention_figure(pattern, aligned.tokens, aligned.concept_mask, window=window,
+                                            threshold=threshold, title=title, kind=kind)
+    return ViewOutput(figures={"map": figure})
 
 
-def control_comparison(store: ResultsStore, selection: Selection, sequence_id: str, stage: str) -> ControlComparison:
-    """The concept's mean shift among control spans' mean shifts (same keys in both stages)."""
-    manifest = store.open()
-    reference = resolve_reference(manifest, selection.reference)
-    aligned = store.read_aligned(reference, sequence_id)
-    if not tokens_match(aligned, store.read_aligned(stage, sequence_id)):
-        raise InterpError(f"sequence '{sequence_id}': stages '{stage}' and '{reference}' tokenize differently; control spans need the same tokens")
-    excluded = compute_excluded_mask(aligned, selection.exclusions)
-    return compare_with_controls(
-        store.read_colsums(reference, sequence_id), store.read_colsums(stage, sequence_id),
-        aligned.concept_mask, excluded, concept_runs(aligned, excluded),
-        n_controls=max(selection.n_controls, 1), seed=selection.seed,
+register(View(
+    "tokens", "Tokens",
+    "Token × token attention of one head around the concept (concept tokens «marked»), or its difference between "
+    "two stages. First shown: the head whose share moved most against the reference.",
+    _tokens, choices=(SEQUENCE, ANY_STAGE, LAYER, HEAD, DIFFERENCE, THRESHOLD),
+    unavailable=lambda results: None if results.compared_stages else "the run has one stage",
+))
+
+
+def _distribution(results: Results, sequence: str, stage: str) -> ViewOutput:
+    shift = results.shift(sequence, stage)
+    label = f"{stage} − {results.reference}, {sequence}"
+    low, high = results.interval(sequence, stage)
+    headlines = (
+        Headline(f"Mean shift {stage} − {results.reference}", f"{float(shift.mean()):+.4f}",
+                 "Mean over all heads of share(stage) − share(reference)."),
+        Headline("95% bootstrap interval", f"[{low:+.4f}, {high:+.4f}]", "BCa bootstrap over heads (scipy.stats.bootstrap)."),
     )
-
-
-def distribution_figures(store: ResultsStore, selection: Selection, sequence_id: str, stage: str) -> dict[str, go.Figure]:
-    """Histogram and QQ plot of the head shifts, and the concept among its control spans."""
-    manifest = store.open()
-    reference = resolve_reference(manifest, selection.reference)
-    shift = _shift(store, sequence_id, stage, reference, selection)
-    label = f"{stage} − {reference}, {sequence_id}"
-    figures = {
-        "histogram": shift_histogram_figure(shift, f"Head shifts {label}"),
-        "qq": shift_qq_figure(shift, f"Normal QQ plot of head shifts {label}"),
+    output = {
+        "histogram": figures.shift_histogram_figure(shift, f"Head shifts {label}"),
+        "qq": figures.shift_qq_figure(shift, f"Normal QQ plot of head shifts {label}"),
     }
-    try:
-        comparison = control_comparison(store, selection, sequence_id, stage)
-    except InterpError:
-        return figures
-    figures["controls"] = control_null_figure(
+    placement = results.control_placement(sequence, stage)
+    if placement.reason:
+        return ViewOutput(figures=output, headlines=headlines, notes=(f"No control spans: {placement.reason}.",))
+    comparison = results.controls(sequence, stage)
+    output["controls"] = figures.control_null_figure(
         comparison.controls, comparison.observed, "mean", comparison.percentile, comparison.p_value,
         f"Concept among {comparison.controls.size} control spans, {label}",
     )
-    return figures
+    return ViewOutput(figures=output, headlines=headlines)
 
 
-def span_labels(store: ResultsStore, sequence_id: str) -> list[str]:
-    """A label per span: its role where given, else its text."""
-    sequence = next(s for s in store.open().concept_sequences() if s.id == sequence_id)
-    return [span.role or span.text for span in sequence.spans]
+register(View(
+    "distribution", "Distribution",
+    "Histogram and normal QQ plot of the head shifts, the bootstrap interval of their mean, and the concept's "
+    "mean shift among control spans of the same lengths.",
+    _distribution, choices=(SEQUENCE, COMPARED_STAGE), columns=2,
+))
 
 
-def span_attention(store: ResultsStore, stage: str, sequence_id: str) -> np.ndarray:
-    """Span × span attention `[spans, spans]`, averaged over heads and layers one layer at a time."""
-    aligned = store.read_aligned(stage, sequence_id)
-    packed = store.read_patterns(stage, sequence_id)
-    total = None
-    for layer in range(packed.shape[0]):
-        mean_pattern = unpack_lower_triangle(packed[layer], aligned.n_tokens).mean(axis=0)
-        matrix = compute_span_attention(mean_pattern, aligned.span_tokens)
-        total = matrix if total is None else total + matrix
-    return total / packed.shape[0]
+def _several_spans(results: Results) -> list[str]:
+    return [sequence.id for sequence in results.sequences if len(sequence.spans) > 1 and results.has_patterns(sequence.id)]
 
 
-def structure_figures(store: ResultsStore, selection: Selection, sequence_id: str) -> dict[str, go.Figure]:
-    """Span × span attention per stage, and its change against the reference stage."""
-    manifest = store.open()
-    reference = resolve_reference(manifest, selection.reference)
-    labels = span_labels(store, sequence_id)
-    if len(labels) < 2:
-        raise InterpError(f"sequence '{sequence_id}' has one span; structure needs several labelled spans")
-    matrices = {stage: span_attention(store, stage, sequence_id) for stage in manifest.stage_labels}
-    figures = {
-        f"{stage}": span_structure_figure(matrix, labels, f"Span → span attention, stage {stage}, {sequence_id}")
+def _structure(results: Results, sequence: str) -> ViewOutput:
+    spans = results.sequence(sequence).spans
+    labels = [span.role or span.text for span in spans]
+    matrices = {stage: results.span_attention(stage, sequence) for stage in results.stages}
+    output = {
+        stage: figures.span_structure_figure(matrix, labels, f"Span → span attention, stage {stage}, {sequence}")
         for stage, matrix in matrices.items()
     }
-    for stage in manifest.stage_labels:
-        if stage != reference and tokens_match(store.read_aligned(stage, sequence_id), store.read_aligned(reference, sequence_id)):
-            figures[f"{stage}-minus-{reference}"] = span_structure_figure(
-                matrices[stage] - matrices[reference], labels,
-                f"Change in span → span attention, {stage} − {reference}, {sequence_id}", kind="difference",
+    for stage in results.compared_stages:
+        if results.tokens_match(sequence, stage, results.reference):
+            output[f"{stage}-minus-{results.reference}"] = figures.span_structure_figure(
+                matrices[stage] - matrices[results.reference], labels,
+                f"Change in span → span attention, {stage} − {results.reference}, {sequence}", kind="difference",
             )
-    return figures
+    return ViewOutput(figures=output)
 
 
-def most_shifted_head(store: ResultsStore, selection: Selection, sequence_id: str, stage: str) -> tuple[int, int]:
-    """The (layer, head) whose share moved most against the reference: a sensible first head to show."""
-    reference = resolve_reference(store.open(), selection.reference)
-    shift = _shift(store, sequence_id, stage, reference, selection)
-    layer, head = np.unravel_index(int(np.argmax(np.abs(shift))), shift.shape)
-    return int(layer), int(head)
-
-
-def bundle_contents(store: ResultsStore, selection: Selection) -> tuple[dict[str, go.Figure], dict[str, pd.DataFrame]]:
-    """Every figure and table of a run, named for files: what "Download everything" exports."""
-    manifest = store.open()
-    reference = resolve_reference(manifest, selection.reference)
-    figures = {"overview-mean-share": overview_figure(store, selection), "layer-profiles": layer_profiles_figure(store, selection)}
-    tables = {
-        "statistics": statistics_table(store, selection),
-        "mean-share": mean_share_table(store, selection),
-        "layer-profiles": layer_profile_table(store, selection),
-        "shares": compute_shares_table(store, selection.exclusions),
-    }
-    for sequence in manifest.concept_sequences():
-        for stage in manifest.stage_labels:
-            figures[f"heads-share-{sequence.id}-{stage}"] = head_share_figure(store, selection, sequence.id, stage)
-            if stage == reference:
-                continue
-            figures[f"heads-shift-{sequence.id}-{stage}"] = head_shift_figure(store, selection, sequence.id, stage, reference)
-            for name, figure in distribution_figures(store, selection, sequence.id, stage).items():
-                figures[f"distribution-{name}-{sequence.id}-{stage}"] = figure
-            if store.has_patterns(stage, sequence.id) and store.has_patterns(reference, sequence.id):
-                layer, head = most_shifted_head(store, selection, sequence.id, stage)
-                figures[f"tokens-{sequence.id}-{stage}-L{layer}H{head}"] = token_figure(store, sequence.id, stage, layer, head, threshold=0.1)
-        if len(sequence.spans) > 1 and all(store.has_patterns(stage, sequence.id) for stage in manifest.stage_labels):
-            for name, figure in structure_figures(store, selection, sequence.id).items():
-                figures[f"structure-{sequence.id}-{name}"] = figure
-    return figures, tables
-
-
-def _shift(store: ResultsStore, sequence_id: str, stage: str, against: str, selection: Selection) -> np.ndarray:
-    return compute_shift(
-        compute_stage_share(store, stage, sequence_id, selection.exclusions),
-        compute_stage_share(store, against, sequence_id, selection.exclusions),
-    )
-
-
-def _shifts(store, manifest: RunManifest, sequence_id: str, reference: str, selection: Selection) -> Iterator[tuple[str, np.ndarray]]:
-    for stage in manifest.stage_labels:
-        if stage != reference:
-            yield stage, _shift(store, sequence_id, stage, reference, selection)
+register(View(
+    "structure", "Structure", "How attention flows between the labelled spans of a sequence (e.g. duty → breach).",
+    _structure, choices=(Choice("sequence", "Sequence", lambda r, c: _several_spans(r), describe=_describe_sequence),),
+    columns=2,
+    unavailable=lambda results: None if _several_spans(results) else
+    "no sequence of this run has several spans with stored patterns",
+))

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from interp.checkpoints import build_tiny_mistral
+from interp.tiny import build_tiny_mistral
 from interp.tokenizer import train_tokenizer
 
 pytest_plugins = ["tests.demo_fixtures"]
@@ -68,3 +68,53 @@ def tiny_loaded(tiny_checkpoint):
     loaded = load_stage(Stage(label="base", model=str(tiny_checkpoint)), device="cpu", dtype="float32")
     yield loaded
     free_stage(loaded)
+
+
+def concept(sequence_id: str, text: str, *needles: str, concept_type: str = "Condition"):
+    """A concept sequence whose spans are the first occurrences of `needles` in `text`."""
+    from interp.registry import ConceptSequence, Span
+
+    spans = tuple(Span(text.index(n), text.index(n) + len(n), n) for n in needles)
+    return ConceptSequence(sequence_id, concept_type, text, spans, "tests")
+
+
+TINY_SEQUENCES = [
+    concept("lessee-1", "The lessee shall pay the rent within thirty days, unless the court orders otherwise.",
+            "within thirty days"),
+    concept("seller-1", "The seller may not sell the goods before the hearing; the buyer must not enter the premises. "
+            "A tenant shall give notice in writing after the term expires, and the lessor may register the deed.",
+            "may not sell the goods", "must not enter"),
+]
+
+
+@pytest.fixture(scope="session")
+def third_checkpoint(tmp_path_factory, legal_tokenizer):
+    """A third stage of the tiny architecture (seed 2)."""
+    return build_tiny_mistral(tmp_path_factory.mktemp("third"), legal_tokenizer, seed=2,
+                              sliding_window=SLIDING_WINDOW, initializer_range=0.2)
+
+
+@pytest.fixture(scope="session")
+def tiny_lineage(tiny_checkpoint, tiny_checkpoint_other, third_checkpoint):
+    """base → cpt → ift, three tiny local checkpoints of one architecture."""
+    from interp.lineage import Lineage, Stage
+
+    return Lineage("tiny", (
+        Stage("base", str(tiny_checkpoint)), Stage("cpt", str(tiny_checkpoint_other)), Stage("ift", str(third_checkpoint)),
+    ), reference="base")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_lineage):
+    """`tiny_lineage` over `TINY_SEQUENCES` into a results folder: (folder, manifest, progress messages).
+
+    Read-only for the tests that use it; a test that changes a results folder copies it first.
+    """
+    from interp.pipeline import extract_lineage
+    from interp.settings import ExtractionSettings
+
+    out = tmp_path_factory.mktemp("results") / "run"
+    messages = []
+    manifest = extract_lineage(tiny_lineage, TINY_SEQUENCES, out, ExtractionSettings(device="cpu"),
+                               on_progress=lambda p: messages.append((p.done, p.total, p.message)))
+    return out, manifest, messages

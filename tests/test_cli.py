@@ -1,5 +1,7 @@
 """The command line: outputs, and one line with exit code 2 for every kind of bad input."""
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -135,3 +137,100 @@ def test_demo_build_reports_losses_and_the_notice(capsys, micro_demo, monkeypatc
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[3:]}
     assert set(rows) == {"base", "cpt", "ift"}
     assert float(rows["cpt"][1]) == pytest.approx(manifest["losses"]["cpt"]["legal"], abs=1e-3)
+
+
+def test_help_and_light_commands_import_no_torch(tmp_path):
+    """`--help`, `concepts validate`, `stats` and `report` need neither torch nor transformers."""
+    script = (
+        "import sys, contextlib, io\n"
+        "from interp.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"    main(['concepts', 'validate', {str(REPO / 'concepts')!r}])\n"
+        f"    main(['report', {str(tmp_path / 'none')!r}])\n"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'transformer_lens') if m in sys.modules)\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
+
+
+@pytest.mark.slow
+def test_cli_report_and_shares(tiny_run, capsys):
+    from interp.report import REPORT_COLUMNS, shares_table
+    from interp.results import Results
+
+    out = str(tiny_run[0])
+    assert main(["report", out, "--format", "json", "--controls", "20"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 4 and all(list(row) == list(REPORT_COLUMNS) for row in rows)
+    assert main(["shares", out, "--format", "csv"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(table[0]) == ["sequence_id", "concept", "stage", "layer", "head", "share"]
+    assert len(table) == 2 * 3 * 2 * 4
+    assert float(table[5]["share"]) == pytest.approx(shares_table(Results(out))["share"][5])
+    assert main(["report", out, "--format", "table", "--controls", "0"]) == 0
+    assert "lessee-1" in capsys.readouterr().out
+    assert main(["report", out, "--exclude", " , "]) == 2
+    assert "custom exclusions: list at least one token" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_extract_runs_offline_with_progress(tmp_path, tiny_lineage, capsys, monkeypatch):
+    from tests.conftest import TINY_SEQUENCES
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    lineage_file = tmp_path / "lineage.yaml"
+    lineage_file.write_text("name: tiny\nstages:\n" + "".join(
+        f"  - {{label: {s.label}, model: '{s.model}'}}\n" for s in tiny_lineage.stages))
+    concepts = tmp_path / "c.json"
+    concepts.write_text(json.dumps({"set": "t", "sequences": [
+        {"id": s.id, "concept": s.concept, "text": s.text, "spans": [{"text": sp.text} for sp in s.spans]}
+        for s in TINY_SEQUENCES]}))
+    out = tmp_path / "x"
+    argv = ["extract", "--lineage", str(lineage_file), "--concepts", str(concepts), "--out", str(out), "--device", "cpu"]
+    assert main(argv) == 0
+    first = capsys.readouterr()
+    assert "stage 'ift': 0 cached, 2 to run" in first.err and "0 stage(s) entirely from cache" in first.out
+    assert main(argv) == 0
+    assert "3 stage(s) entirely from cache" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_damaged_store_is_one_line(tiny_run, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run[0], copy)
+    (copy / "entries" / "ift" / "seller-1.colsums.npy").unlink()
+    assert main(["report", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "stage 'ift', sequence 'seller-1' is missing or damaged" in err
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "no such results folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path, capsys):
+    import zipfile
+
+    out = tmp_path / "bundle.zip"
+    assert main(["export", str(tiny_run[0]), "--out", str(out), "--controls", "20"]) == 0
+    printed = capsys.readouterr().out
+    with zipfile.ZipFile(out) as bundle:
+        names = set(bundle.namelist())
+        manifest = json.loads(bundle.read("manifest.json"))
+    html = sorted(name for name in names if name.endswith(".html"))
+    csvs = sorted(name for name in names if name.endswith(".csv"))
+    assert printed.strip().endswith(f"{len(html)} figures, {len(csvs)} tables")
+    assert manifest["lineage"] == "tiny" and manifest["analysis"] == {
+        "exclusions": "paper", "reference": "base", "controls": 20, "seed": 0}
+    for table in ("overview-statistics", "overview-mean-share", "layers-profiles", "overview-shares"):
+        assert {f"tables/{table}.csv", f"tables/{table}.json"} <= names
+    assert "figures/overview-mean-share.html" in names and "figures/heads-shift-seller-1-ift-vs-base.html" in names
+    assert any(name.startswith("figures/structure-") and name.endswith("-seller-1.html") for name in names)
+    assert any(name.startswith("figures/tokens-map-lessee-1-cpt-L") for name in names)
+    assert main(["export", str(tiny_run[0]), "--out", str(tmp_path / "bundle.tar")]) == 2

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from interp.errors import InterpError
-from interp.extract import SequenceAttention, extract_sequence, unpack_lower_triangle
+from interp.extract import SequenceAttention, extract_sequence
+from interp.store import unpack_lower_triangle
 from interp.lineage import Stage
 from interp.loader import free_stage, load_stage
 

@@ -99,7 +99,7 @@ def test_missing_field_and_wrong_type():
     item = {"id": "s-1", "text": "The tenant.", "spans": [{"text": "tenant", "occurrence": "two"}]}
     problems = problems_of(json.dumps({"set": "t", "sequences": [item]}), "f.json")
     assert "f.json: sequence 's-1', field 'concept': is required" in problems
-    assert "f.json: sequence 's-1', span 1, field 'occurrence': input should be a valid integer" in problems
+    assert "f.json: sequence 's-1', span 1, field 'occurrence': input should be a valid integer (got str)" in problems
 
 
 def test_duplicate_ids_within_a_file_and_across_files(tmp_path):

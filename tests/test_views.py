@@ -1,113 +1,118 @@
-"""The views compute from the store what the figures show: checked against direct computation."""
+"""The view registry: every view computes from a results folder, the bundle iterates the registry."""
 
 import numpy as np
 import pytest
 
-from interp.errors import InterpError
-from interp.extract import unpack_lower_triangle
-from interp.lineage import Lineage, Stage
-from interp.pipeline import ExtractionSettings, extract_lineage
-from interp.registry import ConceptSequence, Span
-from interp.report import Selection, compute_stage_share
-from interp.store import ResultsStore
-from interp.structure import compute_span_attention
 from interp import views
+from interp.errors import InterpError
+from interp.results import Results, Selection
+from interp.store import unpack_lower_triangle
 
 pytestmark = pytest.mark.slow
 
-TEXT = ("The lessee shall pay the rent within thirty days, unless the court orders otherwise. "
-        "The seller may not sell the goods before the hearing, and the buyer must not enter the premises.")
-
-
-def spans(*needles):
-    return tuple(Span(TEXT.index(n), TEXT.index(n) + len(n), n, role) for n, role in needles)
-
-
-SEQUENCES = [
-    ConceptSequence("duties", "Duty", TEXT, spans(("shall pay the rent", "duty"), ("may not sell the goods", "prohibition"),
-                                                    ("must not enter", "prohibition-2"))),
-    ConceptSequence("single", "Condition", TEXT, spans(("unless the court orders otherwise", None))),
-]
-
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, tiny_checkpoint, tiny_checkpoint_other):
-    lineage = Lineage("pair", (Stage("base", str(tiny_checkpoint)), Stage("cpt", str(tiny_checkpoint_other))), "base")
-    out = tmp_path_factory.mktemp("views") / "run"
-    extract_lineage(lineage, SEQUENCES, out, ExtractionSettings(device="cpu"))
-    return ResultsStore(out)
-
-
-SELECTION = Selection(n_controls=30)
+def results(tiny_run):
+    return Results(tiny_run[0], Selection(n_controls=30))
 
 
 def z_of(figure, trace=0):
     return np.array(figure.data[trace].z, dtype=float)
 
 
-def test_head_figures_show_shares_and_shifts(store):
-    share = compute_stage_share(store, "cpt", "duties")
-    np.testing.assert_allclose(z_of(views.head_share_figure(store, SELECTION, "duties", "cpt")), share)
-    shift = share - compute_stage_share(store, "base", "duties")
-    figure = views.head_shift_figure(store, SELECTION, "duties", "cpt", "base")
-    np.testing.assert_allclose(z_of(figure), shift)
-    assert figure.data[0].zmid == 0 or figure.data[0].zmin == -figure.data[0].zmax
+def test_registry_lists_every_view_and_refuses_unknown_names():
+    assert list(views.VIEWS) == ["overview", "layers", "heads", "tokens", "distribution", "structure"]
+    with pytest.raises(InterpError, match="view 'nope' is unknown; views: overview, layers, heads"):
+        views.get_view("nope")
+    with pytest.raises(ValueError, match="registered twice"):
+        views.register(views.VIEWS["overview"])
 
 
-def test_token_difference_is_the_difference_of_stored_patterns(store):
-    aligned = store.read_aligned("cpt", "duties")
-    n = aligned.n_tokens
-    cpt = unpack_lower_triangle(store.read_patterns("cpt", "duties"), n)[1, 2]
-    base = unpack_lower_triangle(store.read_patterns("base", "duties"), n)[1, 2]
-    figure = views.token_figure(store, "duties", "cpt", 1, 2, against="base", threshold=0.05)
+@pytest.mark.parametrize("name", ["overview", "layers", "heads", "tokens", "distribution", "structure"])
+def test_every_view_computes_for_its_default_choices(results, name):
+    view = views.get_view(name)
+    chosen = views.resolve_choices(view, results)
+    assert [choice.name for choice in view.choices] == list(chosen)
+    output = view.compute(results, **chosen)
+    assert output.figures, name
+    for figure in output.figures.values():
+        assert figure.layout.title.text
+
+
+def test_choices_fall_back_to_their_defaults(results):
+    view = views.get_view("tokens")
+    chosen = views.resolve_choices(view, results, {"sequence": "seller-1", "stage": "nope", "layer": 99})
+    assert chosen["sequence"] == "seller-1" and chosen["stage"] == "ift"
+    assert (chosen["layer"], chosen["head"]) == results.most_shifted_head("seller-1", "ift")
+    assert chosen["difference"] is None and chosen["threshold"] == 0.1
+    kept = views.resolve_choices(view, results, {**chosen, "layer": 0, "head": 1})
+    assert (kept["layer"], kept["head"]) == (0, 1)
+
+
+def test_heads_show_share_and_shift(results):
+    output = views.get_view("heads").compute(results, sequence="seller-1", stage="cpt", against="base")
+    np.testing.assert_allclose(z_of(output.figures["share"]), results.share("cpt", "seller-1"))
+    np.testing.assert_allclose(z_of(output.figures["shift"]), results.shift("seller-1", "cpt"))
+    same = views.get_view("heads").compute(results, sequence="seller-1", stage="cpt", against="cpt")
+    assert list(same.figures) == ["share"] and same.notes
+
+
+def test_token_difference_is_the_difference_of_stored_patterns(results):
+    store = results.store
+    n = store.read_aligned("cpt", "seller-1").n_tokens
+    cpt = unpack_lower_triangle(store.read_patterns("cpt", "seller-1"), n)[1, 2]
+    base = unpack_lower_triangle(store.read_patterns("base", "seller-1"), n)[1, 2]
+    output = views.get_view("tokens").compute(results, sequence="seller-1", stage="cpt", layer=1, head=2,
+                                              difference="base", threshold=0.05)
+    figure = output.figures["map"]
     start = int(figure.data[0].x[0])
     shown = z_of(figure)
     expected = (cpt - base)[start:start + shown.shape[0], start:start + shown.shape[1]]
     lower = np.tril(np.ones_like(expected, dtype=bool))
     np.testing.assert_allclose(shown[lower], expected[lower], atol=2e-3)
     assert np.isnan(shown[~lower]).all()
-    with pytest.raises(InterpError, match="outside this model"):
-        views.token_figure(store, "duties", "cpt", 9, 0)
 
 
-def test_span_attention_matches_the_full_average(store):
-    aligned = store.read_aligned("base", "duties")
-    full = unpack_lower_triangle(store.read_patterns("base", "duties"), aligned.n_tokens)
-    expected = compute_span_attention(full, aligned.span_tokens)
-    np.testing.assert_allclose(views.span_attention(store, "base", "duties"), expected, atol=1e-6, equal_nan=True)
-    figures = views.structure_figures(store, SELECTION, "duties")
-    assert set(figures) == {"base", "cpt", "cpt-minus-base"}
-    assert list(figures["base"].data[0].x) == [0, 1, 2]
-    with pytest.raises(InterpError, match="has one span"):
-        views.structure_figures(store, SELECTION, "single")
+def test_distribution_headlines_and_controls(results):
+    output = views.get_view("distribution").compute(results, sequence="lessee-1", stage="cpt")
+    assert set(output.figures) == {"histogram", "qq", "controls"}
+    low, high = results.interval("lessee-1", "cpt")
+    assert output.headlines[1].value == f"[{low:+.4f}, {high:+.4f}]"
 
 
-def test_tables_and_profiles(store):
-    table = views.statistics_table(store, SELECTION)
-    assert list(table["sequence_id"]) == ["duties", "single"] and set(table["stage"]) == {"cpt"}
-    profile = views.layer_profile_table(store, SELECTION)
-    shift = compute_stage_share(store, "cpt", "single") - compute_stage_share(store, "base", "single")
-    rows = profile[profile["sequence_id"] == "single"]
-    np.testing.assert_allclose(rows["mean_shift"], shift.mean(axis=1))
-    means = views.mean_share_table(store, Selection(exclusions="none"))
-    assert means.loc[means["stage"] == "base", "mean_share"].iloc[0] == pytest.approx(
-        compute_stage_share(store, "base", "duties", "none").mean())
+def test_structure_needs_several_spans(results):
+    view = views.get_view("structure")
+    assert view.choices[0].options(results, {}) == ["seller-1"]
+    output = view.compute(results, sequence="seller-1")
+    assert set(output.figures) == {"base", "cpt", "ift", "cpt-minus-base", "ift-minus-base"}
 
 
-def test_distribution_places_the_concept_among_controls(store):
-    figures = views.distribution_figures(store, SELECTION, "single", "cpt")
-    assert set(figures) == {"histogram", "qq", "controls"}
-    comparison = views.control_comparison(store, SELECTION, "single", "cpt")
-    shift = compute_stage_share(store, "cpt", "single") - compute_stage_share(store, "base", "single")
-    assert comparison.observed == pytest.approx(shift.mean()) and comparison.controls.size == 30
-    layer, head = views.most_shifted_head(store, SELECTION, "single", "cpt")
-    assert abs(shift[layer, head]) == pytest.approx(np.abs(shift).max())
+def test_bundle_names_every_view(results):
+    figures, tables = views.bundle_contents(results)
+    assert set(tables) == {"overview-statistics", "overview-mean-share", "overview-shares", "overview-provenance",
+                           "layers-profiles"}
+    for name in ("overview-mean-share", "layers-profiles", "heads-share-seller-1-base-vs-base",
+                 "heads-shift-seller-1-cpt-vs-base", "distribution-controls-lessee-1-cpt",
+                 "structure-cpt-minus-base-seller-1"):
+        assert name in figures, (name, sorted(figures))
+    layer, head = results.most_shifted_head("lessee-1", "ift")
+    assert f"tokens-map-lessee-1-ift-L{layer}-H{head}" in figures
+    assert len({name.lower() for name in figures}) == len(figures)
 
 
-def test_bundle_names_every_view(store):
-    figures, tables = views.bundle_contents(store, SELECTION)
-    assert set(tables) == {"statistics", "mean-share", "layer-profiles", "shares"}
-    for prefix in ("overview", "layer-profiles", "heads-share-duties-base", "heads-shift-duties-cpt",
-                   "distribution-histogram-single-cpt", "distribution-controls-single-cpt", "tokens-duties-cpt-L",
-                   "structure-duties-cpt-minus-base"):
-        assert any(name.startswith(prefix) for name in figures), prefix
+def test_a_new_view_is_one_record(results, monkeypatch):
+    monkeypatch.setattr(views, "VIEWS", dict(views.VIEWS))
+    views.register(views.View(
+        "first-layer", "First layer", "Share of the first layer's heads.",
+        lambda r, sequence: views.ViewOutput(tables={"shares": __import__("pandas").DataFrame(
+            {"share": r.share(r.reference, sequence)[0]})}),
+        choices=(views.SEQUENCE,),
+    ))
+    _, tables = views.bundle_contents(results)
+    assert {"first-layer-shares-lessee-1", "first-layer-shares-seller-1"} <= set(tables)
+
+
+def test_unique_names_ignore_case():
+    taken: set[str] = set()
+    assert [views._unique(name, taken) for name in ("tokens-X", "tokens-x", "Tokens-x")] == [
+        "tokens-X", "tokens-x-2", "Tokens-x-3"]

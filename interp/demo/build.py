@@ -13,27 +13,27 @@ build never looks finished.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import importlib.metadata
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from interp.atomic import write_json_atomic
 from interp.errors import InterpError
+from interp.lineage import DEMO_PREFIX, is_demo_model
+from interp.locks import folder_lock
+from interp.provenance import package_versions
 
 DEMO_NOTICE = "A miniature trained on generated text for trying the tool; not evidence about real legal models."
 STAGES = ("base", "cpt", "ift")
 MANIFEST_NAME = "demo.json"
+DEMO_PACKAGES = ("python", "torch", "transformers", "tokenizers", "numpy")
 FORMAT = "interp-demo-v1"
 DEMO_DIR_ENV = "INTERP_DEMO_DIR"
 DEFAULT_DEMO_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "interp" / "demo-v1"
@@ -171,11 +171,11 @@ def ensure_demo(folder: str | Path | None = None, progress: bool = True) -> Path
 
 def resolve_demo_model(model: str, folder: str | Path | None = None) -> str:
     """`demo:base`/`demo:cpt`/`demo:ift` → the stage's folder (built if needed); other names unchanged."""
-    if not model.startswith("demo:"):
+    if not is_demo_model(model):
         return model
-    stage = model.removeprefix("demo:")
+    stage = model.removeprefix(DEMO_PREFIX)
     if stage not in STAGES:
-        valid = ", ".join(f"demo:{name}" for name in STAGES)
+        valid = ", ".join(f"{DEMO_PREFIX}{name}" for name in STAGES)
         raise InterpError(f"model {model!r}: no such demo stage; valid: {valid}")
     return str(ensure_demo(folder) / stage)
 
@@ -195,21 +195,10 @@ def build_demo(
         return _build(root, seed, scale, progress)
 
 
-@contextlib.contextmanager
-def _build_lock(root: Path, wait: bool) -> Iterator[None]:
+def _build_lock(root: Path, wait: bool) -> contextlib.AbstractContextManager[None]:
     """One build per demo folder at a time, across processes (the app and the CLI may both start one)."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".build.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InterpError(
-                f"{root}: another process is building the demo lineage here; wait for it to finish"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return folder_lock(root, ".build.lock", "another process is building the demo lineage here; wait for it to finish",
+                       wait=wait)
 
 
 def _build(root: Path, seed: int, scale: str, progress: bool) -> DemoManifest:
@@ -244,7 +233,7 @@ def _build(root: Path, seed: int, scale: str, progress: bool) -> DemoManifest:
     manifest = DemoManifest(
         folder=str(root), seed=seed, scale=scale, config=_config_record(model, settings, training_threads),
         steps=dict(settings.steps), tokens=data.token_counts(settings), losses=losses,
-        seconds=seconds, versions=_versions(), check_training=settings.check_training,
+        seconds=seconds, versions=package_versions(DEMO_PACKAGES), check_training=settings.check_training,
         extra={"tokenizer_sha256": _file_sha256(root / "base" / "tokenizer.json")},
     )
     write_json_atomic(root / MANIFEST_NAME, manifest.to_json())
@@ -313,16 +302,6 @@ def _config_record(model, settings: DemoScale, threads: int) -> dict[str, Any]:
         "general_replay_in_cpt": settings.replay, "loss_in_ift": "response tokens only",
     }
     return record
-
-
-def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("torch", "transformers", "tokenizers", "numpy"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "missing"
-    return versions
 
 
 def _file_sha256(path: Path) -> str:

@@ -1,0 +1,230 @@
+"""A results folder as a researcher reads it: every quantity derived from the store, defined once.
+
+A stage's share, a shift against the reference, the control placement, the bootstrap interval,
+the head that moved most: the report, the views, the export and the app all ask a `Results`
+for them, so each has one definition. Everything is computed from stored column sums and
+patterns; nothing here loads a model or imports torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from interp.alignment import AlignedSequence, compute_excluded_mask, concept_runs
+from interp.errors import InterpError
+from interp.registry import ConceptSequence
+from interp.statistics import (
+    ControlComparison,
+    ShiftStatistics,
+    compare_with_controls,
+    compute_bootstrap_ci,
+    compute_share,
+    compute_shift,
+    compute_shift_statistics,
+)
+from interp.store import ResultsStore, RunManifest, unpack_lower_triangle
+from interp.structure import compute_span_attention
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What every table and figure of a run is computed for, besides the stored arrays."""
+
+    exclusions: str | tuple[str, ...] = "paper"
+    reference: str | None = None
+    n_controls: int = 200
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ControlPlacement:
+    """Where the concept's mean shift falls among control spans, or why it could not be placed.
+
+    `percentile` and `p_value` are NaN exactly when `reason` says why (no controls asked, the
+    stages tokenize differently, no room outside the concept).
+    """
+
+    percentile: float
+    p_value: float
+    reason: str = ""
+
+
+def _memo(method: Callable[..., T]) -> Callable[..., T]:
+    """Remember a method's value per arguments on its instance: a `Results` is read-only, so
+    each share or comparison is computed once however many tables and figures ask for it."""
+
+    @functools.wraps(method)
+    def remembered(self, *args):
+        key = (method.__name__, *args)
+        if key not in self._memo:
+            self._memo[key] = method(self, *args)
+        return self._memo[key]
+
+    return remembered
+
+
+class Results:
+    """One results folder under one `Selection`."""
+
+    def __init__(self, store: ResultsStore | str | Path, selection: Selection = Selection()):
+        self.store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+        self.selection = selection
+        self.manifest: RunManifest = self.store.open()
+        self.reference = self._resolve_reference(selection.reference)
+        self.sequences: tuple[ConceptSequence, ...] = tuple(self.manifest.concept_sequences())
+        self._by_id = {sequence.id: sequence for sequence in self.sequences}
+        self._memo: dict[tuple, Any] = {}
+
+    @property
+    def stages(self) -> list[str]:
+        return self.manifest.stage_labels
+
+    @property
+    def compared_stages(self) -> list[str]:
+        """Every stage but the reference, in lineage order: the stages that have a shift."""
+        return [stage for stage in self.stages if stage != self.reference]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(layers, heads) of the lineage's architecture."""
+        first = self.manifest.stages[0]
+        return first.n_layers, first.n_heads
+
+    def sequence(self, sequence_id: str) -> ConceptSequence:
+        if sequence_id not in self._by_id:
+            raise InterpError(f"sequence {sequence_id!r} is not in this run; sequences: {', '.join(self._by_id)}")
+        return self._by_id[sequence_id]
+
+    def _resolve_reference(self, reference: str | None) -> str:
+        reference = reference or self.manifest.reference
+        if reference not in self.manifest.stage_labels:
+            stages = ", ".join(self.manifest.stage_labels)
+            raise InterpError(f"reference stage {reference!r} is not in this run; stages: {stages}")
+        return reference
+
+    # ------------------------------------------------------------ tokens
+
+    @_memo
+    def aligned(self, stage: str, sequence_id: str) -> AlignedSequence:
+        return self.store.read_aligned(stage, sequence_id)
+
+    @_memo
+    def excluded(self, stage: str, sequence_id: str) -> np.ndarray:
+        """Excluded keys E `[keys]` under the selection's exclusion list."""
+        return compute_excluded_mask(self.aligned(stage, sequence_id), self.selection.exclusions)
+
+    def tokens_match(self, sequence_id: str, stage: str, other: str) -> bool:
+        """Token-by-token views and controls need the same tokenization in both stages."""
+        return self.aligned(stage, sequence_id).token_ids == self.aligned(other, sequence_id).token_ids
+
+    @_memo
+    def differently_tokenized(self) -> list[str]:
+        """Ids of sequences whose tokens differ between stages: shares compare, token maps do not."""
+        return [
+            sequence.id for sequence in self.sequences
+            if any(not self.tokens_match(sequence.id, stage, self.stages[0]) for stage in self.stages[1:])
+        ]
+
+    # ------------------------------------------------------------ shares and shifts
+
+    @_memo
+    def share(self, stage: str, sequence_id: str) -> np.ndarray:
+        """Per-head share `[layers, heads]` of one stage on one sequence (DESIGN.md §3)."""
+        aligned = self.aligned(stage, sequence_id)
+        return compute_share(self.store.read_colsums(stage, sequence_id), aligned.concept_mask,
+                             self.excluded(stage, sequence_id))
+
+    def shift(self, sequence_id: str, stage: str, against: str | None = None) -> np.ndarray:
+        """`Δ = share(stage) − share(against)` per head; `against` defaults to the reference."""
+        return compute_shift(self.share(stage, sequence_id), self.share(against or self.reference, sequence_id))
+
+    @_memo
+    def statistics(self, sequence_id: str, stage: str) -> ShiftStatistics:
+        """Mean, median, skewness, ... of the shift against the reference over all heads."""
+        return compute_shift_statistics(self.shift(sequence_id, stage))
+
+    @_memo
+    def interval(self, sequence_id: str, stage: str, confidence: float = 0.95) -> tuple[float, float]:
+        """BCa bootstrap interval of the mean shift over heads, seeded by the selection."""
+        return compute_bootstrap_ci(self.shift(sequence_id, stage), confidence=confidence, seed=self.selection.seed)
+
+    @_memo
+    def most_shifted_head(self, sequence_id: str, stage: str) -> tuple[int, int]:
+        """The (layer, head) whose share moved most: against the reference, or for the reference
+        itself, in the last stage. A sensible first head to show."""
+        compared = stage if stage != self.reference else self.compared_stages[-1]
+        shift = self.shift(sequence_id, compared)
+        layer, head = np.unravel_index(int(np.nanargmax(np.abs(shift))), shift.shape)
+        return int(layer), int(head)
+
+    # ------------------------------------------------------------ control spans
+
+    @_memo
+    def controls(self, sequence_id: str, stage: str) -> ControlComparison:
+        """The concept's mean shift among `selection.n_controls` control spans (at least one).
+
+        Raises `InterpError` saying why when there are none: the stages tokenize the sequence
+        differently (controls need the same keys in both) or it has no room outside the concept.
+        """
+        if not self.tokens_match(sequence_id, stage, self.reference):
+            raise InterpError(
+                f"sequence '{sequence_id}': stages '{stage}' and '{self.reference}' tokenize differently; "
+                "control spans need the same tokens"
+            )
+        aligned = self.aligned(self.reference, sequence_id)
+        excluded = self.excluded(self.reference, sequence_id)
+        return compare_with_controls(
+            self.store.read_colsums(self.reference, sequence_id), self.store.read_colsums(stage, sequence_id),
+            aligned.concept_mask, excluded, concept_runs(aligned, excluded),
+            n_controls=max(self.selection.n_controls, 1), seed=self.selection.seed,
+        )
+
+    def control_placement(self, sequence_id: str, stage: str) -> ControlPlacement:
+        """Percentile and two-sided p of the concept among its controls, or NaN with the reason."""
+        if self.selection.n_controls <= 0:
+            return ControlPlacement(math.nan, math.nan, "no control spans asked for")
+        try:
+            comparison = self.controls(sequence_id, stage)
+        except InterpError as error:
+            return ControlPlacement(math.nan, math.nan, _reason(str(error)))
+        return ControlPlacement(comparison.percentile, comparison.p_value)
+
+    # ------------------------------------------------------------ patterns
+
+    def has_patterns(self, sequence_id: str, *stages: str) -> bool:
+        return all(self.store.has_patterns(stage, sequence_id) for stage in stages or self.stages)
+
+    def head_pattern(self, stage: str, sequence_id: str, layer: int, head: int) -> np.ndarray:
+        """One head's token × token attention `[n, n]` from the stored lower triangle."""
+        packed = self.store.read_patterns(stage, sequence_id)
+        if not (0 <= layer < packed.shape[0] and 0 <= head < packed.shape[1]):
+            raise InterpError(
+                f"layer {layer}, head {head} is outside this model ({packed.shape[0]} layers, {packed.shape[1]} heads)"
+            )
+        return unpack_lower_triangle(packed[layer, head], self.aligned(stage, sequence_id).n_tokens)
+
+    @_memo
+    def span_attention(self, stage: str, sequence_id: str) -> np.ndarray:
+        """Span × span attention `[spans, spans]`, averaged over heads and layers one layer at a time."""
+        aligned = self.aligned(stage, sequence_id)
+        packed = self.store.read_patterns(stage, sequence_id)
+        total = np.zeros((len(aligned.span_tokens),) * 2)
+        for layer in range(packed.shape[0]):
+            mean_pattern = unpack_lower_triangle(packed[layer], aligned.n_tokens).mean(axis=0)
+            total = total + compute_span_attention(mean_pattern, aligned.span_tokens)
+        return total / packed.shape[0]
+
+
+def _reason(message: str) -> str:
+    """An error about one sequence as a short reason: without the "sequence 'x': " prefix."""
+    prefix, separator, rest = message.partition("': ")
+    return rest if separator and prefix.startswith("sequence '") else message

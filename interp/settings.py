@@ -1,0 +1,37 @@
+"""How a lineage is run and how its progress is reported: plain records, no torch.
+
+The app and the CLI build these before anything heavy is imported; `interp.pipeline` does the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+INPUT_FORMATS = ("raw", "chat")
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    """How a lineage is run; everything here except `device` and `device_map` enters the cache key."""
+
+    device: str = "auto"
+    dtype: str = "auto"
+    device_map: str | None = None
+    keep_patterns: bool = True
+    input_format: str = "raw"
+    trust_remote_code: bool = False
+
+
+@dataclass
+class Progress:
+    """What a progress display needs: counts over stage × sequence and a line of news."""
+
+    total: int
+    done: int = 0
+    stage: str = ""
+    message: str = ""
+    cached: dict[str, int] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[Progress], None]
