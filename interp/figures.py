@@ -129,21 +129,32 @@ def layer_profile_figure(
                         horizontal_spacing=0.06, vertical_spacing=min(0.12, 0.3 / rows))
     palette = pio.templates[TEMPLATE].layout.colorway
     stages = list(dict.fromkeys(stage for by_stage in profiles.values() for stage in by_stage))
+    # Traces and zero lines go in with one call each: plotly validates per call, and a call
+    # per panel (add_trace, add_hline) cost a second for ten sequences.
+    traces, rows_of, cols_of, zero_lines = [], [], [], []
     in_legend: set[str] = set()
     for index, sequence_id in enumerate(ids):
         row, col = divmod(index, columns)
         for stage, profile in profiles[sequence_id].items():
             profile = np.asarray(profile, dtype=np.float64)
-            colour = palette[stages.index(stage) % len(palette)]
-            fig.add_trace(go.Scatter(
+            traces.append(go.Scatter(
                 x=np.arange(profile.size), y=profile, mode="lines+markers", name=stage,
-                legendgroup=stage, showlegend=stage not in in_legend, line=dict(color=colour),
+                legendgroup=stage, showlegend=stage not in in_legend,
+                line=dict(color=palette[stages.index(stage) % len(palette)]),
                 hovertemplate=f"{html.escape(sequence_id)}<br>stage %{{fullData.name}}"
                               "<br>layer %{x}<br>mean shift %{y:.4f}<extra></extra>",
-            ), row=row + 1, col=col + 1)
+            ))
+            rows_of.append(row + 1)
+            cols_of.append(col + 1)
             in_legend.add(stage)
-        fig.add_hline(y=0, line=dict(color="grey", width=1, dash="dash"), row=row + 1, col=col + 1)
+        axis = "" if index == 0 else str(index + 1)
+        zero_lines.append(dict(type="line", xref=f"x{axis} domain", yref=f"y{axis}", x0=0, x1=1, y0=0, y1=0,
+                               line=dict(color="grey", width=1, dash="dash")))
+    fig.add_traces(traces, rows=rows_of, cols=cols_of)
+    fig.update_layout(shapes=zero_lines)
+    for index in range(len(ids)):
         if index + columns >= len(ids):  # lowest panel of its column
+            row, col = divmod(index, columns)
             fig.update_xaxes(title_text="layer", row=row + 1, col=col + 1)
     title = f"Mean shift of the concept share per layer, against {reference}"
     fig.update_layout(template=TEMPLATE, height=120 + 260 * rows, legend_title_text="stage",

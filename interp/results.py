@@ -28,6 +28,7 @@ from interp.statistics import (
     compute_share,
     compute_shift,
     compute_shift_statistics,
+    draw_control_spans,
 )
 from interp.store import ResultsStore, RunManifest, unpack_lower_triangle
 from interp.structure import compute_span_attention
@@ -184,9 +185,16 @@ class Results:
         excluded = self.excluded(self.reference, sequence_id)
         return compare_with_controls(
             self.store.read_colsums(self.reference, sequence_id), self.store.read_colsums(stage, sequence_id),
-            aligned.concept_mask, excluded, concept_runs(aligned, excluded),
-            n_controls=max(self.selection.n_controls, 1), seed=self.selection.seed,
+            aligned.concept_mask, excluded, concept_runs(aligned, excluded), spans=self.control_spans(sequence_id),
         )
+
+    @_memo
+    def control_spans(self, sequence_id: str) -> tuple[np.ndarray, ...]:
+        """The sequence's control spans under the reference's tokens, one draw for every stage."""
+        aligned = self.aligned(self.reference, sequence_id)
+        excluded = self.excluded(self.reference, sequence_id)
+        return draw_control_spans(aligned.concept_mask, excluded, concept_runs(aligned, excluded),
+                                  max(self.selection.n_controls, 1), self.selection.seed)
 
     def control_placement(self, sequence_id: str, stage: str) -> ControlPlacement:
         """Percentile and two-sided p of the concept among its controls, or NaN with the reason."""

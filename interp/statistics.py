@@ -234,16 +234,19 @@ def sample_control_spans(
     blocked_mask: np.ndarray,
     n_controls: int,
     seed: int,
-    max_attempts: int = 1000,
+    max_attempts: int = 50,
 ) -> list[np.ndarray]:
     """Draw control spans: for each concept span, a random window of as many tokens elsewhere.
 
     `concept_runs[i]` holds the token indices of concept span i (excluded tokens removed);
     `blocked_mask: [keys]` marks concept and excluded keys (BOS included). Each draw places
-    one window of `len(concept_runs[i])` consecutive unblocked keys per span, longest first,
-    each uniformly among the starts still free, with no overlap inside the draw; a draw that
-    runs out of room is redrawn. Returns one sorted index array (the union of the windows) per
-    draw. Seeded by `np.random.default_rng(seed)`.
+    one window of `len(concept_runs[i])` consecutive unblocked keys per span, each start
+    uniform among the starts still free in its draw, longest span first, with no overlap inside
+    the draw; a draw that runs out of room is redrawn, and `max_attempts` rounds in a row in
+    which no draw fits mean the spans cannot be placed together. All draws are placed at once,
+    vectorised over draws.
+    Returns one sorted index array (the union of the windows) per draw. Seeded by
+    `np.random.default_rng(seed)`.
     """
     blocked_mask = np.asarray(blocked_mask)
     if blocked_mask.dtype != np.bool_ or blocked_mask.ndim != 1:
@@ -275,35 +278,40 @@ def sample_control_spans(
             )
     lengths.sort(reverse=True)
     rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_controls):
-        for _ in range(max_attempts):
-            window = _draw_windows(lengths, free, rng)
-            if window is not None:
-                draws.append(window)
-                break
-        else:
-            raise InterpError(
-                f"could not place control spans of {lengths} tokens together without overlap "
-                f"in {max_attempts} attempts; the sequence has {int(free.sum())} free tokens"
-            )
-    return draws
+    placed = np.empty((n_controls, len(lengths)), dtype=np.int64)
+    pending = np.arange(n_controls)
+    fruitless = 0
+    while pending.size and fruitless < max_attempts:
+        stuck = _place_windows(placed, pending, lengths, free, rng)
+        fruitless = fruitless + 1 if stuck.all() else 0
+        pending = pending[stuck]
+    if pending.size:
+        raise InterpError(
+            f"could not place control spans of {lengths} tokens together without overlap "
+            f"in {max_attempts} attempts; the sequence has {int(free.sum())} free tokens"
+        )
+    windows = np.concatenate([placed[:, [i]] + np.arange(length) for i, length in enumerate(lengths)], axis=1)
+    return list(np.sort(windows, axis=1))
 
 
-def _draw_windows(
-    lengths: Sequence[int], free: np.ndarray, rng: np.random.Generator
-) -> np.ndarray | None:
-    """One draw of non-overlapping windows as sorted indices, or None when one finds no room."""
-    free = free.copy()
-    chosen = []
-    for length in lengths:
-        starts = _free_starts(free, length)
-        if starts.size == 0:
-            return None
-        start = int(rng.choice(starts))
-        free[start : start + length] = False
-        chosen.append(np.arange(start, start + length))
-    return np.sort(np.concatenate(chosen))
+def _place_windows(
+    placed: np.ndarray, rows: np.ndarray, lengths: Sequence[int], free: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Place the windows of the draws `rows` of `placed: [draws, spans]`, span by span, each
+    start uniform among the starts still free in its draw (all draws at once: a random key per
+    valid start, the largest wins). Returns which of `rows` ran out of room."""
+    still_free = np.repeat(free[None, :], rows.size, axis=0)
+    stuck = np.zeros(rows.size, dtype=bool)
+    for index, length in enumerate(lengths):
+        filled = np.concatenate([np.zeros((rows.size, 1), dtype=np.int64), np.cumsum(still_free, axis=1)], axis=1)
+        fits = (filled[:, length:] - filled[:, :-length]) == length
+        keys = np.where(fits, rng.random(fits.shape), -1.0)
+        starts = keys.argmax(axis=1)
+        stuck |= ~fits.any(axis=1)
+        placed[rows, index] = starts
+        covered = (np.arange(free.size)[None, :] >= starts[:, None]) & (np.arange(free.size)[None, :] < starts[:, None] + length)
+        still_free &= ~covered
+    return stuck
 
 
 @dataclass(frozen=True)
@@ -324,6 +332,28 @@ class ControlComparison:
     spans: tuple[np.ndarray, ...] = ()
 
 
+def draw_control_spans(
+    concept_mask: np.ndarray,
+    excluded_mask: np.ndarray,
+    concept_runs: Sequence[np.ndarray],
+    n_controls: int = 200,
+    seed: int = 0,
+) -> tuple[np.ndarray, ...]:
+    """Token positions of `n_controls` control spans of one sequence (`sample_control_spans`).
+
+    Windows are contiguous among the counted keys: excluded tokens (BOS, punctuation under the
+    paper's list) between them are skipped, since the share never sees them. Without that, a
+    comma every few words leaves no room for a control as long as a long concept span.
+    """
+    kept = ~np.asarray(excluded_mask)
+    counted = np.flatnonzero(kept)
+    position_in_counted = np.full(kept.size, -1)
+    position_in_counted[counted] = np.arange(counted.size)
+    runs = [position_in_counted[np.asarray(run, dtype=int)] for run in concept_runs]
+    draws = sample_control_spans(runs, np.asarray(concept_mask)[counted], n_controls, seed)
+    return tuple(counted[indices] for indices in draws)
+
+
 def compare_with_controls(
     reference_colsums: np.ndarray,
     other_colsums: np.ndarray,
@@ -333,17 +363,16 @@ def compare_with_controls(
     n_controls: int = 200,
     seed: int = 0,
     statistic: str = "mean",
+    spans: Sequence[np.ndarray] | None = None,
 ) -> ControlComparison:
     """Compare the concept's shift statistic with that of random control spans (DESIGN.md §3).
 
     `reference_colsums, other_colsums: [layers, heads, keys]` for the same sequence; masks
     `[keys]` bool; `concept_runs` as in `sample_control_spans`. The observed value is
     `statistic` (a `ShiftStatistics` field) of the shift of the concept share; each control
-    swaps the concept for one draw of control spans and computes the same statistic.
-
-    Control windows are contiguous among the counted keys: excluded tokens (BOS, punctuation
-    under the paper's list) between them are skipped, since the share never sees them. Without
-    that, a comma every few words leaves no room for a control as long as a long concept span.
+    swaps the concept for one draw of control spans and computes the same statistic. `spans`
+    (token positions of each control, from `draw_control_spans`) lets several stages share
+    one draw; by default they are drawn here.
     """
     if statistic not in STATISTIC_NAMES:
         raise InterpError(
@@ -363,24 +392,16 @@ def compare_with_controls(
     )
     observed = getattr(compute_shift_statistics(observed_shift), statistic)
     kept = ~np.asarray(excluded_mask)
-    counted = np.flatnonzero(kept)
-    position_in_counted = np.full(kept.size, -1)
-    position_in_counted[counted] = np.arange(counted.size)
-    runs = [position_in_counted[np.asarray(run, dtype=int)] for run in concept_runs]
-    draws = sample_control_spans(runs, np.asarray(concept_mask)[counted], n_controls, seed)
-    spans = tuple(counted[indices] for indices in draws)
+    if spans is None:
+        spans = draw_control_spans(concept_mask, excluded_mask, concept_runs, n_controls, seed)
+    n_controls = len(spans)
     indicator = np.zeros((kept.size, n_controls))
     for j, positions in enumerate(spans):
         indicator[positions, j] = 1.0
     control_shift = _control_shares(other_colsums, indicator, kept) - _control_shares(
         reference_colsums, indicator, kept
     )
-    controls = np.array(
-        [
-            getattr(compute_shift_statistics(control_shift[:, :, j]), statistic)
-            for j in range(n_controls)
-        ]
-    )
+    controls = _statistic_per_control(control_shift, statistic)
     n_at_or_above = int((controls >= observed).sum())
     n_at_or_below = int((controls <= observed).sum())
     p_value = min(1.0, 2 * min(n_at_or_above + 1, n_at_or_below + 1) / (n_controls + 1))
@@ -391,6 +412,27 @@ def compare_with_controls(
         p_value=p_value,
         spans=spans,
     )
+
+
+def _statistic_per_control(control_shift: np.ndarray, statistic: str) -> np.ndarray:
+    """`statistic` of each control's head shifts, `control_shift: [layers, heads, controls]` ->
+    `[controls]`. The moments are computed for all controls at once (the same formulas as
+    `compute_shift_statistics`); entropy, binned per control, is the one that loops."""
+    values = control_shift.reshape(-1, control_shift.shape[-1])
+    if statistic == "mean":
+        return values.mean(axis=0)
+    if statistic == "median":
+        return np.median(values, axis=0)
+    if statistic == "frac_positive":
+        return (values > 0).mean(axis=0)
+    if statistic == "entropy":
+        return np.array([compute_entropy(values[:, j]) for j in range(values.shape[1])])
+    deviations = values - values.mean(axis=0)
+    m2 = np.mean(deviations**2, axis=0)
+    order = 3 if statistic == "skewness" else 4
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moment = np.mean(deviations**order, axis=0) / m2 ** (order / 2)
+    return np.where(np.ptp(values, axis=0) == 0, np.nan, moment)
 
 
 def _control_shares(colsums: np.ndarray, indicator: np.ndarray, kept: np.ndarray) -> np.ndarray:

@@ -54,19 +54,25 @@ class Headline:
 
 @dataclass(frozen=True)
 class ViewOutput:
-    """What a view shows for one set of choices, keyed by short names used in file names."""
+    """What a view shows for one set of choices, keyed by short names used in file names.
+
+    `downloads` are tables too long to show (a row per head) that the app offers as files and
+    the bundle includes beside `tables`.
+    """
 
     figures: Mapping[str, go.Figure] = field(default_factory=dict)
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     headlines: tuple[Headline, ...] = ()
     notes: tuple[str, ...] = ()
+    downloads: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class View:
     """A view of a run. `compute(results, **choices)` returns its `ViewOutput`; `unavailable`
     says why a run has nothing to show here (None when it has); `columns` is how many figures
-    the app puts side by side."""
+    the app puts side by side; `head_maps` marks figures whose cells are heads (customdata
+    `[layer, head]`), which a click in the app selects for every view."""
 
     name: str
     label: str
@@ -74,6 +80,7 @@ class View:
     compute: Callable[..., ViewOutput]
     choices: tuple[Choice, ...] = ()
     columns: int = 1
+    head_maps: bool = False
     unavailable: Callable[[Results], str | None] = lambda results: None
 
 
@@ -95,20 +102,34 @@ def get_view(name: str) -> View:
     return VIEWS[name]
 
 
-def resolve_choices(view: View, results: Results, requested: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Each choice's requested value where it is valid, else its default, in the view's order."""
+def resolve_choices(
+    view: View, results: Results, requested: Mapping[str, Any] | None = None, as_text: bool = False
+) -> dict[str, Any]:
+    """Each choice's requested value where it is valid, else its default, in the view's order.
+
+    With `as_text`, requested values are texts as `choice_text` writes them (from an address).
+    """
     requested = requested or {}
     chosen: dict[str, Any] = {}
     for choice in view.choices:
         options = list(choice.options(results, chosen))
         if not options:
             raise InterpError(f"view {view.label!r}: no {choice.label.lower()} of this run fits it")
-        if choice.name in requested and requested[choice.name] in options:
-            value = requested[choice.name]
+        wanted = requested.get(choice.name, _MISSING)
+        matches = [option for option in options if (choice_text(option) if as_text else option) == wanted]
+        if matches:
+            chosen[choice.name] = matches[0]
         else:
-            value = choice.default(results, chosen) if choice.default else options[0]
-        chosen[choice.name] = value
+            chosen[choice.name] = choice.default(results, chosen) if choice.default else options[0]
     return chosen
+
+
+_MISSING = object()
+
+
+def choice_text(value: Any) -> str:
+    """A choice's value as text (in an address): `none` for no value."""
+    return "none" if value is None else str(value)
 
 
 def bundle_choices(view: View, results: Results) -> Iterator[dict[str, Any]]:
@@ -144,7 +165,7 @@ def bundle_contents(results: Results) -> tuple[dict[str, go.Figure], dict[str, p
             output = view.compute(results, **chosen)
             for key, fig in output.figures.items():
                 figures_out[_unique(entry_name(view, key, chosen), figure_names)] = fig
-            for key, table in output.tables.items():
+            for key, table in {**output.tables, **output.downloads}.items():
                 tables_out[_unique(entry_name(view, key, chosen), table_names)] = table
     return figures_out, tables_out
 
@@ -183,7 +204,8 @@ def _overview(results: Results) -> ViewOutput:
     return ViewOutput(
         figures={"mean-share": figures.mean_share_figure(mean_share)},
         tables={"statistics": report.report_table(results), "mean-share": mean_share,
-                "shares": report.shares_table(results), "provenance": report.provenance_table(results)},
+                "provenance": report.provenance_table(results)},
+        downloads={"shares": report.shares_table(results)},
     )
 
 
@@ -221,7 +243,7 @@ def _heads(results: Results, sequence: str, stage: str, against: str) -> ViewOut
 
 register(View(
     "heads", "Heads", "Layer × head share of a stage, and its shift against another stage; click a cell to select that head.",
-    _heads, choices=(SEQUENCE, ANY_STAGE, AGAINST), columns=2,
+    _heads, choices=(SEQUENCE, ANY_STAGE, AGAINST), columns=2, head_maps=True,
 ))
 
 

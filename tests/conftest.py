@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 
 import pytest
 
@@ -29,6 +30,20 @@ def legal_sentences() -> list[str]:
     """A few hundred short statute-like sentences, always the same ones in the same order."""
     combos = itertools.product(SUBJECTS, MODALS, ACTIONS, CONDITIONS)
     return [f"{s} {m} {a} {c}." for s, m, a, c in itertools.islice(combos, 0, None, 5)]
+
+
+@pytest.fixture()
+def offline(monkeypatch):
+    """No hub access: offline mode on, and any socket connection fails loudly."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,6 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from interp import views
 from interp.alignment import align_sequence, format_marked_tokens
 from interp.demo import DEMO_NOTICE
 from interp.errors import InterpError
@@ -27,7 +26,7 @@ from interp.lineage import load_lineage
 from interp.paths import builtin_concepts_dir
 from interp.pipeline import ExtractionSettings, extract_lineage
 from interp.registry import all_sequences, load_concept_file, load_concepts, parse_concept_bytes
-from interp.report import Selection
+from interp.results import Results
 from interp.store import ResultsStore
 from interp.tokenizer import load_tokenizer
 
@@ -69,7 +68,7 @@ def start_app(view: str | None = None, **state) -> AppTest:
     """A new browser session: the app script run once, with `view` and other state preset."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if view is not None:
-        at.session_state["view"] = view
+        at.query_params["view"] = view
     for key, value in state.items():
         at.session_state[key] = value
     return at.run()
@@ -187,9 +186,9 @@ def expected_titles(folder: Path, view: str) -> list[str]:
     if view == "layers":
         return [f"Mean shift of the concept share per layer, against {reference}"]
     if view == "heads":
-        return [f"Share on the concept, {first}, stage {stages[0]}", f"Shift {last} − {reference}, {first}"]
+        return [f"Share on the concept, {first}, stage {last}", f"Shift {last} − {reference}, {first}"]
     if view == "tokens":
-        layer, head = views.most_shifted_head(store, Selection(), first, last)
+        layer, head = Results(store).most_shifted_head(first, last)
         return [f"Attention of layer {layer}, head {head}, stage {last}, {first}"]
     if view == "distribution":
         label = f"{last} − {reference}, {first}"
@@ -268,8 +267,8 @@ def test_reference_stage_switch_changes_the_rows(home):
     table = statistics(at)
     assert len(table) == 20
     assert set(table["stage"]) == {"base", "ift"} and set(table["reference"]) == {"cpt"}
-    at.session_state["view"] = "layers"
-    at.run()
+    assert at.query_params["reference"] == "cpt"
+    at.segmented_control(key="view").set_value("layers").run()
     assert_clean(at)
     assert titles(at) == ["Mean shift of the concept share per layer, against cpt"]
 
@@ -277,22 +276,32 @@ def test_reference_stage_switch_changes_the_rows(home):
 def test_tokens_view_difference_against_another_stage(run_folder):
     at = start_app("tokens")
     first = ResultsStore(run_folder).open().sequence_ids[0]
-    layer, head = views.most_shifted_head(ResultsStore(run_folder), Selection(), first, "ift")
-    assert at.selectbox(key="tokens-against").options == ["(none)", "base", "cpt"]
-    at.selectbox(key="tokens-against").select("base").run()
+    layer, head = Results(run_folder).most_shifted_head(first, "ift")
+    difference = at.selectbox(key="choice-tokens-difference")
+    assert difference.options == ["(none)", "base", "cpt"]
+    difference.select("base").run()
     assert_clean(at)
+    assert at.query_params["difference"] == "base"
     (spec,) = specs(at)
     assert spec["layout"]["title"]["text"] == f"Attention ift − base, layer {layer}, head {head}, {first}"
     z = array_of(spec["data"][0]["z"])
     assert np.nanmin(z) < 0 < np.nanmax(z)  # a difference of two attention maps, not an attention map
-    at.number_input(key="tokens-layer").set_value(0)
-    at.number_input(key="tokens-head").set_value(1).run()
+    other_layer, other_head = 1 - layer, (head + 1) % 4
+    at.selectbox(key="choice-tokens-layer").select(other_layer).run()
+    at.selectbox(key="choice-tokens-head").select(other_head).run()
     assert_clean(at)
-    assert titles(at) == [f"Attention ift − base, layer 0, head 1, {first}"]
-    # A head outside the model is a one-line error, not a traceback.
-    at.number_input(key="tokens-head").set_value(99).run()
-    assert not at.exception
-    assert [e.value for e in at.error] == ["layer 0, head 99 is outside this model (2 layers, 4 heads)"]
+    assert titles(at) == [f"Attention ift − base, layer {other_layer}, head {other_head}, {first}"]
+    assert (at.query_params["layer"], at.query_params["head"]) == (str(other_layer), str(other_head))
+
+
+def test_a_head_outside_the_model_in_the_address_falls_back_to_the_default(run_folder):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(view="tokens", layer="0", head="99")
+    at.run()
+    assert_clean(at)
+    first = ResultsStore(run_folder).open().sequence_ids[0]
+    _, head = Results(run_folder).most_shifted_head(first, "ift")
+    assert titles(at) == [f"Attention of layer 0, head {head}, stage ift, {first}"]
 
 
 # ---------------------------------------------------------------- uploads
@@ -310,7 +319,7 @@ def test_good_upload_is_kept_selected_and_run(home):
     assert any("**my-set.yaml**" in md.value and "my-condition" in md.value for md in at.markdown)
 
     # The next run includes the uploaded sequence.
-    at.session_state["view"] = "overview"
+    at.segmented_control(key="view").set_value("overview").run()
     run_button(at).click().run()
     assert_clean(at)
     table = statistics(at)
@@ -486,8 +495,7 @@ def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, 
     assert titles(at) == ["Mean share of attention on the concept, per stage"]
     assert any(f"Results: `{elsewhere}`" in c.value for c in at.caption)
     for view in ("tokens", "structure"):
-        at.session_state["view"] = view
-        at.run()
+        at.segmented_control(key="view").set_value(view).run()
         assert_clean(at)
         assert titles(at) == expected_titles(elsewhere, view)
 

@@ -19,9 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from interp.lineage import Lineage, Stage
-from interp.pipeline import ExtractionSettings, extract_lineage
-from interp.registry import ConceptSequence, Span
+from interp import views
+from interp.lineage import Lineage, Stage, load_lineage
+from interp.paths import builtin_concepts_dir
+from interp.pipeline import extract_lineage
+from interp.registry import ConceptSequence, Span, all_sequences, load_concepts
+from interp.results import Results
+from interp.settings import ExtractionSettings
 
 pytestmark = pytest.mark.browser
 
@@ -41,8 +45,7 @@ CHART = '[data-testid="stPlotlyChart"]'
 EXCEPTION = '[data-testid="stException"]'
 ERROR = '[data-testid="stAlertContentError"]'
 SIDEBAR = '[data-testid="stSidebar"]'
-# Charts each view shows first for the demo run (see tests/test_app.py for their titles).
-VIEW_CHARTS = {"overview": 1, "layers": 1, "heads": 2, "tokens": 1, "distribution": 3, "structure": 5, "concepts": 0}
+PAGES = [*views.VIEWS, "concepts"]
 UPLOAD = b"""\
 set: browser
 sequences:
@@ -80,6 +83,33 @@ def browser_home(micro_demo, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def demo_run(micro_demo, browser_home):
+    """The run the app opens on a fresh start, made before the server starts: the first page
+    then reads stored results, as it does for a user whose demo run exists."""
+    from interp.paths import app_run_folder
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INTERP_DEMO_DIR", str(micro_demo))
+        patch.setenv("INTERP_HOME", str(browser_home))
+        lineage = load_lineage("demo")
+        sequences = all_sequences(load_concepts(sorted(builtin_concepts_dir().glob("*.yaml"))))
+        out = app_run_folder(lineage, sequences, ExtractionSettings())
+        extract_lineage(lineage, sequences, out, ExtractionSettings())
+    return out
+
+
+@pytest.fixture(scope="module")
+def view_charts(demo_run):
+    """How many charts each page shows first on the demo run, from the view registry."""
+    results = Results(demo_run)
+    counts = {"concepts": 0}
+    for name, view in views.VIEWS.items():
+        chosen = views.resolve_choices(view, results)
+        counts[name] = 0 if view.unavailable(results) else len(view.compute(results, **chosen).figures)
+    return counts
+
+
+@pytest.fixture(scope="module")
 def small_run(micro_demo, tmp_path_factory):
     """A results folder of one single-span sequence: its bundle has few figures to render."""
     lineage = Lineage("micro", tuple(Stage(label, str(micro_demo / label)) for label in ("base", "cpt", "ift")), "base")
@@ -92,7 +122,7 @@ def small_run(micro_demo, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(micro_demo, browser_home, tmp_path_factory):
+def server(micro_demo, browser_home, demo_run, tmp_path_factory):
     """`streamlit run app.py` on a free port; its base URL. Stopped (terminate, then kill) at the end."""
     port = free_port()
     log = tmp_path_factory.mktemp("server-log") / "streamlit.log"
@@ -196,13 +226,45 @@ def full_page_screenshot(page, name: str) -> Path:
 
 # ---------------------------------------------------------------- views
 
-@pytest.mark.parametrize("view", list(VIEW_CHARTS))
-def test_every_view_renders_in_chromium(page, view):
-    open_view(page, view, VIEW_CHARTS[view])
+def wait_for_charts(page, charts: int) -> None:
+    page.wait_for_function(
+        f"() => document.querySelectorAll('{CHART} .js-plotly-plot .main-svg').length >= {charts}", timeout=RENDER_MS)
+    wait_for_app(page)
+
+
+def test_first_render_and_view_switches_are_timed(browser, server, view_charts, capsys):
+    """A benchmark-style reading, printed, not asserted: the first render of the Overview after
+    the server is up, then each view switch by a click on the picker (targets: 3 s, 0.5 s)."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    began = time.perf_counter()
+    page.goto("/?view=overview")
+    wait_for_charts(page, view_charts["overview"])
+    timings = {"first render of the overview": time.perf_counter() - began}
+    for name in [*views.VIEWS][1:] + ["overview"]:
+        began = time.perf_counter()
+        page.locator('[data-testid="stButtonGroup"] button').filter(has_text=re.compile(
+            rf"^{re.escape(views.VIEWS[name].label)}$")).click()
+        page.wait_for_function(f"() => window.location.search.includes('view={name}')")
+        wait_for_charts(page, view_charts[name])
+        timings[f"switch to {name}"] = time.perf_counter() - began
+        assert_no_problem_shown(page)
+    context.close()
+    SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS.parent / "view-timings.txt").write_text(
+        "".join(f"{label}: {seconds:.2f} s\n" for label, seconds in timings.items()))
+    with capsys.disabled():
+        print("\n" + "\n".join(f"  {label}: {seconds:.2f} s" for label, seconds in timings.items()))
+    assert set(timings) == {"first render of the overview", *(f"switch to {n}" for n in views.VIEWS)}
+
+
+@pytest.mark.parametrize("view", PAGES)
+def test_every_view_renders_in_chromium(page, view, view_charts):
+    open_view(page, view, view_charts[view])
     assert_no_problem_shown(page)
-    assert page.locator(CHART).count() == VIEW_CHARTS[view]
-    if VIEW_CHARTS[view]:
-        assert page.locator(".js-plotly-plot").count() == VIEW_CHARTS[view]
+    assert page.locator(CHART).count() == view_charts[view]
+    if view_charts[view]:
+        assert page.locator(".js-plotly-plot").count() == view_charts[view]
     assert f"view={view}" in page.url
     shot = full_page_screenshot(page, view)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
@@ -296,7 +358,7 @@ def test_download_everything_is_a_zip_with_the_manifest(small_run_page, small_ru
         names = bundle.namelist()
         assert names[0] == "manifest.json"
         assert b'"small-condition"' in bundle.read("manifest.json")
-        assert {"figures/overview-mean-share.html", "figures/plotly.min.js", "tables/statistics.csv"} <= set(names)
+        assert {"figures/overview-mean-share.html", "figures/plotly.min.js", "tables/overview-statistics.csv"} <= set(names)
         assert not any(name.endswith(".png") for name in names), "images only when asked for"
     choice = small_run_page.get_by_role("radio", name="HTML, PNG and SVG figures (minutes on a large run)")
     small_run_page.get_by_text("HTML, PNG and SVG figures (minutes on a large run)").click()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 
 import pytest
 
@@ -19,20 +18,6 @@ from interp.checkpoints import (
 from interp.errors import InterpError
 from interp.lineage import Lineage, Stage
 from interp.tiny import build_tiny_mistral
-
-
-@pytest.fixture()
-def offline(monkeypatch):
-    """No hub access: offline mode on, and any socket connection fails loudly."""
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
 def config_only_folder(tmp_path, config):

@@ -45,17 +45,6 @@ def reference(tiny_checkpoint, token_ids):
     return hf_attention(tiny_checkpoint, token_ids)
 
 
-def test_unpack_lower_triangle_round_trip():
-    rng = np.random.default_rng(0)
-    square = np.tril(rng.random((2, 3, 5, 5))).astype(np.float32)
-    rows, cols = np.tril_indices(5)
-    packed = square[..., rows, cols]
-    assert packed.shape == (2, 3, 15)
-    np.testing.assert_array_equal(unpack_lower_triangle(packed, 5), square)
-    with pytest.raises(InterpError, match="expected 10 for n=4"):
-        unpack_lower_triangle(packed, 4)
-
-
 @pytest.mark.slow
 def test_column_sums_match_hugging_face(tiny_loaded, token_ids, reference):
     result = extract_sequence(tiny_loaded, token_ids)

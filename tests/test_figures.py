@@ -1,5 +1,9 @@
 """Figures built from small fixed inputs: trace types, axes, z values and marks match the input."""
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import plotly.io as pio
@@ -251,3 +255,62 @@ def test_span_structure_figure_annotates_finite_cells():
     assert difference.zmid == 0 and difference.zmax == -difference.zmin == pytest.approx(0.3)
     with pytest.raises(InterpError, match="labels"):
         span_structure_figure(matrix, ["a", "b"], "x")
+
+
+# ---------------------------------------------------------------- snapshots
+
+SNAPSHOTS = Path(__file__).parent / "snapshots" / "figures"
+
+
+def figure_summary(fig) -> dict:
+    """What a figure shows, as plain JSON: title, axis titles, and per trace its type, name and
+    values (rounded to 6 decimals, NaN as null). Layout noise (template, sizes) stays out."""
+
+    def values(array):
+        if array is None:
+            return None
+        data = np.asarray(array, dtype=object)
+        if data.dtype == object and all(isinstance(v, str) for v in data.ravel()):
+            return data.tolist()
+        numbers = np.asarray(array, dtype=float)
+        return [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in np.atleast_2d(numbers)]
+
+    layout = fig.layout
+    axes = {name: layout[name].title.text for name in sorted(layout) if name.startswith(("xaxis", "yaxis"))
+            and layout[name].title.text}
+    return {
+        "title": layout.title.text,
+        "axes": axes,
+        "traces": [{"type": trace.type, "name": trace.name, "x": values(getattr(trace, "x", None)),
+                    "y": values(getattr(trace, "y", None)), "z": values(getattr(trace, "z", None))}
+                   for trace in fig.data],
+        "shapes": len(layout.shapes),
+        "annotations": [a.text for a in layout.annotations],
+    }
+
+
+def snapshot_cases() -> dict:
+    table = pd.DataFrame({"sequence_id": ["a", "a", "b", "b"], "stage": ["base", "cpt"] * 2,
+                          "mean_share": [0.1, 0.12, 0.3, 0.25]})
+    return {
+        "mean-share": mean_share_figure(table),
+        "layer-profile": layer_profile_figure({"a": {"cpt": np.array([0.1, -0.2])}, "b": {"cpt": np.array([0.0, 0.3])}},
+                                              "base", {"a": "Role", "b": "Condition"}),
+        "head-shift": head_heatmap_figure(SHIFT, "Shift cpt − base", kind="shift"),
+        "tokens": token_attention_figure(lower_triangular(6), TOKENS, CONCEPT, threshold=0.3, title="Tokens"),
+        "histogram": shift_histogram_figure(SHIFT, "Head shifts"),
+        "controls": control_null_figure(np.array([0.0, 0.1, -0.1, 0.05]), 0.2, "mean", 100.0, 0.4, "Controls"),
+        "structure": span_structure_figure(np.array([[0.5, np.nan], [0.2, 0.3]]), ["duty", "breach"], "Spans"),
+    }
+
+
+@pytest.mark.parametrize("name", list(snapshot_cases()))
+def test_figure_matches_its_snapshot(name):
+    """Figure JSON from fixed input against tests/snapshots/figures/NAME.json; a deliberate change
+    of a figure is recorded with `UPDATE_SNAPSHOTS=1 pytest tests/test_figures.py`."""
+    summary = json.loads(json.dumps(figure_summary(snapshot_cases()[name])))
+    path = SNAPSHOTS / f"{name}.json"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert summary == json.loads(path.read_text(encoding="utf-8"))

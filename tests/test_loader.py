@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import socket
 import weakref
 
 import pytest
@@ -13,20 +12,6 @@ from interp.errors import InterpError
 from interp.lineage import Stage
 from interp.checkpoints import check_checkpoint
 from interp.loader import free_stage, load_stage, resolve_device, resolve_dtype
-
-
-@pytest.fixture()
-def offline(monkeypatch):
-    """No hub access: offline mode on, and any socket connection fails loudly."""
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
 def test_resolve_device_without_cuda(monkeypatch):

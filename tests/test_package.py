@@ -26,3 +26,28 @@ def test_library_never_imports_streamlit():
 def test_public_api_names_exist():
     missing = [name for name in interp.__all__ if not hasattr(interp, name)]
     assert missing == [] and "compute_shift_statistics" in interp.__all__
+
+
+def test_tests_mirror_the_package_file_by_file():
+    """Each module of `interp/` has its own test file: tests/test_<name>.py, tests/demo/test_<name>.py."""
+    tests = PACKAGE.parent / "tests"
+    missing = []
+    for module in PACKAGE.rglob("*.py"):
+        if module.name in ("__init__.py", "__main__.py"):
+            continue
+        relative = module.relative_to(PACKAGE).parent
+        if not (tests / relative / f"test_{module.stem}.py").is_file():
+            missing.append(str(module.relative_to(PACKAGE)))
+    assert missing == []
+
+
+def test_reading_results_imports_no_torch():
+    """Store, results, report, views, figures and export serve the app and the CLI without torch."""
+    import subprocess
+    import sys
+
+    modules = "interp.store, interp.results, interp.report, interp.views, interp.figures, interp.export, interp.cli"
+    script = f"import sys, {modules}; print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=PACKAGE.parent)
+    assert result.stdout.strip() == "[]", result.stderr

@@ -309,10 +309,12 @@ def test_a_concept_that_stands_out_is_above_every_control():
     assert result.p_value == pytest.approx(2 / 201)
 
 
-def test_control_statistics_match_shift_statistics_of_the_control_spans():
+@pytest.mark.parametrize("statistic", ["mean", "median", "frac_positive", "skewness", "kurtosis", "entropy"])
+def test_control_statistics_match_shift_statistics_of_the_control_spans(statistic):
+    """The vectorised statistic of every control equals `compute_shift_statistics` of its spans."""
     reference, other, concept, excluded, runs = standout_case()
     result = compare_with_controls(
-        reference, other, concept, excluded, runs, n_controls=20, seed=4, statistic="median"
+        reference, other, concept, excluded, runs, n_controls=20, seed=4, statistic=statistic
     )
     assert len(result.spans) == 20
     for value, indices in zip(result.controls, result.spans):
@@ -321,7 +323,7 @@ def test_control_statistics_match_shift_statistics_of_the_control_spans():
         shift = compute_shift(
             compute_share(other, control, excluded), compute_share(reference, control, excluded)
         )
-        assert value == pytest.approx(compute_shift_statistics(shift).median, rel=1e-12)
+        assert value == pytest.approx(getattr(compute_shift_statistics(shift), statistic), rel=1e-9)
 
 
 def test_control_windows_skip_excluded_tokens_between_them():

@@ -1,4 +1,10 @@
-"""Session state of the app: initialised in one place, read through small functions."""
+"""Session state of the app: initialised in one place, read through small functions.
+
+The selection a researcher may want to share or come back to (view, reference stage, sequence,
+stage, layer, head, ...) lives in the page's address (`st.query_params`), so a link opens the
+same view and a reload lands where it was; widgets are drawn from it and write back to it in
+their `on_change` callbacks. Sidebar settings live in widget state.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from interp.errors import InterpError
-from interp.registry import ConceptSequence, ConceptSet, all_sequences, load_concept_file
-from interp.report import Selection
+from interp.alignment import parse_exclusions
 from interp.paths import builtin_concepts_dir, user_concepts_dir
+from interp.registry import ConceptSequence, ConceptSet, all_sequences, load_concept_file
+from interp.results import Selection
 from interp.user_concepts import list_user_sets
+from interp.views import choice_text
 
 SOURCE_RUN = "a run of a lineage"
 DEFAULTS = {
@@ -25,7 +32,6 @@ DEFAULTS = {
     "n_controls": 200,
     "open_folder": "",
     "run_folder": None,
-    "head": None,
 }
 
 
@@ -38,16 +44,35 @@ def init_state() -> None:
         st.session_state.concept_sets = [name for name in concept_set_options() if name.startswith("built-in: ")]
 
 
-def concept_set_options() -> dict[str, ConceptSet]:
-    """Built-in sets and the user's own, by the name shown in the sidebar."""
+def _folder_signature(folder: Path) -> tuple:
+    """Names, sizes and times of a folder's files: a cache key that changes when any file does."""
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _load_options(builtin: tuple, user: tuple, user_folder: str) -> tuple[dict[str, ConceptSet], list[str]]:
     options = {}
     for path in sorted(builtin_concepts_dir().glob("*.yaml")):
         concept_set = load_concept_file(path)
         options[f"built-in: {concept_set.name}"] = concept_set
-    user_sets, _ = list_user_sets(user_concepts_dir())
+    user_sets, problems = list_user_sets(Path(user_folder))
     for user_set in user_sets:
         options[f"yours: {user_set.file_name}"] = user_set.concept_set
-    return options
+    return options, problems
+
+
+def concept_set_options() -> dict[str, ConceptSet]:
+    """Built-in sets and the user's own, by the name shown in the sidebar (read once per change)."""
+    folder = user_concepts_dir()
+    return _load_options(_folder_signature(builtin_concepts_dir()), _folder_signature(folder), str(folder))[0]
+
+
+def user_set_problems() -> list[str]:
+    """One line per file in the user's folder that no longer validates."""
+    folder = user_concepts_dir()
+    return _load_options(_folder_signature(builtin_concepts_dir()), _folder_signature(folder), str(folder))[1]
 
 
 def selected_sequences() -> list[ConceptSequence]:
@@ -63,17 +88,10 @@ def taken_ids(except_file: str | None = None) -> set[str]:
     }
 
 
-def exclusions_value() -> str | tuple[str, ...]:
-    if st.session_state.exclusion != "custom":
-        return st.session_state.exclusion
-    tokens = tuple(token.strip() for token in st.session_state.custom_exclusions.split(",") if token.strip())
-    if not tokens:
-        raise InterpError("custom exclusions: list at least one token, separated by commas")
-    return tokens
-
-
 def selection_from_state() -> Selection:
-    return Selection(exclusions=exclusions_value(), reference=st.session_state.get("reference"),
+    """The analysis settings of the sidebar and the reference stage of the address."""
+    text = st.session_state.custom_exclusions if st.session_state.exclusion == "custom" else st.session_state.exclusion
+    return Selection(exclusions=parse_exclusions(text), reference=st.query_params.get("reference"),
                      n_controls=int(st.session_state.n_controls), seed=0)
 
 
@@ -83,3 +101,8 @@ def current_folder() -> Path | None:
         return Path(st.session_state.run_folder) if st.session_state.run_folder else None
     typed = st.session_state.open_folder.strip()
     return Path(typed).expanduser() if typed else None
+
+
+def bind_to_address(name: str, key: str) -> None:
+    """`on_change` of a widget: write its value into the address under `name`."""
+    st.query_params[name] = choice_text(st.session_state[key])

@@ -1,9 +1,8 @@
-"""The offline demo lineage: seeded corpora, a micro build through the whole pipeline, atomicity."""
+"""Building the offline demo lineage: a micro build through the whole pipeline, locks, atomicity."""
 
 from __future__ import annotations
 
 import json
-import random
 import shutil
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from interp.demo import (
 )
 from interp.demo import build as demo_build
 from interp.demo import training
-from interp.demo.corpus import general_texts, instruction_pairs, legal_texts
 from interp.errors import InterpError
 
 MICRO = demo_build.SCALES["micro"]
@@ -36,73 +34,8 @@ def micro_build(tmp_path_factory):
     return build_demo(tmp_path_factory.mktemp("demo") / "demo-v1", seed=0, scale="micro", progress=False)
 
 
-@pytest.fixture(scope="module")
-def micro_data():
-    """The micro scale's corpora, tokenizer and tokenized data for seed 0."""
-    return training.prepare_data(MICRO, 0, demo_build.CHAT_TEMPLATE)
-
-
 def stage_weights(folder: Path, stage: str):
     return load_file(str(folder / stage / "model.safetensors"))
-
-
-# ---------------------------------------------------------------- corpora and tokenizer
-
-@pytest.mark.parametrize("generate", [general_texts, legal_texts, instruction_pairs])
-def test_corpus_is_fixed_by_its_seed_alone(generate):
-    random.seed(1)
-    first = generate(40, seed=3)
-    random.seed(2)
-    assert generate(40, seed=3) == first
-    assert generate(40, seed=4) != first
-    assert len(first) == 40
-
-
-def test_corpus_vocabulary_is_broad():
-    def vocabulary(texts):
-        return {word.strip(".,;:()“”").lower() for text in texts for word in text.split()}
-
-    assert len(vocabulary(general_texts(2000, 0))) > 500
-    assert len(vocabulary(legal_texts(2000, 0))) > 500
-
-
-def test_legal_texts_read_like_statutes():
-    joined = " ".join(legal_texts(300, 0))
-    for marker in ("means", " may ", "shall not", "§", "(1)", "a certified copy of", "Unless", "Where", " if "):
-        assert marker in joined
-
-
-def test_instruction_responses_are_copied_from_the_text():
-    pairs = instruction_pairs(200, 0)
-    conditions = [(i, r) for i, r in pairs if i.startswith("Identify the condition in: ")]
-    assert conditions
-    for instruction, response in conditions:
-        assert response[:-1].lower() in instruction.lower()
-
-
-def test_tokenizer_is_fixed_by_the_seed(micro_data):
-    def tokenizer_json(seed):
-        return training.prepare_data(MICRO, seed, demo_build.CHAT_TEMPLATE).tokenizer.backend_tokenizer.to_str()
-
-    first = micro_data.tokenizer.backend_tokenizer.to_str()
-    assert tokenizer_json(0) == first
-    assert tokenizer_json(1) != first
-
-
-def test_instruction_examples_train_on_the_response_only(micro_data):
-    tokenizer = micro_data.tokenizer
-    [(ids, labels)] = training.chat_examples(tokenizer, [("Who holds the duty?", "The tenant.")], 256)
-    answer = [label for label in labels if label != training.IGNORE]
-    assert tokenizer.decode(answer) == "The tenant.</s>"
-    assert ids[-len(answer):] == answer
-    assert tokenizer.decode(ids).startswith("<s>[INST] Who holds the duty? [/INST]")
-
-
-def test_held_out_sets_are_not_training_text(micro_data):
-    train_rows = {tuple(row) for row in micro_data.legal.tolist()}
-    assert not any(tuple(row) in train_rows for row in micro_data.heldout_legal.tolist())
-    train_pairs = {tuple(ids) for ids, _ in micro_data.instructions}
-    assert not any(tuple(ids) in train_pairs for ids, _ in micro_data.heldout_instructions)
 
 
 # ---------------------------------------------------------------- the micro build

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_state import taken_ids
 from interp.alignment import align_sequence, format_marked_tokens
+from interp.checkpoints import check_checkpoint
 from interp.errors import InterpError
-from interp.lineage import Lineage
-from interp.loader import check_checkpoint
+from interp.lineage import Lineage, is_demo_model
 from interp.paths import user_concepts_dir
 from interp.registry import CONCEPT_SUFFIXES, ConceptFileError, parse_concept_bytes
 from interp.tokenizer import load_tokenizer
 from interp.user_concepts import delete_user_set, list_user_sets, save_authored_sequence, save_upload
+from ui.state import taken_ids
 
 SPAN_COLUMNS = ["text", "occurrence", "role"]
 
@@ -59,10 +59,10 @@ def render_upload() -> None:
         (st.error if kind == "error" else st.success)(message)
 
 
-def _authored_item() -> dict:
+def _authored_item(span_rows: list[dict]) -> dict:
     """The form's fields as a concept-file item; cells left empty in the span table come back as NaN."""
     spans = []
-    for row in st.session_state.get("author-spans-value", []):
+    for row in span_rows:
         text, occurrence, role = row.get("text"), row.get("occurrence"), row.get("role")
         text = "" if pd.isna(text) else str(text)
         if not text.strip():
@@ -92,8 +92,7 @@ def render_authoring(lineage: Lineage | None) -> None:
     edited = st.data_editor(pd.DataFrame([{"text": "", "occurrence": 1, "role": ""}], columns=SPAN_COLUMNS),
                             num_rows="dynamic", key="author-spans", width="stretch",
                             column_config={"occurrence": st.column_config.NumberColumn(min_value=1, step=1)})
-    st.session_state["author-spans-value"] = edited.to_dict(orient="records")
-    item = _authored_item()
+    item = _authored_item(edited.to_dict(orient="records"))
     if not (item["text"].strip() and item["spans"]):
         return
     try:
@@ -127,7 +126,7 @@ def render_preview(sequence, lineage: Lineage | None) -> None:
     stage = lineage.stages[0]
     try:
         model = stage.model
-        if model.startswith("demo:"):
+        if is_demo_model(model):
             from interp.demo import resolve_demo_model
 
             model = resolve_demo_model(model)

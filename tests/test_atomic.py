@@ -1,0 +1,39 @@
+"""Atomic writes: readers see the old file or the new one, never half; failures leave nothing behind."""
+
+import numpy as np
+import pytest
+
+from interp import atomic
+
+
+def test_a_write_replaces_the_file_whole(tmp_path):
+    target = tmp_path / "sub" / "file.json"
+    atomic.write_json_atomic(target, {"a": 1})
+    atomic.write_json_atomic(target, {"a": 2, "ü": "é"})
+    assert target.read_text("utf-8") == '{\n  "a": 2,\n  "ü": "é"\n}\n'
+    assert [p.name for p in target.parent.iterdir()] == ["file.json"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "file.txt"
+    atomic.write_text_atomic(target, "old")
+
+    def broken_replace(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        atomic.write_text_atomic(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]
+
+
+def test_arrays_round_trip_without_pickle(tmp_path):
+    values = np.arange(12, dtype=np.float32).reshape(3, 4)
+    atomic.save_npy_atomic(tmp_path / "a.npy", values)
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy", allow_pickle=False), values)
+    atomic.save_npz_atomic(tmp_path / "b.npz", lower=values.astype(np.float16))
+    with np.load(tmp_path / "b.npz", allow_pickle=False) as archive:
+        np.testing.assert_array_equal(archive["lower"], values.astype(np.float16))
+    with pytest.raises(ValueError):
+        atomic.save_npy_atomic(tmp_path / "c.npy", np.array([{"a": 1}], dtype=object))

@@ -1,0 +1,171 @@
+"""The result views of the app, drawn from the view registry of `interp.views`.
+
+One generic renderer serves every registered view: a widget per choice, then the view's headline
+numbers, notes, figures and tables with their downloads. A run's `Results` is opened once per
+results-folder version and selection and shared by every session; each view's output is cached
+per choice, so switching views or heads on a stored run answers from memory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from interp import views
+from interp.errors import InterpError
+from interp.export import bundle_file_name, chromium_found, export_run, table_bytes
+from interp.results import Results, Selection
+from interp.store import ResultsStore
+from ui.widgets import render_figure, render_table
+
+PAGES = {**{name: view.label for name, view in views.VIEWS.items()}, "concepts": "Concepts"}
+# Table columns whose sign is a direction (attention moved to the concept, or away).
+SIGNED_COLUMNS = ("mean", "median")
+BUNDLE_IMAGES = {"HTML figures and tables (seconds)": (), "HTML, PNG and SVG figures (minutes on a large run)": ("png", "svg")}
+
+
+def render_page_picker() -> str:
+    """A row of page buttons bound to `?view=` in the address, so every view has its own link."""
+    requested = st.query_params.get("view", "overview")
+    st.session_state.view = requested if requested in PAGES else "overview"
+    st.segmented_control("View", list(PAGES), format_func=PAGES.get, key="view", label_visibility="collapsed",
+                         on_change=_page_changed)
+    st.query_params["view"] = st.session_state.view
+    return st.session_state.view
+
+
+def _page_changed() -> None:
+    st.query_params["view"] = st.session_state.view or "overview"
+
+
+def results_version(folder: str) -> int:
+    """Changes whenever the run is rewritten, so nothing cached from an older version is reused."""
+    return ResultsStore(folder).manifest_path.stat().st_mtime_ns
+
+
+@st.cache_resource(max_entries=16, show_spinner="Reading the results folder …")
+def open_results(folder: str, version: int, selection: Selection) -> Results:
+    """One `Results` per folder version and selection, shared by every session (it only reads)."""
+    return Results(folder, selection)
+
+
+@st.cache_data(max_entries=256, show_spinner="Computing from the stored results …")
+def view_output(folder: str, version: int, selection: Selection, name: str, chosen: tuple) -> views.ViewOutput:
+    return views.get_view(name).compute(open_results(folder, version, selection), **dict(chosen))
+
+
+@st.fragment
+def render_view(name: str, folder: str, selection: Selection) -> None:
+    """One view: its choices, then what it shows. A fragment: a new head reruns this alone.
+
+    Bad input (a head outside the model, a damaged entry) is one line, here, since a fragment's
+    rerun does not pass through the page's own handler."""
+    try:
+        _render_view(name, folder, selection)
+    except InterpError as error:
+        st.error(str(error))
+
+
+def _render_view(name: str, folder: str, selection: Selection) -> None:
+    view = views.get_view(name)
+    version = results_version(folder)
+    results = open_results(folder, version, selection)
+    st.caption(view.caption)
+    reason = view.unavailable(results)
+    if reason:
+        st.info(f"Nothing to show here: {reason}.")
+        return
+    chosen = render_choices(view, results)
+    output = view_output(folder, version, selection, name, tuple(chosen.items()))
+    render_output(view, chosen, output)
+    if name == "overview":
+        render_bundle_download(folder, version, selection)
+
+
+def render_choices(view: views.View, results: Results) -> dict:
+    """A select box per choice, drawn from the address and writing back to it."""
+    chosen = views.resolve_choices(view, results, st.query_params.to_dict(), as_text=True)
+    if not view.choices:
+        return chosen
+    columns = st.columns(len(view.choices))
+    so_far: dict = {}
+    for column, choice in zip(columns, view.choices):
+        key = f"choice-{view.name}-{choice.name}"
+        options = list(choice.options(results, so_far))
+        st.session_state[key] = chosen[choice.name]
+        column.selectbox(choice.label, options, key=key, format_func=lambda v, c=choice: c.describe(results, v),
+                         on_change=_choice_changed, args=(view, choice.name, key))
+        so_far[choice.name] = chosen[choice.name]
+    return chosen
+
+
+def _choice_changed(view: views.View, name: str, key: str) -> None:
+    """Write the new value into the address; choices that follow it go back to their defaults."""
+    st.query_params[name] = views.choice_text(st.session_state[key])
+    for choice in view.choices:
+        if name in choice.follows and choice.name in st.query_params:
+            del st.query_params[choice.name]
+
+
+def _select_head(chart_key: str) -> None:
+    """A clicked head-map cell becomes the selected layer and head of every view."""
+    points = st.session_state[chart_key].selection.get("points", [])
+    if points:
+        st.query_params["layer"], st.query_params["head"] = str(int(points[0]["y"])), str(int(points[0]["x"]))
+
+
+def render_output(view: views.View, chosen: dict, output: views.ViewOutput) -> None:
+    if output.headlines:
+        for column, headline in zip(st.columns(len(output.headlines)), output.headlines):
+            column.metric(headline.label, headline.value, help=headline.help or None)
+    for note in output.notes:
+        st.info(note)
+    items = list(output.figures.items())
+    for start in range(0, len(items), view.columns):
+        for column, (key, figure) in zip(st.columns(view.columns), items[start:start + view.columns]):
+            with column:
+                chart_key = f"chart-{view.name}-{key}"
+                render_figure(figure, views.entry_name(view, key, chosen), select_key=chart_key,
+                              on_select=(lambda k=chart_key: _select_head(k)) if view.head_maps else None)
+    for index, (key, table) in enumerate(output.tables.items()):
+        name = views.entry_name(view, key, chosen)
+        styled = table.style.map(_sign_colour, subset=[c for c in SIGNED_COLUMNS if c in table]).format(precision=4)
+        if index == 0:
+            render_table(table, name, styled)
+        else:
+            with st.expander(f"Table: {key.replace('-', ' ')}"):
+                render_table(table, name)
+    for key, table in output.downloads.items():
+        name = views.entry_name(view, key, chosen)
+        st.download_button(f"Table: {key.replace('-', ' ')} ({len(table):,} rows, CSV)",
+                           data=lambda t=table: table_bytes(t, "csv"), file_name=f"{name}.csv", mime="text/csv",
+                           key=f"download-{name}-csv", on_click="ignore")
+
+
+def _sign_colour(value) -> str:
+    if not isinstance(value, (int, float)) or value != value or value == 0:
+        return ""
+    return "color: #b2182b" if value > 0 else "color: #2166ac"
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def bundle_bytes(folder: str, version: int, selection: Selection, image_formats: tuple[str, ...]) -> bytes:
+    """The whole run as one zip: the bundle of `python -m interp export`."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path, _, _ = export_run(open_results(folder, version, selection), Path(scratch) / "bundle.zip", image_formats)
+        return path.read_bytes()
+
+
+def render_bundle_download(folder: str, version: int, selection: Selection) -> None:
+    st.subheader("Download everything")
+    choice = st.radio("Figures in the zip", list(BUNDLE_IMAGES), key="bundle-images", horizontal=True,
+                      help="Images are rendered by Chromium; a run of ten sequences has about 170 figures.")
+    images = BUNDLE_IMAGES[choice] if chromium_found() else ()
+    st.download_button(
+        "Download everything (zip: manifest, every figure and table)",
+        data=lambda: bundle_bytes(folder, version, selection, images),
+        file_name=bundle_file_name(open_results(folder, version, selection)), mime="application/zip",
+        key="download-bundle", on_click="ignore", type="primary",
+    )

@@ -1,0 +1,84 @@
+"""Running a lineage from the app: the cached checkpoint, the run folder, the demo on first start."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import streamlit as st
+
+from interp.demo import demo_is_built, ensure_demo
+from interp.lineage import Lineage, Stage
+from interp.paths import app_run_folder
+from interp.settings import ExtractionSettings
+from interp.store import ResultsStore
+from ui.state import SOURCE_RUN, selected_sequences
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading the checkpoint …")
+def cached_stage(model: str, revision: str | None, device: str, dtype: str, device_map: str | None, trust: bool):
+    """One checkpoint in memory per process; loading the next one evicts it."""
+    from interp.loader import load_stage
+
+    return load_stage(Stage("stage", model, revision), device=device, dtype=dtype, device_map=device_map,
+                      trust_remote_code=trust)
+
+
+def app_stage_loader(stage: Stage, settings: ExtractionSettings, device: str, dtype: str):
+    """The cached checkpoint, relabelled for this stage (a copy: the cached one stays as it is)."""
+    loaded = cached_stage(stage.model, stage.revision, device, dtype, settings.device_map, settings.trust_remote_code)
+    return dataclasses.replace(loaded, stage=stage)
+
+
+def settings_from_state() -> ExtractionSettings:
+    return ExtractionSettings(device=st.session_state.device, dtype=st.session_state.dtype)
+
+
+def run_folder_for(lineage: Lineage, settings: ExtractionSettings) -> Path:
+    return app_run_folder(lineage, selected_sequences(), settings)
+
+
+def start_run(lineage: Lineage) -> None:
+    """Run the lineage over the selected sequences with a progress bar per stage × sequence."""
+    from interp.pipeline import extract_lineage  # torch and transformers load here, not before
+
+    settings = settings_from_state()
+    out = run_folder_for(lineage, settings)
+    bar = st.progress(0.0, text="Preparing the run …")
+
+    def on_progress(progress) -> None:
+        bar.progress(progress.done / max(progress.total, 1), text=progress.message)
+
+    extract_lineage(lineage, selected_sequences(), out, settings, on_progress, stage_loader=app_stage_loader)
+    bar.empty()
+    st.session_state.run_folder = str(out)
+
+
+def auto_open_demo(lineage: Lineage | None) -> bool:
+    """On a fresh start with the demo lineage, open its default run; True when it must be made."""
+    if st.session_state.get("auto_opened") or lineage is None or lineage.name != "demo" or not demo_is_built():
+        return False
+    st.session_state.auto_opened = True
+    out = run_folder_for(lineage, settings_from_state())
+    if ResultsStore(out).manifest_path.is_file():
+        st.session_state.run_folder = str(out)
+        return False
+    return bool(selected_sequences())
+
+
+def render_no_results(lineage: Lineage | None) -> None:
+    if st.session_state.source != SOURCE_RUN:
+        st.info("Enter the path of a results folder in the sidebar.")
+        return
+    if lineage is not None and lineage.name == "demo" and not demo_is_built():
+        st.warning("The demo lineage is not built yet (`make run` builds it before starting the app).")
+        st.button("Build the demo lineage now (about two minutes, offline)", type="primary", on_click=_build_demo)
+        return
+    st.info("Choose concept sets and press **Run** in the sidebar. A run already made with the same "
+            "lineage and concepts opens at once, without loading a model.")
+
+
+def _build_demo() -> None:
+    with st.spinner("Training base → cpt → ift on generated text …"):
+        ensure_demo(progress=False)
+    st.session_state.auto_opened = False

@@ -1,0 +1,80 @@
+"""The sidebar: lineage, concept sets, device and the analysis settings every view depends on."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from interp.errors import InterpError
+from interp.lineage import Lineage, list_presets, load_lineage, parse_lineage
+from ui.state import SOURCE_RUN, bind_to_address, concept_set_options, selected_sequences
+
+
+def lineage_from_state() -> Lineage:
+    """The lineage chosen in the sidebar: a preset, or the stages typed in as `label = model`."""
+    choice = st.session_state.lineage_choice
+    if choice != "custom":
+        return load_lineage(choice)
+    stages = []
+    for number, line in enumerate(st.session_state.custom_stages.splitlines(), start=1):
+        if not line.strip():
+            continue
+        label, separator, model = line.partition("=")
+        if not separator:
+            raise InterpError(f"custom stages, line {number}: write 'label = hub id or folder[@revision]'")
+        model, _, revision = model.strip().partition("@")
+        stages.append({"label": label.strip(), "model": model.strip(), **({"revision": revision} if revision else {})})
+    return parse_lineage({"name": "custom", "stages": stages}, "custom stages")
+
+
+def render_sidebar() -> tuple[Lineage | None, bool]:
+    """Everything a run and its views depend on; returns the lineage and whether Run was pressed."""
+    sidebar = st.sidebar
+    sidebar.header("Lineage")
+    sidebar.radio("Results from", [SOURCE_RUN, "an existing results folder"], key="source")
+    if st.session_state.source != SOURCE_RUN:
+        sidebar.text_input("Results folder", key="open_folder", placeholder="/path/to/results",
+                           help="A folder made by `python -m interp extract`, e.g. on a GPU machine; no model is loaded.")
+        render_analysis_settings(sidebar)
+        return None, False
+    sidebar.selectbox("Lineage", [*list_presets(), "custom"], key="lineage_choice",
+                      help="demo: a miniature trained here, offline. saul-7b: the reference study's three 7B models.")
+    if st.session_state.lineage_choice == "custom":
+        sidebar.text_area("Stages, in order", key="custom_stages", height=110,
+                          help="One per line: `label = hub id or local folder`, optionally `@revision`.")
+    try:
+        lineage = lineage_from_state()
+    except InterpError as error:
+        sidebar.error(str(error))
+        return None, False
+    sidebar.caption(" → ".join(f"**{s.label}** `{s.model}`" for s in lineage.stages))
+    render_concept_choice(sidebar)
+    sidebar.selectbox("Device", ["auto", "cpu", "cuda"], key="device")
+    sidebar.selectbox("Data type", ["auto", "float32", "bfloat16", "float16"], key="dtype",
+                      help="auto: bfloat16 on CUDA, float32 on the CPU.")
+    render_analysis_settings(sidebar)
+    run = sidebar.button("Run", type="primary", width="stretch", disabled=not selected_sequences())
+    return lineage, run
+
+
+def render_concept_choice(container) -> None:
+    options = concept_set_options()
+    st.session_state.concept_sets = [name for name in st.session_state.concept_sets if name in options]
+    container.multiselect("Concept sets", list(options), key="concept_sets",
+                          help="Built-in sets and your own (add them on the Concepts page).")
+
+
+def render_analysis_settings(container) -> None:
+    container.header("Analysis")
+    container.selectbox("Excluded tokens", ["paper", "none", "custom"], key="exclusion",
+                        help="paper: BOS and ' ( ) , - . : ▁ ▁( ▁... ▁[...], as in the reference study. none: BOS only.")
+    if st.session_state.exclusion == "custom":
+        container.text_input("Tokens to exclude (comma-separated)", key="custom_exclusions")
+    container.number_input("Control spans", min_value=0, max_value=2000, step=50, key="n_controls",
+                           help="Random spans of the concept's lengths that place its shift in a null distribution.")
+
+
+def render_reference_choice(stages: list[str], reference: str) -> None:
+    """The reference stage, among the stages of the run shown; kept in the address."""
+    st.session_state.reference = st.query_params.get("reference") if st.query_params.get("reference") in stages else reference
+    st.sidebar.selectbox("Reference stage", stages, key="reference", on_change=bind_to_address,
+                         args=("reference", "reference"), help="Shifts are measured against this stage.")

@@ -1,0 +1,37 @@
+"""Drawing one figure or table with its downloads: the same bytes the exporter writes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from interp.export import CHROMIUM_MISSING, IMAGE_FORMATS, chromium_found, figure_bytes, figure_html, table_bytes
+
+MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html"}
+
+
+def render_figure(fig, name: str, select_key: str | None = None, on_select=None):
+    """Draw a figure and its PNG/SVG/PDF/HTML downloads; images are made only when clicked."""
+    width = "content" if fig.layout.width else "stretch"
+    event = st.plotly_chart(fig, key=select_key, on_select=on_select or "ignore", selection_mode="points", width=width)
+    columns = st.columns(len(IMAGE_FORMATS) + 1, gap="small", width=420)
+    images_possible = chromium_found()
+    for column, fmt in zip(columns, IMAGE_FORMATS):
+        column.download_button(
+            fmt.upper(), data=(lambda f=fmt: figure_bytes(fig, f)), file_name=f"{name}.{fmt}", mime=MIME[fmt],
+            key=f"download-{name}-{fmt}", disabled=not images_possible,
+            help=None if images_possible else CHROMIUM_MISSING, on_click="ignore",
+        )
+    columns[-1].download_button("HTML", data=lambda: figure_html(fig), file_name=f"{name}.html", mime=MIME["html"],
+                                key=f"download-{name}-html", on_click="ignore")
+    return event
+
+
+def render_table(frame: pd.DataFrame, name: str, styled=None) -> None:
+    """A table and its CSV/JSON downloads."""
+    st.dataframe(styled if styled is not None else frame, hide_index=True, width="stretch")
+    left, right, _ = st.columns([1, 1, 6])
+    left.download_button("CSV", data=lambda: table_bytes(frame, "csv"), file_name=f"{name}.csv", mime="text/csv",
+                         key=f"download-{name}-csv", on_click="ignore")
+    right.download_button("JSON", data=lambda: table_bytes(frame, "json"), file_name=f"{name}.json",
+                          mime="application/json", key=f"download-{name}-json", on_click="ignore")
