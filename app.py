@@ -7,6 +7,9 @@ run is started.
 
 from __future__ import annotations
 
+import importlib
+import threading
+
 import streamlit as st
 
 from interp.demo import DEMO_NOTICE
@@ -57,11 +60,21 @@ def render_main(lineage: Lineage | None, run: bool) -> None:
     render_view(page, str(folder), selection)
 
 
+@st.cache_resource
+def warm_scipy() -> threading.Thread:
+    """Import scipy.stats once per server, in the background: the Distribution view's bootstrap
+    and QQ plot need it, and importing it on the first click cost about a second."""
+    thread = threading.Thread(target=importlib.import_module, args=("scipy.stats",), daemon=True)
+    thread.start()
+    return thread
+
+
 def main() -> None:
     init_state()
     lineage, run = render_sidebar()
     run = auto_open_demo(lineage) or run
     render_main(lineage, run)
+    warm_scipy()
 
 
 main()

@@ -13,6 +13,7 @@ import scipy.stats
 from interp.errors import InterpError
 from interp.figures import (
     DIVERGING_SCALE,
+    TEMPLATE,
     MAX_ANNOTATIONS,
     concept_window,
     control_null_figure,
@@ -35,12 +36,18 @@ def lower_triangular(n: int, seed: int = 0) -> np.ndarray:
     return pattern / pattern.sum(axis=1, keepdims=True)
 
 
+def position_of(label: str) -> int:
+    """The token position a token-axis category starts with ("12: ▁court")."""
+    return int(label.split(":")[0])
+
+
 def vertical_lines(fig) -> list[float]:
     return [shape.x0 for shape in fig.layout.shapes if shape.x0 == shape.x1]
 
 
 def assert_common_style(fig, x_axis: str = "xaxis") -> None:
-    assert fig.layout.template.to_plotly_json() == pio.templates["plotly_white"].to_plotly_json()
+    assert fig.layout.template.to_plotly_json() == pio.templates[TEMPLATE].to_plotly_json()
+    assert fig.layout.template.layout.to_plotly_json() == pio.templates["plotly_white"].layout.to_plotly_json()
     assert fig.layout.title.text
     assert fig.layout[x_axis].title.text and fig.layout.yaxis.title.text
     assert all(trace.hovertemplate for trace in fig.data)
@@ -145,8 +152,10 @@ def test_token_attention_blanks_upper_triangle_and_marks_concepts():
     z = np.array(heatmap.z, dtype=float)
     expected = pattern.copy()
     expected[np.triu_indices(6, k=1)] = np.nan
-    np.testing.assert_array_equal(z, expected)
+    np.testing.assert_allclose(z, expected, rtol=1e-6)
     assert heatmap.zmin == 0
+    assert list(heatmap.x) == ["0: &lt;s&gt;", "1: ▁The", "2: ▁tenant (concept)", "3: ▁shall", "4: ▁pay (concept)", "5: ↵"]
+    assert "%{x}" in heatmap.hovertemplate and "%{y}" in heatmap.hovertemplate
     ticks = list(fig.layout.xaxis.ticktext)
     assert ticks == list(fig.layout.yaxis.ticktext)
     assert ["«" in t for t in ticks] == CONCEPT.tolist()
@@ -160,11 +169,10 @@ def test_token_attention_crops_to_window_with_absolute_positions():
     pattern = lower_triangular(6, seed=2)
     fig = token_attention_figure(pattern, TOKENS, CONCEPT, window=(2, 5))
     heatmap = fig.data[0]
-    np.testing.assert_array_equal(heatmap.x, [2, 3, 4])
-    np.testing.assert_array_equal(heatmap.y, [2, 3, 4])
+    assert [position_of(label) for label in heatmap.x] == [2, 3, 4] == [position_of(label) for label in heatmap.y]
     expected = pattern[2:5, 2:5].copy()
     expected[np.triu_indices(3, k=1)] = np.nan
-    np.testing.assert_array_equal(np.array(heatmap.z, dtype=float), expected)
+    np.testing.assert_allclose(np.array(heatmap.z, dtype=float), expected, rtol=1e-6)
     assert len(fig.layout.xaxis.ticktext) == 3 and "«" in fig.layout.xaxis.ticktext[0]
     with pytest.raises(InterpError, match="window"):
         token_attention_figure(pattern, TOKENS, CONCEPT, window=(4, 9))
@@ -175,7 +183,7 @@ def test_token_attention_annotates_exactly_the_cells_above_threshold():
     fig = token_attention_figure(pattern, TOKENS, CONCEPT, threshold=0.3)
     rows, cols = np.nonzero(np.tril(pattern) > 0.3)
     expected = {(int(c), int(r), f"{pattern[r, c]:.2f}") for r, c in zip(rows, cols)}
-    shown = {(a.x, a.y, a.text) for a in fig.layout.annotations}
+    shown = {(position_of(a.x), position_of(a.y), a.text) for a in fig.layout.annotations}
     assert shown == expected and len(fig.layout.annotations) == len(expected) > 0
 
 
@@ -188,7 +196,15 @@ def test_token_difference_uses_absolute_threshold_and_diverging_scale():
     assert heatmap.zmid == 0 and heatmap.zmin == -0.5 and heatmap.zmax == 0.5
     assert heatmap.colorscale == head_heatmap_figure(SHIFT, "s", "shift").data[0].colorscale
     assert DIVERGING_SCALE == "RdBu_r"
-    assert {(a.x, a.y, a.text) for a in fig.layout.annotations} == {(1, 2, "-0.50"), (0, 3, "0.40")}
+    assert {(position_of(a.x), position_of(a.y), a.text) for a in fig.layout.annotations} == {
+        (1, 2, "-0.50"), (0, 3, "0.40")}
+
+
+def test_long_token_axes_label_every_kth_token():
+    n = 150
+    fig = token_attention_figure(lower_triangular(n), [f"t{i}" for i in range(n)], np.zeros(n, dtype=bool))
+    assert len(fig.layout.xaxis.tickvals) <= 60 and fig.layout.xaxis.tickvals[1] == "3: t3"
+    assert len(fig.data[0].x) == n
 
 
 def test_token_attention_caps_annotations():

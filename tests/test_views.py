@@ -65,7 +65,7 @@ def test_token_difference_is_the_difference_of_stored_patterns(results):
     output = views.get_view("tokens").compute(results, sequence="seller-1", stage="cpt", layer=1, head=2,
                                               difference="base", threshold=0.05)
     figure = output.figures["map"]
-    start = int(figure.data[0].x[0])
+    start = int(figure.data[0].x[0].split(":")[0])
     shown = z_of(figure)
     expected = (cpt - base)[start:start + shown.shape[0], start:start + shown.shape[1]]
     lower = np.tril(np.ones_like(expected, dtype=bool))
