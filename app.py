@@ -44,7 +44,7 @@ def render_main(lineage: Lineage | None, run: bool) -> None:
         render_no_results(lineage)
         return
     try:
-        manifest = ResultsStore(folder).open()
+        manifest = ResultsStore(folder).open(partial=True)
         render_reference_choice(manifest.stage_labels, manifest.reference)
         selection = selection_from_state()
         results = open_results(str(folder), results_version(str(folder)), selection)
@@ -53,6 +53,9 @@ def render_main(lineage: Lineage | None, run: bool) -> None:
         return
     st.caption(f"Results: `{folder}` · lineage **{manifest.lineage}** · stages {', '.join(manifest.stage_labels)} · "
                f"{len(manifest.sequence_ids)} sequences · updated {manifest.updated}")
+    if results.partial:
+        st.warning(f"**Partial results**: the run stopped before it finished; {results.describe_missing()}. "
+                   "Run it again to finish it.")
     differing = results.differently_tokenized()
     if differing:
         st.caption(f"The stages tokenize {', '.join(differing)} differently: shares and shifts compare; "

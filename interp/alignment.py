@@ -120,6 +120,23 @@ def align_sequence(
     )
 
 
+# Sequences this short keep their whole pattern; longer ones a window around the concept.
+SHORT_SEQUENCE = 48
+WINDOW_MARGIN = 12
+MAX_WINDOW = 256
+
+
+def concept_window(concept_mask: np.ndarray, n: int, margin: int = WINDOW_MARGIN, limit: int = MAX_WINDOW) -> tuple[int, int]:
+    """Token window `[start, end)` around the concept tokens: `margin` tokens either side, at most
+    `limit` tokens from the start of the first span. Short sequences, and sequences without
+    concept tokens, are kept whole (up to `limit`)."""
+    positions = np.flatnonzero(np.asarray(concept_mask, dtype=bool))
+    if n <= SHORT_SEQUENCE or positions.size == 0:
+        return 0, min(n, limit)
+    start = max(0, int(positions[0]) - margin)
+    return start, min(n, int(positions[-1]) + margin + 1, start + limit)
+
+
 def concept_runs(aligned: AlignedSequence, excluded_mask: np.ndarray) -> list[np.ndarray]:
     """Per span, the indices of its tokens that are not excluded (the keys that count)."""
     runs = [np.array([i for i in indices if not excluded_mask[i]], dtype=int) for indices in aligned.span_tokens]

@@ -93,7 +93,11 @@ def _add_extract(commands) -> None:
     extract.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
     extract.add_argument("--dtype", default="auto", help="auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16, float16")
     extract.add_argument("--device-map", default=None, metavar="auto", help="hand the model to accelerate across devices")
-    extract.add_argument("--no-patterns", action="store_true", help="keep column sums only, not token-by-token patterns")
+    extract.add_argument("--patterns", choices=("window", "full", "none"), default="window",
+                         help="token-by-token attention to keep: a window around the concept (default), the full "
+                              "lower triangle (large: L·H·n²/2 values), or none")
+    extract.add_argument("--no-patterns", dest="patterns", action="store_const", const="none",
+                         help="the same as --patterns none")
     extract.add_argument("--format", dest="input_format", choices=("raw", "chat"), default="raw",
                          help="raw text with BOS (the reference study), or inside each stage's chat template")
     extract.add_argument("--trust-remote-code", action="store_true", help="allow a hub model's own code (off by default)")
@@ -110,6 +114,7 @@ def _add_report(commands) -> None:
     shares.add_argument("folder", metavar="DIR")
     shares.add_argument("--format", choices=("csv",), default="csv")
     _add_exclusions(shares)
+    _add_partial(shares)
     shares.set_defaults(command=run_shares)
 
 
@@ -125,6 +130,12 @@ def _add_analysis(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--controls", type=int, default=200, metavar="N",
                         help="control spans per sequence (default 200; 0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the control spans and the bootstrap (default 0)")
+    _add_partial(parser)
+
+
+def _add_partial(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--partial", action="store_true",
+                        help="read a run that stopped early as far as it got (a warning says what is missing)")
 
 
 def _results(args: argparse.Namespace):
@@ -134,7 +145,10 @@ def _results(args: argparse.Namespace):
 
     selection = Selection(exclusions=parse_exclusions(args.exclude), reference=getattr(args, "reference", None),
                           n_controls=getattr(args, "controls", 0), seed=getattr(args, "seed", 0))
-    return Results(args.folder, selection)
+    results = Results(args.folder, selection, partial=args.partial)
+    if results.partial:
+        print(f"warning: partial results: {results.describe_missing()}", file=sys.stderr)
+    return results
 
 
 def run_concepts_validate(args: argparse.Namespace) -> int:
@@ -193,7 +207,7 @@ def run_extract(args: argparse.Namespace) -> int:
     lineage = load_lineage(args.lineage)
     sequences = all_sequences(load_concepts(args.concepts))
     settings = ExtractionSettings(
-        device=args.device, dtype=args.dtype, device_map=args.device_map, keep_patterns=not args.no_patterns,
+        device=args.device, dtype=args.dtype, device_map=args.device_map, patterns=args.patterns,
         input_format=args.input_format, trust_remote_code=args.trust_remote_code,
     )
     if lineage.uses_demo:

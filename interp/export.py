@@ -322,6 +322,8 @@ def bundle_manifest(results: Results) -> dict[str, Any]:
         "exclusions": selection.exclusions if isinstance(selection.exclusions, str) else list(selection.exclusions),
         "reference": results.reference, "controls": selection.n_controls, "seed": selection.seed,
     }
+    if results.partial:
+        manifest["partial"] = results.describe_missing()
     return manifest
 
 

@@ -34,7 +34,6 @@ CONCEPT_COLOUR = "#d62728"
 MAX_ANNOTATIONS = 400
 # At most this many token labels on an axis; longer windows label every k-th token.
 MAX_TOKEN_TICKS = 60
-SHORT_SEQUENCE = 48
 PANEL_COLUMNS = 3
 
 
@@ -208,17 +207,6 @@ def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> 
     fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 16)))
     fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
     return _finish(fig, title, "head", "layer (0 = first, at the bottom)")
-
-
-def concept_window(concept_mask: np.ndarray, n: int, margin: int = 12) -> tuple[int, int]:
-    """Token window `[start, end)` around the concept tokens, `margin` tokens either side.
-
-    Sequences of at most 48 tokens, and sequences without concept tokens, are shown whole.
-    """
-    positions = np.flatnonzero(np.asarray(concept_mask, dtype=bool))
-    if n <= SHORT_SEQUENCE or positions.size == 0:
-        return 0, n
-    return max(0, int(positions[0]) - margin), min(n, int(positions[-1]) + margin + 1)
 
 
 def _token_tick(token: str, is_concept: bool) -> str:

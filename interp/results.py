@@ -30,8 +30,7 @@ from interp.statistics import (
     compute_shift_statistics,
     draw_control_spans,
 )
-from interp.store import ResultsStore, RunManifest, unpack_lower_triangle
-from interp.structure import compute_span_attention
+from interp.store import ResultsStore, RunManifest, describe_missing
 
 T = TypeVar("T")
 
@@ -74,16 +73,33 @@ def _memo(method: Callable[..., T]) -> Callable[..., T]:
 
 
 class Results:
-    """One results folder under one `Selection`."""
+    """One results folder under one `Selection`.
 
-    def __init__(self, store: ResultsStore | str | Path, selection: Selection = Selection()):
+    A run that stopped early is refused unless `partial`: then it is read as far as it got
+    (the finished stages, the sequences they all hold) and `missing` lists the rest.
+    """
+
+    def __init__(self, store: ResultsStore | str | Path, selection: Selection = Selection(), partial: bool = False):
         self.store = store if isinstance(store, ResultsStore) else ResultsStore(store)
         self.selection = selection
-        self.manifest: RunManifest = self.store.open()
+        self.manifest: RunManifest = self.store.open(partial=partial)
+        self.missing: list[tuple[str, str]] = self.store.missing(self.manifest) if partial else []
+        gaps = {sequence_id for stage, sequence_id in self.missing if stage in self.manifest.stage_labels}
+        if not self.manifest.stages:
+            raise InterpError(f"{self.store.folder}: no stage of this run has finished yet")
         self.reference = self._resolve_reference(selection.reference)
-        self.sequences: tuple[ConceptSequence, ...] = tuple(self.manifest.concept_sequences())
+        self.sequences: tuple[ConceptSequence, ...] = tuple(
+            sequence for sequence in self.manifest.concept_sequences() if sequence.id not in gaps)
         self._by_id = {sequence.id: sequence for sequence in self.sequences}
         self._memo: dict[tuple, Any] = {}
+
+    @property
+    def partial(self) -> bool:
+        """Whether this is a run that stopped early, read as far as it got."""
+        return bool(self.missing)
+
+    def describe_missing(self) -> str:
+        return describe_missing(self.missing)
 
     @property
     def stages(self) -> list[str]:
@@ -211,25 +227,23 @@ class Results:
     def has_patterns(self, sequence_id: str, *stages: str) -> bool:
         return all(self.store.has_patterns(stage, sequence_id) for stage in stages or self.stages)
 
-    def head_pattern(self, stage: str, sequence_id: str, layer: int, head: int) -> np.ndarray:
-        """One head's token × token attention `[n, n]` from the stored lower triangle."""
-        packed = self.store.read_patterns(stage, sequence_id)
-        if not (0 <= layer < packed.shape[0] and 0 <= head < packed.shape[1]):
-            raise InterpError(
-                f"layer {layer}, head {head} is outside this model ({packed.shape[0]} layers, {packed.shape[1]} heads)"
-            )
-        return unpack_lower_triangle(packed[layer, head], self.aligned(stage, sequence_id).n_tokens)
+    def head_pattern(self, stage: str, sequence_id: str, layer: int, head: int) -> tuple[np.ndarray, tuple[int, int]]:
+        """One head's stored token × token attention and the token positions `[start, end)` it
+        covers: the window around the concept (`--patterns window`) or the whole sequence."""
+        patterns = self.store.read_patterns(stage, sequence_id)
+        return patterns.head(layer, head), patterns.extent
 
     @_memo
     def span_attention(self, stage: str, sequence_id: str) -> np.ndarray:
-        """Span × span attention `[spans, spans]`, averaged over heads and layers one layer at a time."""
-        aligned = self.aligned(stage, sequence_id)
-        packed = self.store.read_patterns(stage, sequence_id)
-        total = np.zeros((len(aligned.span_tokens),) * 2)
-        for layer in range(packed.shape[0]):
-            mean_pattern = unpack_lower_triangle(packed[layer], aligned.n_tokens).mean(axis=0)
-            total = total + compute_span_attention(mean_pattern, aligned.span_tokens)
-        return total / packed.shape[0]
+        """Span × span attention `[spans, spans]` averaged over layers and heads (stored at
+        extraction); NaN where causal attention cannot reach (every query before every key)."""
+        matrix = self.store.read_span_attention(stage, sequence_id).mean(axis=(0, 1), dtype=np.float64)
+        spans = self.aligned(stage, sequence_id).span_tokens
+        for i, queries in enumerate(spans):
+            for j, keys in enumerate(spans):
+                if max(queries) < min(keys):
+                    matrix[i, j] = np.nan
+        return matrix
 
 
 def _reason(message: str) -> str:

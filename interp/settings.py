@@ -13,12 +13,16 @@ INPUT_FORMATS = ("raw", "chat")
 
 @dataclass(frozen=True)
 class ExtractionSettings:
-    """How a lineage is run; everything here except `device` and `device_map` enters the cache key."""
+    """How a lineage is run; everything here except `device` and `device_map` enters the cache key.
+
+    `patterns`: "window" keeps each head's pattern around the concept spans (what the Tokens
+    view shows), "full" the whole lower triangle, "none" only column sums and span attention.
+    """
 
     device: str = "auto"
     dtype: str = "auto"
     device_map: str | None = None
-    keep_patterns: bool = True
+    patterns: str = "window"
     input_format: str = "raw"
     trust_remote_code: bool = False
 

@@ -1,21 +1,26 @@
-"""The results folder: a manifest plus, per stage × sequence, tokens, column sums and patterns.
+"""The results folder: a manifest plus, per stage × sequence, an entry (see `interp.entries`).
 
 Layout (DESIGN.md §4)::
 
     DIR/manifest.json
+    DIR/entries/{stage}/{sequence}.json           tokens, offsets, concept tokens, cache key, digests
     DIR/entries/{stage}/{sequence}.colsums.npy    float32 [layers, heads, keys]
-    DIR/entries/{stage}/{sequence}.patterns.npz   float16 lower triangles [layers, heads, n(n+1)/2]
-    DIR/entries/{stage}/{sequence}.json           tokens, offsets, concept tokens, cache key
+    DIR/entries/{stage}/{sequence}.spans.npy      float32 [layers, heads, spans, spans]
+    DIR/entries/{stage}/{sequence}.patterns.npy   float16 window or lower triangle (optional)
 
 Column sums are enough to recompute the share of any span under any exclusion list, so every
-view is computed from here without a model. The entry's JSON is written last and carries the
-cache key: an entry whose JSON is present and whose key matches is complete and current.
+view is computed from here without a model. Every array's digest is written with it and checked
+when it is read: an array changed or damaged on disk is an error naming the stage and sequence,
+never a silently different number. A run that stopped early says what is missing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +28,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from interp.alignment import AlignedSequence
-from interp.atomic import save_npy_atomic, save_npz_atomic, write_json_atomic
+from interp.atomic import write_json_atomic
+from interp.entries import ARRAYS, EntryRecord, EntryWriter, PatternLayout, file_digest, parse_entry_record
 from interp.errors import InterpError
 from interp.registry import ConceptSequence, sequence_from_item
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+SUFFIXES = {"record": ".json", "colsums": ".colsums.npy", "spans": ".spans.npy", "patterns": ".patterns.npy"}
 
 
 class StageRecord(BaseModel):
@@ -36,7 +43,8 @@ class StageRecord(BaseModel):
 
     `fingerprint` identifies the weights (`sha256:<hex>` for a folder, `<hub id>@<commit>` for
     a hub model); `cached` is true when every entry of the stage came from an earlier run, so
-    no model was loaded (then `device` is the device the run would have used).
+    no model was loaded (then `device` is the device the run would have used); `route` is how
+    attention was read ("lean": blockwise, or "pattern": the bridge's hook_pattern).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -51,6 +59,7 @@ class StageRecord(BaseModel):
     dtype: str
     device: str
     cached: bool = False
+    route: str = "lean"
 
 
 class RunSettings(BaseModel):
@@ -58,7 +67,7 @@ class RunSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     input_format: str
-    keep_patterns: bool
+    patterns: str
     dtype: str
     device: str
     device_map: str | None = None
@@ -67,14 +76,15 @@ class RunSettings(BaseModel):
 class RunManifest(BaseModel):
     """Provenance of a results folder; `complete` turns true once every entry is written.
 
-    `sequences` are concept-file items (`interp.registry.sequence_item`), so a results folder
-    carries its own concept set.
+    `planned_stages` are the lineage's stages, `stages` those finished so far; `sequences` are
+    concept-file items (`interp.registry.sequence_item`), so a folder carries its own concept set.
     """
 
     model_config = ConfigDict(extra="forbid")
     format_version: int = FORMAT_VERSION
     lineage: str
     reference: str
+    planned_stages: list[str]
     stages: list[StageRecord]
     sequences: list[dict[str, Any]]
     settings: RunSettings
@@ -96,12 +106,42 @@ class RunManifest(BaseModel):
         return [sequence_from_item(item, f"manifest, sequence {number}") for number, item in enumerate(self.sequences, 1)]
 
 
+@dataclass(frozen=True)
+class StoredPatterns:
+    """An entry's patterns, memory-mapped: `values` as `PatternLayout` says, for `n` tokens."""
+
+    layout: PatternLayout
+    n: int
+    values: np.ndarray
+
+    @property
+    def extent(self) -> tuple[int, int]:
+        """The token positions `[start, end)` whose rows and columns are stored."""
+        return (self.layout.start, self.layout.end) if self.layout.kind == "window" else (0, self.n)
+
+    def head(self, layer: int, head: int) -> np.ndarray:
+        """One head's stored pattern as float32 `[end − start, end − start]` over `extent`."""
+        layers, heads = self.values.shape[:2]
+        if not (0 <= layer < layers and 0 <= head < heads):
+            raise InterpError(f"layer {layer}, head {head} is outside this model ({layers} layers, {heads} heads)")
+        if self.layout.kind == "window":
+            return np.asarray(self.values[layer, head], dtype=np.float32)
+        return unpack_lower_triangle(self.values[layer, head], self.n)
+
+    def mean_over_heads(self, layer: int) -> np.ndarray:
+        """The layer's pattern averaged over heads, float32, over `extent`."""
+        if self.layout.kind == "window":
+            return np.asarray(self.values[layer], dtype=np.float32).mean(axis=0)
+        return unpack_lower_triangle(np.asarray(self.values[layer]), self.n).mean(axis=0)
+
+
 class ResultsStore:
     """Reads and writes one results folder."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        self._opened: tuple[int, RunManifest] | None = None
+        self._opened: tuple[tuple, RunManifest] | None = None
+        self._verified: dict[Path, tuple[int, int]] = {}
 
     @property
     def manifest_path(self) -> Path:
@@ -119,8 +159,8 @@ class ResultsStore:
             raise InterpError(f"{self.folder}: not a results folder (no manifest.json); run `python -m interp extract` first")
         try:
             document = json.loads(self.manifest_path.read_text("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise InterpError(f"{self.manifest_path}: corrupt manifest ({error})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+            raise InterpError(f"{self.manifest_path}: corrupt manifest ({type(error).__name__})") from None
         version = document.get("format_version") if isinstance(document, dict) else None
         if version != FORMAT_VERSION:
             raise InterpError(
@@ -128,31 +168,41 @@ class ResultsStore:
                 f"{FORMAT_VERSION}; run the same `extract` command again to remake the folder"
             )
         try:
-            return RunManifest.model_validate(document)
+            manifest = RunManifest.model_validate(document)
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             raise InterpError(f"{self.manifest_path}: field '{where}': {first['msg'].lower()}") from None
+        if not manifest.sequences:
+            raise InterpError(f"{self.manifest_path}: field 'sequences': the run holds no sequences")
+        manifest.concept_sequences()  # each sequence item is checked here, once, as a concept file would be
+        return manifest
 
-    def open(self) -> RunManifest:
-        """The manifest of a finished run; names the first missing entry of an unfinished one.
+    def open(self, partial: bool = False) -> RunManifest:
+        """The manifest of a finished run, every entry checked to be there.
 
-        The check of every entry is remembered until `manifest.json` changes: views call this
-        for each figure, and an export builds a hundred figures from one folder.
+        A run that stopped early (`complete` false, or an entry missing) is an error that says
+        what is missing, unless `partial`: then the manifest is returned and `missing` lists the
+        gaps. The check is remembered until `manifest.json` changes: views call this for each
+        figure, and an export builds hundreds of figures from one folder.
         """
-        version = self.manifest_path.stat().st_mtime_ns if self.manifest_path.is_file() else None
-        if self._opened is not None and self._opened[0] == version:
+        stat = self.manifest_path.stat() if self.manifest_path.is_file() else None
+        version = (stat.st_mtime_ns, stat.st_size) if stat else None
+        if self._opened is not None and self._opened[0] == (version, partial):
             return self._opened[1]
         manifest = self.read_manifest()
-        for stage in manifest.stage_labels:
-            for sequence_id in manifest.sequence_ids:
-                if not self.has_entry(stage, sequence_id):
-                    raise InterpError(
-                        f"{self.folder}: incomplete results: stage '{stage}', sequence '{sequence_id}' is missing "
-                        "or damaged; run the same `extract` command again to finish it"
-                    )
-        self._opened = (version, manifest)
+        if not partial:
+            gaps = self.missing(manifest)
+            if gaps:
+                raise InterpError(f"{self.folder}: incomplete results: {describe_missing(gaps)}; run the same "
+                                  "`extract` command again to finish it (or read what is there with --partial)")
+        self._opened = ((version, partial), manifest)
         return manifest
+
+    def missing(self, manifest: RunManifest) -> list[tuple[str, str]]:
+        """(stage, sequence) of every entry the run planned that is not complete."""
+        return [(stage, sequence_id) for stage in manifest.planned_stages for sequence_id in manifest.sequence_ids
+                if stage not in manifest.stage_labels or not self.has_entry(stage, sequence_id)]
 
     def entry_path(self, stage: str, sequence_id: str, suffix: str) -> Path:
         for name in (stage, sequence_id):
@@ -160,98 +210,117 @@ class ResultsStore:
                 raise InterpError(f"{self.folder}: {name!r} cannot name a stored entry (use letters, digits, '.', '-', '_')")
         return self.folder / "entries" / stage / f"{sequence_id}{suffix}"
 
-    def has_entry(self, stage: str, sequence_id: str, key: str | None = None) -> bool:
-        """True when the entry is complete, and (with `key`) was made with the same inputs."""
-        record = self._read_entry_json(stage, sequence_id)
-        if record is None or (key is not None and record.get("key") != key):
-            return False
-        if not self.entry_path(stage, sequence_id, ".colsums.npy").is_file():
-            return False
-        return not record.get("has_patterns") or self.entry_path(stage, sequence_id, ".patterns.npz").is_file()
+    def _paths(self, stage: str, sequence_id: str) -> dict[str, Path]:
+        return {name: self.entry_path(stage, sequence_id, suffix) for name, suffix in SUFFIXES.items()}
 
-    def write_entry(
-        self, stage: str, aligned: AlignedSequence, colsums: np.ndarray, patterns: np.ndarray | None, key: str,
-    ) -> None:
-        """Arrays first, the JSON last: the JSON marks the entry complete."""
-        sequence_id = aligned.sequence_id
-        save_npy_atomic(self.entry_path(stage, sequence_id, ".colsums.npy"), colsums.astype(np.float32))
-        if patterns is not None:
-            save_npz_atomic(self.entry_path(stage, sequence_id, ".patterns.npz"), lower=patterns.astype(np.float16))
-        record = aligned_record(aligned) | {"key": key, "has_patterns": patterns is not None}
-        write_json_atomic(self.entry_path(stage, sequence_id, ".json"), record)
+    def has_entry(self, stage: str, sequence_id: str, key: str | None = None) -> bool:
+        """True when the entry's record and arrays are there, and (with `key`) it was made with
+        the same inputs. Contents are checked when they are read."""
+        try:
+            record = self.read_record(stage, sequence_id)
+        except InterpError:
+            return False
+        if key is not None and record.key != key:
+            return False
+        paths = self._paths(stage, sequence_id)
+        return all(paths[array].is_file() for array in record.digests)
+
+    def entry_writer(self, stage: str, aligned: AlignedSequence, layers: int, heads: int,
+                     layout: PatternLayout) -> EntryWriter:
+        """A writer for one entry; its record is written last, by `EntryWriter.finish`."""
+        paths = self._paths(stage, aligned.sequence_id)
+        return EntryWriter({name: paths[name] for name in ARRAYS}, paths["record"], aligned, layers, heads, layout)
+
+    def read_record(self, stage: str, sequence_id: str) -> EntryRecord:
+        path = self.entry_path(stage, sequence_id, SUFFIXES["record"])
+        if not path.is_file():
+            raise InterpError(f"{self.folder}: stage '{stage}', sequence '{sequence_id}' is not in this results folder")
+        try:
+            document = json.loads(path.read_text("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+            raise InterpError(f"{path}: damaged entry record ({type(error).__name__})") from None
+        return parse_entry_record(document, path)
 
     def read_aligned(self, stage: str, sequence_id: str) -> AlignedSequence:
-        record = self._read_entry_json(stage, sequence_id)
-        if record is None:
-            raise InterpError(f"{self.folder}: stage '{stage}', sequence '{sequence_id}' is not in this results folder")
-        return aligned_from_record(record)
+        return self.read_record(stage, sequence_id).aligned()
 
     def read_colsums(self, stage: str, sequence_id: str) -> np.ndarray:
-        """Column sums `[layers, heads, keys]`, float32."""
-        return self._load_npy(self.entry_path(stage, sequence_id, ".colsums.npy"))
+        """Column sums `[layers, heads, keys]`, float32, checked against their digest."""
+        return self._read_array(stage, sequence_id, "colsums")
+
+    def read_span_attention(self, stage: str, sequence_id: str) -> np.ndarray:
+        """Span × span attention `[layers, heads, spans, spans]`, float32, checked."""
+        return self._read_array(stage, sequence_id, "spans")
 
     def has_patterns(self, stage: str, sequence_id: str) -> bool:
-        record = self._read_entry_json(stage, sequence_id)
-        return bool(record and record.get("has_patterns"))
+        return self.read_record(stage, sequence_id).patterns.kind != "none"
 
-    def read_patterns(self, stage: str, sequence_id: str) -> np.ndarray:
-        """Packed lower triangles `[layers, heads, n(n+1)/2]`, float16 (see `unpack_lower_triangle`)."""
-        path = self.entry_path(stage, sequence_id, ".patterns.npz")
-        if not path.is_file():
-            raise InterpError(f"{self.folder}: no attention patterns for stage '{stage}', sequence '{sequence_id}' (extracted with --no-patterns?)")
+    def read_patterns(self, stage: str, sequence_id: str) -> StoredPatterns:
+        """The entry's stored patterns, memory-mapped (checked once per file version)."""
+        record = self.read_record(stage, sequence_id)
+        if record.patterns.kind == "none":
+            raise InterpError(f"{self.folder}: no attention patterns for stage '{stage}', sequence '{sequence_id}' "
+                              "(extracted with --patterns none)")
+        path = self._paths(stage, sequence_id)["patterns"]
+        where = f"stage '{stage}', sequence '{sequence_id}'"
+        self._verify(path, record, "patterns", where)
         try:
-            with np.load(path, allow_pickle=False) as archive:
-                return archive["lower"]
-        except (OSError, ValueError, KeyError) as error:
-            raise InterpError(f"{path}: damaged patterns file ({error})") from None
+            values = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise InterpError(f"{path}: damaged patterns ({where}): {error}") from None
+        self._check_shape(values, record, "patterns", path, where)
+        return StoredPatterns(record.patterns, record.n_tokens, values)
 
     def bytes_of_entry(self, stage: str, sequence_id: str) -> int:
-        suffixes = (".colsums.npy", ".patterns.npz", ".json")
-        return sum(p.stat().st_size for p in (self.entry_path(stage, sequence_id, s) for s in suffixes) if p.is_file())
+        return sum(p.stat().st_size for p in self._paths(stage, sequence_id).values() if p.is_file())
 
-    def _read_entry_json(self, stage: str, sequence_id: str) -> dict[str, Any] | None:
-        path = self.entry_path(stage, sequence_id, ".json")
-        if not path.is_file():
-            return None
+    def _read_array(self, stage: str, sequence_id: str, array: str) -> np.ndarray:
+        record = self.read_record(stage, sequence_id)
+        path = self._paths(stage, sequence_id)[array]
+        where = f"stage '{stage}', sequence '{sequence_id}'"
+        if array not in record.digests:
+            raise InterpError(f"{self.folder}: {where} has no {array} (made by another version of the tool?)")
         try:
-            return json.loads(path.read_text("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return None
-
-    def _load_npy(self, path: Path) -> np.ndarray:
+            data = path.read_bytes()
+        except OSError as error:
+            raise InterpError(f"{path}: cannot be read ({where}): {error.strerror}") from None
+        if "sha256:" + hashlib.sha256(data).hexdigest() != record.digests[array]:
+            raise InterpError(f"{path}: changed or damaged since it was written ({where}); run `extract` again")
         try:
-            return np.load(path, allow_pickle=False)
+            values = np.load(io.BytesIO(data), allow_pickle=False)
         except (OSError, ValueError) as error:
-            raise InterpError(f"{path}: damaged or missing array ({error})") from None
+            raise InterpError(f"{path}: not a readable array ({where}): {error}") from None
+        self._check_shape(values, record, array, path, where)
+        if not np.isfinite(values).all():
+            raise InterpError(f"{path}: holds {int((~np.isfinite(values)).sum())} non-finite values ({where})")
+        return values
+
+    def _verify(self, path: Path, record: EntryRecord, array: str, where: str) -> None:
+        """Check a large file's digest once per version (size and time) of the file."""
+        try:
+            stat = path.stat()
+        except OSError:
+            raise InterpError(f"{path}: missing ({where}); run `extract` again") from None
+        version = (stat.st_mtime_ns, stat.st_size)
+        if self._verified.get(path) == version:
+            return
+        if file_digest(path) != record.digests.get(array):
+            raise InterpError(f"{path}: changed or damaged since it was written ({where}); run `extract` again")
+        self._verified[path] = version
+
+    @staticmethod
+    def _check_shape(values: np.ndarray, record: EntryRecord, array: str, path: Path, where: str) -> None:
+        expected = record.expected_shape(array)
+        if values.shape != expected:
+            raise InterpError(f"{path}: shape {values.shape}, expected {expected} ({where})")
 
 
-def aligned_record(aligned: AlignedSequence) -> dict[str, Any]:
-    return {
-        "sequence_id": aligned.sequence_id,
-        "tokens": list(aligned.tokens),
-        "token_ids": list(aligned.token_ids),
-        "offsets": [list(pair) for pair in aligned.offsets],
-        "span_tokens": [list(run) for run in aligned.span_tokens],
-        "straddling": list(aligned.straddling),
-        "has_bos": aligned.has_bos,
-    }
-
-
-def aligned_from_record(record: dict[str, Any]) -> AlignedSequence:
-    tokens = tuple(record["tokens"])
-    concept_mask = np.zeros(len(tokens), dtype=bool)
-    for run in record["span_tokens"]:
-        concept_mask[run] = True
-    return AlignedSequence(
-        sequence_id=record["sequence_id"],
-        tokens=tokens,
-        token_ids=tuple(record["token_ids"]),
-        offsets=tuple(tuple(pair) for pair in record["offsets"]),
-        concept_mask=concept_mask,
-        span_tokens=tuple(tuple(run) for run in record["span_tokens"]),
-        straddling=tuple(record["straddling"]),
-        has_bos=record["has_bos"],
-    )
+def describe_missing(gaps: list[tuple[str, str]]) -> str:
+    """A short account of missing entries: per stage, how many sequences and the first one."""
+    by_stage: dict[str, list[str]] = {}
+    for stage, sequence_id in gaps:
+        by_stage.setdefault(stage, []).append(sequence_id)
+    return "; ".join(f"stage '{stage}' lacks {len(ids)} sequence(s) (first: '{ids[0]}')" for stage, ids in by_stage.items())
 
 
 def unpack_lower_triangle(packed: np.ndarray, n: int) -> np.ndarray:

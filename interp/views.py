@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from interp import figures, report
+from interp.alignment import concept_window
 from interp.errors import InterpError
 from interp.results import Results
 
@@ -279,10 +281,10 @@ def _tokens(results: Results, sequence: str, stage: str, layer: int, head: int, 
             threshold: float | None) -> ViewOutput:
     stages = (stage,) if difference is None else (stage, difference)
     if not results.has_patterns(sequence, *stages):
-        return ViewOutput(notes=("This run kept column sums only (`--no-patterns`): shares and shifts work, "
-                                 "token maps need patterns.",))
+        return ViewOutput(notes=("This run kept no token-by-token patterns (`--patterns none`): shares, shifts and "
+                                 "span structure work; token maps need `--patterns window` or `full`.",))
     aligned = results.aligned(stage, sequence)
-    pattern = results.head_pattern(stage, sequence, layer, head)
+    pattern, (start, end) = results.head_pattern(stage, sequence, layer, head)
     kind, title = "attention", f"Attention of layer {layer}, head {head}, stage {stage}, {sequence}"
     if difference is not None:
         if not results.tokens_match(sequence, stage, difference):
@@ -290,12 +292,19 @@ def _tokens(results: Results, sequence: str, stage: str, layer: int, head: int, 
                 f"sequence '{sequence}': stages '{stage}' and '{difference}' tokenize the text differently, "
                 "so a token-by-token difference is not defined (shares and shifts still are)"
             )
-        pattern = pattern - results.head_pattern(difference, sequence, layer, head)
+        pattern = pattern - results.head_pattern(difference, sequence, layer, head)[0]
         kind, title = "difference", f"Attention {stage} − {difference}, layer {layer}, head {head}, {sequence}"
-    window = figures.concept_window(aligned.concept_mask, aligned.n_tokens)
-    figure = figures.token_attention_figure(pattern, aligned.tokens, aligned.concept_mask, window=window,
+    shown = concept_window(aligned.concept_mask, aligned.n_tokens)
+    shown = (max(shown[0], start), min(shown[1], end)) if shown[0] < end and shown[1] > start else (start, end)
+    square = np.full((aligned.n_tokens,) * 2, np.nan)
+    square[start:end, start:end] = pattern
+    figure = figures.token_attention_figure(square, aligned.tokens, aligned.concept_mask, window=shown,
                                             threshold=threshold, title=title, kind=kind)
-    return ViewOutput(figures={"map": figure})
+    notes = ()
+    if shown != (0, aligned.n_tokens):
+        notes = (f"Tokens {shown[0]}–{shown[1] - 1} of {aligned.n_tokens}: the window around the concept "
+                 f"({end - start} tokens stored; extract with `--patterns full` to keep every token).",)
+    return ViewOutput(figures={"map": figure}, notes=notes)
 
 
 register(View(
@@ -340,7 +349,7 @@ register(View(
 
 
 def _several_spans(results: Results) -> list[str]:
-    return [sequence.id for sequence in results.sequences if len(sequence.spans) > 1 and results.has_patterns(sequence.id)]
+    return [sequence.id for sequence in results.sequences if len(sequence.spans) > 1]
 
 
 def _structure(results: Results, sequence: str) -> ViewOutput:
@@ -365,5 +374,5 @@ register(View(
     _structure, choices=(Choice("sequence", "Sequence", lambda r, c: _several_spans(r), describe=_describe_sequence),),
     columns=2,
     unavailable=lambda results: None if _several_spans(results) else
-    "no sequence of this run has several spans with stored patterns",
+    "no sequence of this run has several spans",
 ))

@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from interp.alignment import (
+    concept_window,
     PAPER_EXCLUSIONS,
     align_sequence,
     compute_excluded_mask,
@@ -166,3 +167,16 @@ def test_alignment_properties(tokenizer, sequence):
     for index, (start, end) in enumerate(aligned.offsets):
         shared = "".join(sequence.text[max(start, s.start):min(end, s.end)] for s in sequence.spans)
         assert bool(shared.strip()) == bool(aligned.concept_mask[index]), (aligned.tokens[index], sequence.spans)
+
+
+def test_concept_window():
+    """Around the concept with a margin, whole when short, and never longer than the limit."""
+    short = np.zeros(30, dtype=bool)
+    short[10] = True
+    assert concept_window(short, 30) == (0, 30)
+    long = np.zeros(200, dtype=bool)
+    long[[50, 52]] = True
+    assert concept_window(long, 200) == (38, 65)
+    assert concept_window(long, 200, margin=60) == (0, 113)
+    assert concept_window(np.zeros(200, dtype=bool), 200) == (0, 200)
+    assert concept_window(long, 2000, limit=10) == (38, 48)

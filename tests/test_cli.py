@@ -208,7 +208,7 @@ def test_damaged_store_is_one_line(tiny_run, tmp_path, capsys):
     (copy / "entries" / "ift" / "seller-1.colsums.npy").unlink()
     assert main(["report", str(copy)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "stage 'ift', sequence 'seller-1' is missing or damaged" in err
+    assert err.count("\n") == 1 and "stage 'ift' lacks 1 sequence(s) (first: 'seller-1')" in err
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert "no such results folder" in capsys.readouterr().err
 
@@ -234,3 +234,25 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
     assert any(name.startswith("figures/structure-") and name.endswith("-seller-1.html") for name in names)
     assert any(name.startswith("figures/tokens-map-lessee-1-cpt-L") for name in names)
     assert main(["export", str(tiny_run[0]), "--out", str(tmp_path / "bundle.tar")]) == 2
+
+
+@pytest.mark.slow
+def test_a_partial_run_is_refused_unless_asked_for_and_then_flagged(tiny_run, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run[0], copy)
+    document = json.loads((copy / "manifest.json").read_text())
+    document["stages"], document["complete"] = document["stages"][:2], False
+    (copy / "manifest.json").write_text(json.dumps(document))
+    assert main(["report", str(copy), "--format", "json"]) == 2
+    assert "stage 'ift' lacks 2 sequence(s)" in capsys.readouterr().err
+    assert main(["report", str(copy), "--format", "json", "--partial", "--controls", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert {row["stage"] for row in json.loads(out)} == {"cpt"}
+    assert err.startswith("warning: partial results: stage 'ift' lacks 2 sequence(s)")
+    assert main(["export", str(copy), "--out", str(tmp_path / "b.zip"), "--partial", "--controls", "0"]) == 0
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "b.zip") as bundle:
+        assert "ift" in json.loads(bundle.read("manifest.json"))["partial"]

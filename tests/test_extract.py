@@ -1,16 +1,20 @@
-"""Extracted attention against an independent Hugging Face eager computation."""
+"""Extracted attention against an independent Hugging Face eager computation, on both routes."""
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import pytest
 import torch
 
 from interp.errors import InterpError
-from interp.extract import SequenceAttention, extract_sequence
-from interp.store import unpack_lower_triangle
+from interp.extract import ExtractionRequest, SequenceAttention, collect_patterns, extract_sequence, lean_reason
 from interp.lineage import Stage
 from interp.loader import free_stage, load_stage
+from interp.statistics import compute_share, compute_share_from_patterns
+from interp.store import unpack_lower_triangle
+from interp.structure import compute_span_attention
 
 TEXT = (
     "The lessee shall pay the rent within thirty days unless the court orders otherwise, "
@@ -18,14 +22,30 @@ TEXT = (
 )
 
 
-def hf_attention(folder, token_ids) -> np.ndarray:
+SPANS = ((3, 4, 5), (10, 11), (20, 21, 22))
+
+
+def hf_attention(folder, token_ids, dtype=torch.float32) -> np.ndarray:
     """Post-softmax attention `[layers, heads, n, n]` from transformers' own eager attention."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager", dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager", dtype=dtype)
     with torch.inference_mode():
         output = model(torch.tensor([token_ids]), output_attentions=True, use_cache=False)
-    return np.stack([layer[0].numpy() for layer in output.attentions])
+    return np.stack([layer[0].float().numpy() for layer in output.attentions])
+
+
+@contextlib.contextmanager
+def pattern_route(loaded):
+    """Force the fallback route: a hook on hook_pattern, which only the bridge's eager attention fires."""
+    point = loaded.bridge.hook_dict["blocks.0.attn.hook_pattern"]
+    handle = point.add_hook(lambda pattern, hook: None)
+    try:
+        assert lean_reason(loaded.bridge) is not None
+        yield
+    finally:
+        handle.hook.remove()
+        point.fwd_hooks[:] = [kept for kept in point.fwd_hooks if kept is not handle]
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +65,21 @@ def reference(tiny_checkpoint, token_ids):
     return hf_attention(tiny_checkpoint, token_ids)
 
 
+@pytest.fixture(scope="module")
+def no_window_checkpoint(tmp_path_factory, legal_tokenizer):
+    from interp.tiny import build_tiny_mistral
+
+    return build_tiny_mistral(tmp_path_factory.mktemp("no-window"), legal_tokenizer, seed=4, initializer_range=0.2)
+
+
 @pytest.mark.slow
-def test_column_sums_match_hugging_face(tiny_loaded, token_ids, reference):
-    result = extract_sequence(tiny_loaded, token_ids)
+@pytest.mark.parametrize("route", ["lean", "pattern"])
+def test_column_sums_match_hugging_face(tiny_loaded, token_ids, reference, route):
+    with (pattern_route(tiny_loaded) if route == "pattern" else contextlib.nullcontext()):
+        result = extract_sequence(tiny_loaded, token_ids)
     n = len(token_ids)
-    assert isinstance(result, SequenceAttention)
-    assert result.n_tokens == n
-    assert result.colsums.dtype == np.float32
+    assert isinstance(result, SequenceAttention) and result.route == route
+    assert result.n_tokens == n and result.colsums.dtype == np.float32
     # Grouped-query attention: one pattern per query head (4), not per key/value head (2).
     assert result.colsums.shape == (2, 4, n)
     np.testing.assert_allclose(result.colsums, reference.sum(axis=-2), rtol=0, atol=1e-5)
@@ -60,20 +88,39 @@ def test_column_sums_match_hugging_face(tiny_loaded, token_ids, reference):
 
 
 @pytest.mark.slow
-def test_stored_patterns_match_hugging_face(tiny_loaded, token_ids, reference):
-    result = extract_sequence(tiny_loaded, token_ids)
+def test_shares_match_hugging_face_without_a_sliding_window(no_window_checkpoint, token_ids):
+    loaded = load_stage(Stage("base", str(no_window_checkpoint)), device="cpu", dtype="float32")
+    try:
+        result = extract_sequence(loaded, token_ids)
+    finally:
+        free_stage(loaded)
+    reference = hf_attention(no_window_checkpoint, token_ids)
+    assert result.route == "lean"
+    np.testing.assert_allclose(result.colsums, reference.sum(axis=-2), rtol=0, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("route", ["lean", "pattern"])
+def test_window_full_and_span_attention_match_hugging_face(tiny_loaded, token_ids, reference, route):
     n = len(token_ids)
-    assert result.patterns.dtype == np.float16
-    assert result.patterns.shape == (2, 4, n * (n + 1) // 2)
-    patterns = unpack_lower_triangle(result.patterns, n)
+    with (pattern_route(tiny_loaded) if route == "pattern" else contextlib.nullcontext()):
+        windowed, window = collect_patterns(tiny_loaded, token_ids, ExtractionRequest("window", (2, 14), SPANS))
+        _, full = collect_patterns(tiny_loaded, token_ids, ExtractionRequest("full"))
     # float16 storage: equal to the reference up to float16 rounding (half an ulp, 2^-11 relative).
-    assert np.all(np.abs(patterns - reference) <= np.abs(reference) * 2.0**-11 + 1e-5)
-    np.testing.assert_allclose(patterns, reference.astype(np.float16).astype(np.float32), rtol=0, atol=1e-5)
+    assert window.dtype == full.dtype == np.float16
+    assert window.shape == (2, 4, 12, 12) and full.shape == (2, 4, n * (n + 1) // 2)
+    crop = reference[:, :, 2:14, 2:14]
+    assert np.all(np.abs(window.astype(np.float32) - crop) <= np.abs(crop) * 2.0**-11 + 1e-5)
+    square = unpack_lower_triangle(full, n)
+    assert np.all(np.abs(square - reference) <= np.abs(reference) * 2.0**-11 + 1e-5)
+    expected = np.stack([[compute_span_attention(reference[l, h], SPANS) for h in range(4)] for l in range(2)])
+    np.testing.assert_allclose(windowed.span_attention, np.nan_to_num(expected, nan=0.0), rtol=0, atol=1e-5)
 
 
 @pytest.mark.slow
 def test_sliding_window_zeroes_far_keys(tiny_loaded, token_ids, reference, window):
-    patterns = unpack_lower_triangle(extract_sequence(tiny_loaded, token_ids).patterns, len(token_ids))
+    _, full = collect_patterns(tiny_loaded, token_ids, ExtractionRequest("full"))
+    patterns = unpack_lower_triangle(full, len(token_ids))
     queries, keys = np.indices(patterns.shape[-2:])
     far = keys <= queries - window
     near = (keys <= queries) & ~far
@@ -85,30 +132,60 @@ def test_sliding_window_zeroes_far_keys(tiny_loaded, token_ids, reference, windo
 
 
 @pytest.mark.slow
-def test_without_patterns_and_hooks_are_removed(tiny_loaded, token_ids):
-    with_patterns = extract_sequence(tiny_loaded, token_ids)
-    without = extract_sequence(tiny_loaded, token_ids, keep_patterns=False)
-    assert without.patterns is None
-    np.testing.assert_array_equal(without.colsums, with_patterns.colsums)
+def test_patterns_arrive_layer_by_layer_and_the_bridge_is_left_as_it_was(tiny_loaded, token_ids):
+    layers = []
+    extract_sequence(tiny_loaded, token_ids, ExtractionRequest("window", (0, 8)),
+                     on_patterns=lambda layer, values: layers.append((layer, values.shape)))
+    assert layers == [(0, (4, 8, 8)), (1, (4, 8, 8))]
     bridge = tiny_loaded.bridge
+    assert bridge.original_model.config._attn_implementation == "eager"
+    for block in bridge.blocks:
+        assert "forward" not in block.attn.__dict__
     for layer in range(tiny_loaded.n_layers):
         point = bridge.hook_dict[f"blocks.{layer}.attn.hook_pattern"]
         assert point.fwd_hooks == [] and not point._forward_hooks
+    with pytest.raises(InterpError, match="pattern window"):
+        extract_sequence(tiny_loaded, token_ids, ExtractionRequest("window", (5, 500)))
 
 
 @pytest.mark.slow
-def test_bfloat16_models_give_float32_sums_and_float16_patterns(tiny_checkpoint, tiny_loaded, token_ids):
+def test_transformer_lens_hooks_still_fire_on_the_lean_route(tiny_loaded, token_ids):
+    """Users hook the model through TransformerLens: q, k, v, rotated q/k and z fire as usual."""
+    seen = set()
+    names = ["hook_q", "hook_k", "hook_v", "hook_rot_q", "hook_rot_k", "hook_z"]
+    points = [tiny_loaded.bridge.hook_dict[f"blocks.1.attn.{name}"] for name in names]
+    handles = [point.add_hook(lambda tensor, hook, name=name: seen.add(name)) for point, name in zip(points, names)]
+    try:
+        assert extract_sequence(tiny_loaded, token_ids).route == "lean"
+    finally:
+        for point, handle in zip(points, handles):
+            handle.hook.remove()
+            point.fwd_hooks[:] = [kept for kept in point.fwd_hooks if kept is not handle]
+    assert seen == set(names)
+
+
+@pytest.mark.slow
+def test_bfloat16_shares_match_hugging_face_within_a_stated_tolerance(tiny_checkpoint, token_ids):
+    """bfloat16 models: sums stay float32; shares agree with HF eager in bfloat16 within 5e-3."""
     half = load_stage(Stage("base", str(tiny_checkpoint)), device="cpu", dtype="bfloat16")
     try:
-        result = extract_sequence(half, token_ids)
+        result = extract_sequence(half, token_ids, ExtractionRequest("window", (0, 10)))
+        _, window = collect_patterns(half, token_ids, ExtractionRequest("window", (0, 10)))
+        aligned = half.tokenizer(TEXT)
     finally:
         free_stage(half)
-    assert half.dtype == "bfloat16"
-    assert (result.colsums.dtype, result.patterns.dtype) == (np.float32, np.float16)
+    assert half.dtype == "bfloat16" and result.colsums.dtype == np.float32 and window.dtype == np.float16
     n = len(token_ids)
     np.testing.assert_allclose(result.colsums.sum(axis=-1), n, atol=0.05)
-    full = extract_sequence(tiny_loaded, token_ids).colsums
-    np.testing.assert_allclose(result.colsums, full, atol=0.25)
+    reference = hf_attention(tiny_checkpoint, token_ids, dtype=torch.bfloat16)
+    concept = np.zeros(n, dtype=bool)
+    concept[[3, 4, 5, 10, 11]] = True
+    excluded = np.zeros(n, dtype=bool)
+    excluded[0] = True
+    shares = compute_share(result.colsums, concept, excluded)
+    expected = compute_share_from_patterns(reference, concept, excluded)
+    assert np.abs(shares - expected).max() < 5e-3
+    assert len(aligned["input_ids"]) == n
 
 
 @pytest.mark.slow
@@ -127,11 +204,3 @@ def test_sequence_longer_than_the_context(tiny_loaded):
     too_long = [tiny_loaded.tokenizer.bos_token_id] * (tiny_loaded.context_length + 1)
     with pytest.raises(InterpError, match="stage 'base': sequence of 513 tokens is longer than the model's context length of 512"):
         extract_sequence(tiny_loaded, too_long)
-
-
-@pytest.mark.slow
-def test_bad_token_ids(tiny_loaded):
-    with pytest.raises(InterpError, match="no tokens"):
-        extract_sequence(tiny_loaded, [])
-    with pytest.raises(InterpError, match=r"token ids must lie in \[0, "):
-        extract_sequence(tiny_loaded, [1, 10**6])

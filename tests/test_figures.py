@@ -15,7 +15,6 @@ from interp.figures import (
     DIVERGING_SCALE,
     TEMPLATE,
     MAX_ANNOTATIONS,
-    concept_window,
     control_null_figure,
     head_heatmap_figure,
     layer_profile_figure,
@@ -213,17 +212,6 @@ def test_token_attention_caps_annotations():
                                  np.zeros(n, dtype=bool), threshold=0.0)
     assert len(fig.layout.annotations) == MAX_ANNOTATIONS
     assert str(MAX_ANNOTATIONS) in fig.layout.title.text
-
-
-def test_concept_window():
-    short = np.zeros(30, dtype=bool)
-    short[10] = True
-    assert concept_window(short, 30) == (0, 30)
-    long = np.zeros(200, dtype=bool)
-    long[[50, 52]] = True
-    assert concept_window(long, 200) == (38, 65)
-    assert concept_window(long, 200, margin=60) == (0, 113)
-    assert concept_window(np.zeros(200, dtype=bool), 200) == (0, 200)
 
 
 def test_shift_histogram_marks_zero_and_mean():

@@ -31,7 +31,8 @@ def test_manifest_records_provenance(tiny_run, tiny_lineage):
         assert record.cached is False
     assert len({record.fingerprint for record in manifest.stages}) == 3
     assert manifest.packages["transformer-lens"] == "4.3.0"
-    assert manifest.settings.keep_patterns and manifest.settings.input_format == "raw"
+    assert manifest.settings.patterns == "window" and manifest.settings.input_format == "raw"
+    assert manifest.planned_stages == ["base", "cpt", "ift"] and {r.route for r in manifest.stages} == {"lean"}
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk["concept_set_hash"] == manifest.concept_set_hash and on_disk["complete"] is True
     assert manifest.concept_sequences() == TINY_SEQUENCES
@@ -60,10 +61,10 @@ def test_rerun_does_no_forward_pass_and_says_so(tiny_run, tiny_lineage, tmp_path
 
 def test_changed_text_reruns_only_that_sequence(tiny_lineage, tmp_path):
     out = tmp_path / "run"
-    extract_lineage(tiny_lineage, TINY_SEQUENCES[:1], out, ExtractionSettings(device="cpu", keep_patterns=False))
+    extract_lineage(tiny_lineage, TINY_SEQUENCES[:1], out, ExtractionSettings(device="cpu", patterns="none"))
     changed = concept("lessee-1", TINY_SEQUENCES[0].text.replace("rent", "deposit"), "within thirty days")
     messages = []
-    extract_lineage(tiny_lineage, [changed], out, ExtractionSettings(device="cpu", keep_patterns=False),
+    extract_lineage(tiny_lineage, [changed], out, ExtractionSettings(device="cpu", patterns="none"),
                     on_progress=lambda p: messages.append(p.message))
     assert any("stage 'base': 0 cached, 1 to run" in m for m in messages)
     assert not ResultsStore(out).has_patterns("base", "lessee-1")
@@ -95,7 +96,7 @@ def test_stages_with_different_tokenizers(tmp_path, tiny_checkpoint):
     other_tokenizer = train_tokenizer(legal_sentences()[::-1][:60], vocab_size=300)
     other = build_tiny_mistral(tmp_path / "other-tok", other_tokenizer, seed=5, initializer_range=0.2)
     mixed = Lineage("mixed", (Stage("base", str(tiny_checkpoint)), Stage("cpt", str(other))), reference="base")
-    extract_lineage(mixed, TINY_SEQUENCES, tmp_path / "r", ExtractionSettings(device="cpu", keep_patterns=False))
+    extract_lineage(mixed, TINY_SEQUENCES, tmp_path / "r", ExtractionSettings(device="cpu", patterns="none"))
     store = ResultsStore(tmp_path / "r")
     assert store.read_aligned("base", "lessee-1").token_ids != store.read_aligned("cpt", "lessee-1").token_ids
     results = Results(store, Selection(n_controls=20))

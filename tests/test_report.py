@@ -43,7 +43,7 @@ def test_report_rows_and_statistics(tiny_run):
 
 def test_no_room_for_controls_gives_nan_and_the_reason(tiny_lineage, tmp_path):
     short = [concept("short", "The lessee shall pay the rent.", "lessee shall pay the rent")]
-    extract_lineage(tiny_lineage, short, tmp_path / "r", ExtractionSettings(device="cpu", keep_patterns=False))
+    extract_lineage(tiny_lineage, short, tmp_path / "r", ExtractionSettings(device="cpu", patterns="none"))
     table = report_table(Results(tmp_path / "r", Selection(n_controls=20)))
     assert np.isfinite(table["mean"]).all() and table["control_percentile"].isna().all()
     assert all("no room for a control span" in note for note in table["control_note"])

@@ -9,7 +9,7 @@ from interp.settings import INPUT_FORMATS, ExtractionSettings
 def test_cli_defaults_are_the_library_defaults():
     args = build_parser().parse_args(["extract", "--lineage", "demo", "--concepts", "c.yaml", "--out", "r"])
     from_cli = ExtractionSettings(device=args.device, dtype=args.dtype, device_map=args.device_map,
-                                  keep_patterns=not args.no_patterns, input_format=args.input_format,
+                                  patterns=args.patterns, input_format=args.input_format,
                                   trust_remote_code=args.trust_remote_code)
     assert from_cli == ExtractionSettings()
     assert ExtractionSettings().input_format in INPUT_FORMATS and not ExtractionSettings().trust_remote_code

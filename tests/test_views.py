@@ -6,7 +6,6 @@ import pytest
 from interp import views
 from interp.errors import InterpError
 from interp.results import Results, Selection
-from interp.store import unpack_lower_triangle
 
 pytestmark = pytest.mark.slow
 
@@ -59,9 +58,8 @@ def test_heads_show_share_and_shift(results):
 
 def test_token_difference_is_the_difference_of_stored_patterns(results):
     store = results.store
-    n = store.read_aligned("cpt", "seller-1").n_tokens
-    cpt = unpack_lower_triangle(store.read_patterns("cpt", "seller-1"), n)[1, 2]
-    base = unpack_lower_triangle(store.read_patterns("base", "seller-1"), n)[1, 2]
+    cpt = store.read_patterns("cpt", "seller-1").head(1, 2)
+    base = store.read_patterns("base", "seller-1").head(1, 2)
     output = views.get_view("tokens").compute(results, sequence="seller-1", stage="cpt", layer=1, head=2,
                                               difference="base", threshold=0.05)
     figure = output.figures["map"]

@@ -47,8 +47,9 @@ def results_version(folder: str) -> int:
 
 @st.cache_resource(max_entries=16, show_spinner="Reading the results folder …")
 def open_results(folder: str, version: int, selection: Selection) -> Results:
-    """One `Results` per folder version and selection, shared by every session (it only reads)."""
-    return Results(folder, selection)
+    """One `Results` per folder version and selection, shared by every session (it only reads).
+    A run that stopped early opens as far as it got; the page says what is missing."""
+    return Results(folder, selection, partial=True)
 
 
 @st.cache_data(max_entries=256, show_spinner="Computing from the stored results …")
