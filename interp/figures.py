@@ -226,12 +226,14 @@ def token_attention_figure(
     threshold: float | None = None,
     title: str = "",
     kind: str = "attention",
+    first_position: int = 0,
 ) -> go.Figure:
     """Token-by-token attention (or its difference between stages), queries × keys.
 
-    `pattern: [n, n]` (rows = queries, columns = keys), cropped to `window = [start, end)`
-    (default: the whole sequence); axes are absolute token positions labelled with the tokens,
-    concept tokens marked «like this». The upper triangle (a key after its query) is blank.
+    `pattern: [n, n]` (rows = queries, columns = keys) over tokens at positions
+    `first_position, first_position + 1, ...`, cropped to `window = [start, end)` (indices into
+    `pattern`; default: all of it); axes are labelled with the tokens' absolute positions and
+    text, concept tokens marked «like this». The upper triangle (a key after its query) is blank.
     Cells with value (|value| for differences) above `threshold` are annotated with their value,
     the largest 400 when more pass.
     """
@@ -251,7 +253,7 @@ def token_attention_figure(
     colours = _colour_range(z, diverging=kind == "difference")
     # Categories "position: token" carry position, token and concept flag into the hover without
     # a per-cell customdata array (that tripled the figure's size).
-    labels = [_token_label(p, tokens[p], concept_mask[p]) for p in positions]
+    labels = [_token_label(first_position + p, tokens[p], concept_mask[p]) for p in positions]
     fig = go.Figure(go.Heatmap(
         z=z.astype(np.float32), x=labels, y=labels, colorbar=dict(title=kind), hoverongaps=False,
         hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{kind} %{{z:.4f}}<extra></extra>", **colours,

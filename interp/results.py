@@ -227,11 +227,15 @@ class Results:
     def has_patterns(self, sequence_id: str, *stages: str) -> bool:
         return all(self.store.has_patterns(stage, sequence_id) for stage in stages or self.stages)
 
-    def head_pattern(self, stage: str, sequence_id: str, layer: int, head: int) -> tuple[np.ndarray, tuple[int, int]]:
-        """One head's stored token × token attention and the token positions `[start, end)` it
-        covers: the window around the concept (`--patterns window`) or the whole sequence."""
-        patterns = self.store.read_patterns(stage, sequence_id)
-        return patterns.head(layer, head), patterns.extent
+    def pattern_extent(self, stage: str, sequence_id: str) -> tuple[int, int]:
+        """Token positions `[start, end)` whose attention is stored: the window around the
+        concept (`--patterns window`) or the whole sequence (`full`)."""
+        return self.store.read_patterns(stage, sequence_id).extent
+
+    def head_pattern(self, stage: str, sequence_id: str, layer: int, head: int,
+                     window: tuple[int, int] | None = None) -> np.ndarray:
+        """One head's token × token attention over `window` (default: all that is stored)."""
+        return self.store.read_patterns(stage, sequence_id).head(layer, head, window)
 
     @_memo
     def span_attention(self, stage: str, sequence_id: str) -> np.ndarray:

@@ -119,20 +119,24 @@ class StoredPatterns:
         """The token positions `[start, end)` whose rows and columns are stored."""
         return (self.layout.start, self.layout.end) if self.layout.kind == "window" else (0, self.n)
 
-    def head(self, layer: int, head: int) -> np.ndarray:
-        """One head's stored pattern as float32 `[end − start, end − start]` over `extent`."""
+    def head(self, layer: int, head: int, window: tuple[int, int] | None = None) -> np.ndarray:
+        """One head's pattern as float32 `[w, w]` over token positions `window` (default: the
+        whole `extent`), read from the file without unpacking more than those rows."""
         layers, heads = self.values.shape[:2]
         if not (0 <= layer < layers and 0 <= head < heads):
             raise InterpError(f"layer {layer}, head {head} is outside this model ({layers} layers, {heads} heads)")
+        low, high = self.extent
+        start, end = window or (low, high)
+        if not low <= start < end <= high:
+            raise InterpError(f"tokens {start}–{end - 1} lie outside the stored patterns (tokens {low}–{high - 1})")
         if self.layout.kind == "window":
-            return np.asarray(self.values[layer, head], dtype=np.float32)
-        return unpack_lower_triangle(self.values[layer, head], self.n)
-
-    def mean_over_heads(self, layer: int) -> np.ndarray:
-        """The layer's pattern averaged over heads, float32, over `extent`."""
-        if self.layout.kind == "window":
-            return np.asarray(self.values[layer], dtype=np.float32).mean(axis=0)
-        return unpack_lower_triangle(np.asarray(self.values[layer]), self.n).mean(axis=0)
+            return np.asarray(self.values[layer, head, start - low:end - low, start - low:end - low], dtype=np.float32)
+        block = np.zeros((end - start, end - start), dtype=np.float32)
+        packed = self.values[layer, head]
+        for row in range(start, end):
+            offset = row * (row + 1) // 2
+            block[row - start, :min(row + 1, end) - start] = packed[offset + start:offset + min(row + 1, end)]
+        return block
 
 
 class ResultsStore:

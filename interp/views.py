@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -284,7 +283,10 @@ def _tokens(results: Results, sequence: str, stage: str, layer: int, head: int, 
         return ViewOutput(notes=("This run kept no token-by-token patterns (`--patterns none`): shares, shifts and "
                                  "span structure work; token maps need `--patterns window` or `full`.",))
     aligned = results.aligned(stage, sequence)
-    pattern, (start, end) = results.head_pattern(stage, sequence, layer, head)
+    start, end = results.pattern_extent(stage, sequence)
+    shown = concept_window(aligned.concept_mask, aligned.n_tokens)
+    shown = (max(shown[0], start), min(shown[1], end)) if shown[0] < end and shown[1] > start else (start, end)
+    pattern = results.head_pattern(stage, sequence, layer, head, shown)
     kind, title = "attention", f"Attention of layer {layer}, head {head}, stage {stage}, {sequence}"
     if difference is not None:
         if not results.tokens_match(sequence, stage, difference):
@@ -292,18 +294,16 @@ def _tokens(results: Results, sequence: str, stage: str, layer: int, head: int, 
                 f"sequence '{sequence}': stages '{stage}' and '{difference}' tokenize the text differently, "
                 "so a token-by-token difference is not defined (shares and shifts still are)"
             )
-        pattern = pattern - results.head_pattern(difference, sequence, layer, head)[0]
+        pattern = pattern - results.head_pattern(difference, sequence, layer, head, shown)
         kind, title = "difference", f"Attention {stage} − {difference}, layer {layer}, head {head}, {sequence}"
-    shown = concept_window(aligned.concept_mask, aligned.n_tokens)
-    shown = (max(shown[0], start), min(shown[1], end)) if shown[0] < end and shown[1] > start else (start, end)
-    square = np.full((aligned.n_tokens,) * 2, np.nan)
-    square[start:end, start:end] = pattern
-    figure = figures.token_attention_figure(square, aligned.tokens, aligned.concept_mask, window=shown,
-                                            threshold=threshold, title=title, kind=kind)
+    window_tokens = aligned.tokens[shown[0]:shown[1]]
+    figure = figures.token_attention_figure(pattern, window_tokens, aligned.concept_mask[shown[0]:shown[1]],
+                                            threshold=threshold, title=title, kind=kind, first_position=shown[0])
     notes = ()
     if shown != (0, aligned.n_tokens):
-        notes = (f"Tokens {shown[0]}–{shown[1] - 1} of {aligned.n_tokens}: the window around the concept "
-                 f"({end - start} tokens stored; extract with `--patterns full` to keep every token).",)
+        stored = "" if (start, end) == (0, aligned.n_tokens) else \
+            f" ({end - start} tokens stored; extract with `--patterns full` to keep every token)"
+        notes = (f"Tokens {shown[0]}–{shown[1] - 1} of {aligned.n_tokens}: the window around the concept{stored}.",)
     return ViewOutput(figures={"map": figure}, notes=notes)
 
 

@@ -121,3 +121,37 @@ def test_chat_format_wraps_text_and_maps_spans(tmp_path, legal_tokenizer, tiny_c
     marked = lambda a: [t for t, m in zip(a.tokens, a.concept_mask) if m]
     assert marked(wrapped) == marked(raw) and wrapped.n_tokens > raw.n_tokens
     assert "tokenize differently" in Results(store, Selection(n_controls=10)).control_placement("lessee-1", "ift").reason
+
+
+def test_a_long_document_extracts_stores_reports_and_renders(tmp_path, legal_tokenizer):
+    """1,500 tokens through a sliding window of 64: column sums equal Hugging Face eager, the
+    store keeps a bounded window, and the views answer with a window, not an n × n map."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from interp import views
+    from tests.conftest import legal_sentences
+
+    folders = [build_tiny_mistral(tmp_path / f"long-{seed}", legal_tokenizer, seed=seed, sliding_window=64,
+                                  max_position_embeddings=4096, initializer_range=0.2) for seed in (0, 1)]
+    lineage = Lineage("long", (Stage("base", str(folders[0])), Stage("cpt", str(folders[1]))), "base")
+    text = " ".join(legal_sentences()[:130])
+    middle = legal_sentences()[70]
+    sequence = concept("document", text, middle[:-1])
+    extract_lineage(lineage, [sequence], tmp_path / "r", ExtractionSettings(device="cpu"))
+    results = Results(tmp_path / "r", Selection(n_controls=20))
+    aligned = results.aligned("base", "document")
+    assert aligned.n_tokens > 1400
+    model = AutoModelForCausalLM.from_pretrained(folders[0], attn_implementation="eager", dtype=torch.float32)
+    with torch.inference_mode():
+        attentions = model(torch.tensor([aligned.token_ids]), output_attentions=True, use_cache=False).attentions
+    expected = np.stack([layer[0].sum(dim=-2).numpy() for layer in attentions])
+    np.testing.assert_allclose(results.store.read_colsums("base", "document"), expected, rtol=0, atol=1e-4)
+    start, end = results.pattern_extent("base", "document")
+    assert 0 < start and end - start <= 256 and aligned.concept_mask[start:end].sum() == aligned.concept_mask.sum()
+    raw = 2 * 4 * aligned.n_tokens**2 * 4
+    assert results.store.bytes_of_entry("base", "document") < 0.05 * raw
+    assert np.isfinite(results.statistics("document", "cpt").mean)
+    tokens = views.get_view("tokens")
+    output = tokens.compute(results, **views.resolve_choices(tokens, results))
+    assert len(output.figures["map"].data[0].x) == end - start and "of 1" in output.notes[0]

@@ -76,9 +76,9 @@ def test_most_shifted_head(results):
 def test_head_pattern_and_span_attention(results):
     aligned = results.aligned("base", "seller-1")
     full = np.asarray(results.store.read_patterns("base", "seller-1").values, dtype=np.float32)
-    values, extent = results.head_pattern("base", "seller-1", 1, 2)
-    np.testing.assert_array_equal(values, full[1, 2])
-    assert extent == (0, aligned.n_tokens)
+    np.testing.assert_array_equal(results.head_pattern("base", "seller-1", 1, 2), full[1, 2])
+    np.testing.assert_array_equal(results.head_pattern("base", "seller-1", 1, 2, (3, 9)), full[1, 2, 3:9, 3:9])
+    assert results.pattern_extent("base", "seller-1") == (0, aligned.n_tokens)
     with pytest.raises(InterpError, match=r"layer 9, head 0 is outside this model \(2 layers, 4 heads\)"):
         results.head_pattern("base", "seller-1", 9, 0)
     expected = compute_span_attention(full, aligned.span_tokens)  # from float16 patterns: 1e-3 apart

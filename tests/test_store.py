@@ -43,6 +43,9 @@ def test_entries_round_trip(tiny_run):
     assert n <= 48 and patterns.layout.kind == "window" and patterns.extent == (0, n), "short: kept whole"
     assert patterns.values.dtype == np.float16 and patterns.values.shape == (2, 4, n, n)
     assert patterns.head(1, 3).shape == (n, n) and patterns.head(1, 3).dtype == np.float32
+    np.testing.assert_array_equal(patterns.head(1, 3, (2, 5)), patterns.head(1, 3)[2:5, 2:5])
+    with pytest.raises(InterpError, match="lie outside the stored patterns"):
+        patterns.head(1, 3, (2, n + 5))
     spans = store.read_span_attention("cpt", "seller-1")
     assert spans.shape == (2, 4, 2, 2)
     assert store.bytes_of_entry("cpt", "lessee-1") > colsums.nbytes
@@ -175,3 +178,15 @@ def test_a_manifest_without_sequences_is_one_line(tiny_run, tmp_path):
     (copy / "manifest.json").write_text(json.dumps(document))
     with pytest.raises(InterpError, match="field 'sequences': the run holds no sequences"):
         ResultsStore(copy).open()
+
+
+def test_a_window_of_a_stored_triangle_is_read_without_unpacking_it():
+    from interp.entries import PatternLayout
+    from interp.store import StoredPatterns
+
+    rng = np.random.default_rng(0)
+    square = np.tril(rng.random((1, 1, 9, 9))).astype(np.float16)
+    rows, cols = np.tril_indices(9)
+    patterns = StoredPatterns(PatternLayout("full"), 9, square[..., rows, cols])
+    np.testing.assert_array_equal(patterns.head(0, 0, (3, 7)), square[0, 0, 3:7, 3:7].astype(np.float32))
+    assert patterns.extent == (0, 9)
