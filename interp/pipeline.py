@@ -92,10 +92,8 @@ def extract_lineage(
 def _prepare_stage(stage: Stage, config: dict, sequences, settings: ExtractionSettings, dtype: str) -> PreparedStage:
     tokenizer = load_tokenizer(checked_stage_model(stage), stage.revision, settings.trust_remote_code)
     input_format = settings.input_format if _has_chat_template(tokenizer) else "raw"
-    fingerprint = checkpoint_fingerprint(stage)
-    tokenizer_hash = compute_tokenizer_hash(tokenizer)
     context = int(config.get("max_position_embeddings") or 0)
-    aligned, keys = [], []
+    aligned = []
     for sequence in sequences:
         item = _align_for_format(sequence, tokenizer, input_format)
         if context and item.n_tokens > context:
@@ -104,7 +102,11 @@ def _prepare_stage(stage: Stage, config: dict, sequences, settings: ExtractionSe
                 f"longer than the model's context of {context}"
             )
         aligned.append(item)
-        keys.append(_entry_key(fingerprint, tokenizer_hash, item, sequence, settings, dtype, input_format))
+    # Lengths are checked above with the tokenizer alone: hashing a 7B checkpoint's weights takes minutes.
+    fingerprint = checkpoint_fingerprint(stage)
+    tokenizer_hash = compute_tokenizer_hash(tokenizer)
+    keys = [_entry_key(fingerprint, tokenizer_hash, item, sequence, settings, dtype, input_format)
+            for item, sequence in zip(aligned, sequences)]
     return PreparedStage(stage, tokenizer, fingerprint, tokenizer_hash, tuple(aligned), tuple(keys), input_format)
 
 
