@@ -73,8 +73,9 @@ def parse_document(content: str, origin: str, fmt: str) -> Any:
     """
     if fmt == "json":
         return _parse_json(content, origin)
-    loader = _ContractLoader(content, origin)
+    loader = None
     try:
+        loader = _ContractLoader(content, origin)
         return loader.get_single_data()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -85,7 +86,8 @@ def parse_document(content: str, origin: str, fmt: str) -> Any:
         # A timestamp like 2024-13-45 matches YAML's implicit pattern, then fails as a date.
         raise InterpError(f"{origin}: not valid YAML ({first_line(error)})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 class _ContractLoader(yaml.SafeLoader):

@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interp.output import (
@@ -46,7 +46,7 @@ def test_cells_a_spreadsheet_would_run_get_a_quote(cell, expected):
 def test_csv_text_neutralises_text_cells_and_names_but_not_numbers():
     frame = pd.DataFrame({"concept": [HYPERLINK, "Role", None], "mean": [-0.5, 0.25, np.nan],
                           "layer": [0, 1, 2], "=cmd": ["x", "y", "z"]})
-    rows = list(csv.reader(io.StringIO(csv_text(frame))))
+    rows = list(csv.reader(io.StringIO(csv_text(frame), newline="")))
     assert rows[0] == ["concept", "mean", "layer", "'=cmd"]
     assert rows[1] == ["'" + HYPERLINK, "-0.5", "0", "x"]
     assert rows[2] == ["Role", "0.25", "1", "y"]
@@ -54,9 +54,10 @@ def test_csv_text_neutralises_text_cells_and_names_but_not_numbers():
     assert frame.loc[0, "concept"] == HYPERLINK, "the caller's frame is not changed"
 
 
+@settings(deadline=None)
 @given(st.text())
 def test_no_csv_cell_starts_a_formula(text):
-    rows = list(csv.reader(io.StringIO(csv_text(pd.DataFrame({"name": [text]})))))
+    rows = list(csv.reader(io.StringIO(csv_text(pd.DataFrame({"name": [text]})), newline="")))
     cell = rows[1][0] if len(rows) > 1 and rows[1] else ""
     if cell and cell[0] in "=+-@\t\r":
         assert cell[0] in "+-" and cell == text
@@ -75,6 +76,7 @@ def test_strip_removes_control_and_reordering_characters():
     assert strip_controls("two\nlines\tand tab") == "two lines and tab"
 
 
+@settings(deadline=None)
 @given(st.text())
 def test_escaped_and_stripped_text_has_no_control_left(text):
     assert not CONTROL_CHARACTERS.search(escape_controls(text))
