@@ -384,6 +384,16 @@ def test_a_user_file_that_no_longer_validates_is_reported(home):
     assert "yours: edited.yaml" not in concept_choice(at).options
 
 
+def test_a_shared_file_cannot_put_a_link_or_image_into_the_page(home):
+    (home / "concepts").mkdir()
+    (home / "concepts" / "planted.yaml").write_bytes(BAD.replace(b"magistrate", b"'![x](http://evil.example/t.png)'"))
+    at = start_app("concepts")
+    assert not at.exception
+    assert [w.value for w in at.warning] == [
+        "planted.yaml: sequence 'bad-role', span 1, field 'text': '!\\[x\\](http://evil.example/t.png)' "
+        "does not occur in the text"]
+
+
 def test_a_saved_set_can_be_deleted_and_the_delete_undone(home):
     first = start_app("concepts")
     first.file_uploader(key="concept-upload").upload("My Set.yaml", GOOD, "application/x-yaml")
