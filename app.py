@@ -39,11 +39,11 @@ def render_main(lineage: Lineage | None, run: bool) -> None:
         except InterpError as error:
             st.error(str(error))
             return
-    folder = current_folder()
-    if folder is None:
-        render_no_results(lineage)
-        return
     try:
+        folder = current_folder()
+        if folder is None:
+            render_no_results(lineage)
+            return
         manifest = ResultsStore(folder).open(partial=True)
         render_reference_choice(manifest.stage_labels, manifest.reference)
         selection = selection_from_state()

@@ -52,3 +52,25 @@ def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> Path:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return write_bytes_atomic(path, buffer.getvalue())
+
+
+def create_bytes_atomic(path: str | Path, data: bytes) -> bool:
+    """Write `data` to `path` only if nothing is there yet; False (and nothing written) if something is.
+
+    The complete file appears at once (a temporary file, then a hard link to the new name, which
+    fails when the name exists), so two writers racing for one name never overwrite each other.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.link(temporary, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        Path(temporary).unlink(missing_ok=True)

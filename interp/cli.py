@@ -2,6 +2,8 @@
 
 Each command is a small function taking the parsed arguments and returning an exit code. Bad
 input arrives as `InterpError` and leaves as one line per problem on stderr with exit code 2.
+Text from files (names, ids, tokens) reaches the terminal without control characters, and CSV
+without cells a spreadsheet would run (`interp.output`).
 Commands import what they need when they run, so `--help` and the commands that need no model
 start without numpy's heavier neighbours, and none imports torch until a model is loaded.
 """
@@ -154,29 +156,37 @@ def _results(args: argparse.Namespace):
 def run_concepts_validate(args: argparse.Namespace) -> int:
     from interp.registry import load_concepts
 
+    from interp.output import strip_controls
+
     sets = load_concepts(args.paths)
     for concept_set in sets:
-        print(f"{concept_set.origin}: ok, set '{concept_set.name}', {len(concept_set.sequences)} sequence(s)")
+        normalised = sum(s.normalised for s in concept_set.sequences)
+        note = f" ({normalised} normalised to Unicode NFC)" if normalised else ""
+        print(strip_controls(f"{concept_set.origin}: ok, set '{concept_set.name}', "
+                             f"{len(concept_set.sequences)} sequence(s){note}"))
     return 0
 
 
 def run_concepts_show(args: argparse.Namespace) -> int:
     from interp.alignment import align_sequence, format_marked_tokens
+    from interp.output import strip_controls
     from interp.registry import all_sequences, load_concepts
     from interp.tokenizer import load_tokenizer
 
     sequences = all_sequences(load_concepts(args.paths))
     tokenizer = load_tokenizer(args.tokenizer)
+    lines = []
     for sequence in sequences:
         aligned = align_sequence(sequence, tokenizer)
-        print(f"{sequence.id} ({sequence.concept}): {aligned.n_tokens} tokens, "
-              f"{int(aligned.concept_mask.sum())} concept tokens")
-        print("  " + format_marked_tokens(aligned.tokens, aligned.concept_mask))
+        lines.append(f"{sequence.id} ({sequence.concept}): {aligned.n_tokens} tokens, "
+                     f"{int(aligned.concept_mask.sum())} concept tokens")
+        lines.append("  " + format_marked_tokens(aligned.tokens, aligned.concept_mask))
         for number, (span, indices) in enumerate(zip(sequence.spans, aligned.span_tokens), start=1):
             role = f" [{span.role}]" if span.role else ""
-            print(f"  span {number}{role} {span.text!r}: tokens {', '.join(map(str, indices))}")
+            lines.append(f"  span {number}{role} {span.text!r}: tokens {', '.join(map(str, indices))}")
         for index in aligned.straddling:
-            print(f"  note: token {index} {aligned.tokens[index]!r} reaches outside its span")
+            lines.append(f"  note: token {index} {aligned.tokens[index]!r} reaches outside its span")
+    print("\n".join(map(strip_controls, lines)))
     return 0
 
 
@@ -240,6 +250,7 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from interp.output import csv_text, table_text
     from interp.report import report_table
 
     frame = report_table(_results(args))
@@ -247,16 +258,17 @@ def run_report(args: argparse.Namespace) -> int:
         records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
         print(json.dumps(records, indent=2))
     elif args.format == "csv":
-        print(frame.to_csv(index=False), end="")
+        print(csv_text(frame), end="")
     else:
-        print(frame.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
+        print(table_text(frame))
     return 0
 
 
 def run_shares(args: argparse.Namespace) -> int:
+    from interp.output import csv_text
     from interp.report import shares_table
 
-    print(shares_table(_results(args)).to_csv(index=False), end="")
+    print(csv_text(shares_table(_results(args))), end="")
     return 0
 
 

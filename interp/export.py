@@ -3,6 +3,10 @@
 Kaleido 1.x renders images in a Chromium it drives over a pipe. Starting that browser takes
 about two seconds, rendering a figure in an open one a fraction of a second, so the process
 keeps one browser (a `FigureExporter`) and sends every image to it.
+
+Every CSV is written by `table_bytes` through `interp.output.csv_text`, so no cell reaches a
+spreadsheet as a formula; bundle entry names are unique ignoring case and short enough for any
+file system once unzipped (`bundle_names`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from plotly.offline import get_plotlyjs
 
 from interp.atomic import write_bytes_atomic
 from interp.errors import InterpError
+from interp.output import csv_text
 from interp.results import Results
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
@@ -38,6 +43,8 @@ CHROMIUM_MISSING = (
     "or point BROWSER_PATH at a Chromium, for PNG/SVG/PDF export"
 )
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+# A name stem in the bundle; with `.html` or `.json` it stays far below the 255 bytes of a file name.
+MAX_ENTRY_STEM = 150
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same content gives the same zip
 
 
@@ -232,15 +239,34 @@ def _json_value(value: Any) -> Any:
 
 
 def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """The table as UTF-8 CSV (no index) or JSON (a list of records, NaN as null)."""
+    """The table as UTF-8 CSV (no index; formula cells neutralised) or JSON (records, NaN as null)."""
     if any(name is not None for name in frame.index.names):
         frame = frame.reset_index()
     if fmt == "csv":
-        return frame.to_csv(index=False).encode("utf-8")
+        return csv_text(frame).encode("utf-8")
     if fmt == "json":
         records = _json_value(frame.to_dict(orient="records"))
         return (json.dumps(records, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
     raise InterpError(f"table format must be csv or json, got {fmt!r}")
+
+
+def bundle_names(names: Sequence[str]) -> dict[str, str]:
+    """A file name stem for each name: unique ignoring case (`x` and `X` would be one file on a
+    case-insensitive file system; the later becomes `X-2`) and at most `MAX_ENTRY_STEM`
+    characters (a longer one is cut and ends in a hash of the whole name)."""
+    stems: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        stem = name
+        if len(stem) > MAX_ENTRY_STEM:
+            stem = f"{stem[:MAX_ENTRY_STEM - 13]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+        candidate, number = stem, 1
+        while candidate.lower() in taken:
+            number += 1
+            candidate = f"{stem}-{number}"
+        taken.add(candidate.lower())
+        stems[name] = candidate
+    return stems
 
 
 def _check_names(kind: str, names: Sequence[str]) -> None:
@@ -262,7 +288,9 @@ def write_bundle(
 ) -> Path:
     """Write a zip of `manifest.json`, `figures/NAME.{png,svg,html}`, `tables/NAME.{csv,json}`.
 
-    The HTML pages load `figures/plotly.min.js`, stored once in the bundle.
+    The HTML pages load `figures/plotly.min.js`, stored once in the bundle. Names are made
+    unique ignoring case and cut to a safe length by `bundle_names`; extra files must not
+    collide (ignoring case) with the manifest or the two folders.
 
     Images come from the shared browser when it is available; otherwise `figures/README.txt`
     says why they are missing. `extra_files` land at the top level. The zip is built in memory
@@ -275,8 +303,13 @@ def write_bundle(
     unknown = [f for f in image_formats if f not in IMAGE_FORMATS]
     if unknown:
         raise InterpError(f"image formats must be among {', '.join(IMAGE_FORMATS)}, got {unknown}")
-    if "manifest.json" in extra_files:
-        raise InterpError("extra file 'manifest.json' would replace the bundle's manifest")
+    clashes = [name for name in extra_files if name.lower() in ("manifest.json", "figures", "tables")]
+    if clashes:
+        raise InterpError(f"extra file {clashes[0]!r} would collide with the bundle's manifest or folders")
+    if len({name.lower() for name in extra_files}) < len(extra_files):
+        raise InterpError("extra files: two names differ only in case")
+    figures = {stem: figures[name] for name, stem in bundle_names(list(figures)).items()}
+    tables = {stem: tables[name] for name, stem in bundle_names(list(tables)).items()}
 
     entries: dict[str, bytes] = {
         "manifest.json": (json.dumps(_json_value(manifest), indent=2, ensure_ascii=False,
@@ -336,9 +369,17 @@ def bundle_file_name(results: Results) -> str:
 
 def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[str] = ("png", "svg")) -> tuple[Path, int, int]:
     """Every view's figures and tables of a run as one zip; returns the path and how many
-    figures and tables it holds."""
+    figures and tables it holds, counted in the zip as written."""
     from interp.views import bundle_contents
 
     figures, tables = bundle_contents(results)
     path = write_bundle(out_zip, figures, tables, bundle_manifest(results), image_formats=image_formats)
-    return path, len(figures), len(tables)
+    return (path, *count_bundle_entries(path))
+
+
+def count_bundle_entries(path: str | Path) -> tuple[int, int]:
+    """How many figures (`figures/*.html`) and tables (`tables/*.csv`) a bundle holds."""
+    with zipfile.ZipFile(path) as bundle:
+        names = bundle.namelist()
+    return (sum(n.startswith("figures/") and n.endswith(".html") for n in names),
+            sum(n.startswith("tables/") and n.endswith(".csv") for n in names))

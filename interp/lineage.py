@@ -7,20 +7,18 @@ A lineage is data, never code: a preset shipped in `interp/presets/` or a YAML f
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from interp.boundary import describe_validation_error, parse_document
+from interp.boundary import describe_validation_error, label_problem, parse_document
 from interp.errors import InterpError
+from interp.output import CONTROL_CHARACTERS
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 LINEAGE_SUFFIXES = (".yaml", ".yml")
-# Labels name stages in result folders, tables and figures, so they must be safe as file names.
-LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 MAX_FILE_BYTES = 1024 * 1024
 
 
@@ -56,7 +54,7 @@ class Lineage:
         object.__setattr__(self, "stages", tuple(self.stages))
         if not self.reference and self.stages:
             object.__setattr__(self, "reference", self.stages[0].label)
-        problems = _lineage_problems(self.stages, self.reference)
+        problems = _lineage_problems(self.stages, self.reference) + _text_problems("field 'name'", self.name)
         if problems:
             raise InterpError(f"lineage {self.name!r}: " + "; ".join(problems))
 
@@ -150,30 +148,41 @@ def parse_lineage(document: Any, origin: str) -> Lineage:
         for s in entry.stages
     )
     reference = (entry.reference or "").strip() or (stages[0].label if stages else "")
-    problems = _lineage_problems(stages, reference)
+    problems = _lineage_problems(stages, reference) + _text_problems("field 'name'", entry.name)
     if problems:
         raise InterpError(f"{origin}: " + "; ".join(problems))
     return Lineage(name=entry.name.strip(), stages=stages, reference=reference)
 
 
 def _lineage_problems(stages: tuple[Stage, ...], reference: str) -> list[str]:
+    """Labels name folders of a results folder, so they follow the store's rule, and no two
+    differ only in case (a case-insensitive file system would give them one folder)."""
     if len(stages) < 2:
         return [f"field 'stages': needs at least two stages to compare, found {len(stages)}"]
     problems = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for number, stage in enumerate(stages, start=1):
         where = f"stage {number}"
-        if not LABEL_PATTERN.fullmatch(stage.label):
-            problems.append(
-                f"{where}, field 'label': {stage.label!r} must start with a letter or digit and use "
-                "only letters, digits, '_', '-' and '.'"
-            )
-        elif stage.label in seen:
-            problems.append(f"{where}, field 'label': duplicate label {stage.label!r}")
-        seen.add(stage.label)
+        problem = label_problem(stage.label)
+        if problem:
+            problems.append(f"{where}, field 'label': {problem}")
+        elif stage.label.lower() in seen:
+            same = seen[stage.label.lower()]
+            detail = "" if same == stage.label else f" (differs from {same!r} only in case)"
+            problems.append(f"{where}, field 'label': duplicate label {stage.label!r}{detail}")
+        seen.setdefault(stage.label.lower(), stage.label)
         if not stage.model.strip():
             problems.append(f"{where} ({stage.label!r}), field 'model': is empty (give a hub id or a local folder)")
-    if reference not in seen:
+        problems.extend(_text_problems(f"{where}, field 'model'", stage.model))
+        problems.extend(_text_problems(f"{where}, field 'revision'", stage.revision or ""))
+    if reference not in {stage.label for stage in stages}:
         labels = ", ".join(stage.label for stage in stages)
         problems.append(f"field 'reference': {reference!r} is not a stage label (labels: {labels})")
     return problems
+
+
+def _text_problems(where: str, value: str) -> list[str]:
+    found = CONTROL_CHARACTERS.search(value)
+    if found:
+        return [f"{where}: contains the control character U+{ord(found.group()):04X}"]
+    return []

@@ -29,7 +29,7 @@ from interp.lineage import Lineage, Stage
 from interp.loader import free_stage, load_stage, resolve_device, resolve_dtype
 from interp.locks import folder_lock
 from interp.provenance import package_versions, utc_now
-from interp.registry import ConceptSequence, concept_set_hash, sequence_item
+from interp.registry import TEXT_NORMALISATION, ConceptSequence, concept_set_hash, sequence_item
 from interp.settings import INPUT_FORMATS, ExtractionSettings, Progress, ProgressCallback
 from interp.store import FORMAT_VERSION, ResultsStore, RunManifest, RunSettings, StageRecord
 from interp.tokenizer import load_tokenizer
@@ -97,10 +97,8 @@ def extract_lineage(
 def _prepare_stage(stage: Stage, config: dict, sequences, settings: ExtractionSettings, dtype: str) -> PreparedStage:
     tokenizer = load_tokenizer(checked_stage_model(stage), stage.revision, settings.trust_remote_code)
     input_format = settings.input_format if _has_chat_template(tokenizer) else "raw"
-    fingerprint = checkpoint_fingerprint(stage)
-    tokenizer_hash = compute_tokenizer_hash(tokenizer)
     context = int(config.get("max_position_embeddings") or 0)
-    aligned, keys = [], []
+    aligned = []
     for sequence in sequences:
         item = _align_for_format(sequence, tokenizer, input_format)
         if context and item.n_tokens > context:
@@ -109,7 +107,11 @@ def _prepare_stage(stage: Stage, config: dict, sequences, settings: ExtractionSe
                 f"longer than the model's context of {context}"
             )
         aligned.append(item)
-        keys.append(_entry_key(fingerprint, tokenizer_hash, item, sequence, settings, dtype, input_format))
+    # Lengths are checked above with the tokenizer alone: hashing a 7B checkpoint's weights takes minutes.
+    fingerprint = checkpoint_fingerprint(stage)
+    tokenizer_hash = compute_tokenizer_hash(tokenizer)
+    keys = [_entry_key(fingerprint, tokenizer_hash, item, sequence, settings, dtype, input_format)
+            for item, sequence in zip(aligned, sequences)]
     return PreparedStage(stage, tokenizer, fingerprint, tokenizer_hash, tuple(aligned), tuple(keys), input_format)
 
 
@@ -244,7 +246,8 @@ def _new_manifest(lineage: Lineage, sequences, settings: ExtractionSettings, pre
         sequences=[sequence_item(s) for s in sequences],
         settings=RunSettings(input_format=settings.input_format, patterns=settings.patterns,
                              dtype=settings.dtype, device=settings.device, device_map=settings.device_map),
-        concept_set_hash=concept_set_hash(sequences), packages=package_versions(), created=created, updated=utc_now(),
+        concept_set_hash=concept_set_hash(sequences), text_normalisation=TEXT_NORMALISATION,
+        packages=package_versions(), created=created, updated=utc_now(),
     )
 
 

@@ -2,6 +2,11 @@
 
 Every problem is reported as one line naming the file, the sequence and the field, and all
 problems of a file are reported together so a user can fix them in one pass.
+
+Text is normalised to Unicode NFC at load (`TEXT_NORMALISATION`): the same words typed on two
+systems (a precomposed "é" or "e" + combining accent) then give one text, one span and one
+cache key, and a span written in NFC finds itself in text written in NFD. A sequence whose
+input changed under NFC says so (`ConceptSequence.normalised`).
 """
 
 from __future__ import annotations
@@ -11,20 +16,24 @@ import hashlib
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from interp.boundary import describe_validation_error, parse_document
+from interp.boundary import describe_validation_error, parse_document, sequence_id_problem
 from interp.errors import InterpError
+from interp.output import CONTROL_CHARACTERS, escape_controls
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 CONCEPT_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
-ID_PATTERN = re.compile(r"[a-z0-9_-]+")
+TEXT_NORMALISATION = "NFC"
+# In texts, line breaks and tabs are text; other control characters are not.
+TEXT_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 CSV_REQUIRED = ("id", "concept", "text", "span_text")
 CSV_OPTIONAL = ("occurrence", "role", "source")
 
@@ -48,6 +57,8 @@ class ConceptSequence:
     text: str
     spans: tuple[Span, ...]
     source: str = ""
+    # True when the text as given differed from its NFC form (it is stored normalised).
+    normalised: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -60,11 +71,12 @@ class ConceptSet:
 
 
 class ConceptFileError(InterpError):
-    """A concept file with one or more problems, one line each."""
+    """A concept file with one or more problems, one line each (control characters escaped)."""
 
     def __init__(self, problems: Sequence[str]):
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
+        self.problems = [escape_controls(problem) for problem in problems]
+        super().__init__()
+        self.args = ("\n".join(self.problems),)
 
 
 class _SpanEntry(BaseModel):
@@ -212,33 +224,50 @@ def _parse_document(content: str, name: str, suffix: str) -> Any:
 
 
 def _document_from_csv(content: str, name: str) -> dict[str, Any]:
-    """Group CSV rows (one per span) into the document shape of a YAML concept file."""
-    reader = csv.DictReader(io.StringIO(content))
-    columns = [column.strip() for column in reader.fieldnames or []]
-    missing = [column for column in CSV_REQUIRED if column not in columns]
-    unknown = [column for column in columns if column not in CSV_REQUIRED + CSV_OPTIONAL]
-    if missing or unknown:
-        detail = "; ".join(
-            part
-            for part in (
-                f"missing column(s) {', '.join(missing)}" if missing else "",
-                f"unknown column(s) {', '.join(unknown)}" if unknown else "",
-            )
-            if part
+    """Group CSV rows (one per span) into the document shape of a YAML concept file.
+
+    The header names each column once, and every row has exactly the header's cells: a cell too
+    many or too few shifts values into the wrong field, which is refused rather than guessed.
+    """
+    # A text may be as long as the file; the csv module's default cap is 128 KiB per field.
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
+    reader = csv.reader(io.StringIO(content))
+    try:
+        header = [column.strip() for column in next(reader, [])]
+        rows = list(reader)
+    except csv.Error as error:
+        raise ConceptFileError([f"{name}: row {reader.line_num}: not valid CSV ({error})"]) from None
+    repeated = sorted({column for column in header if header.count(column) > 1})
+    missing = [column for column in CSV_REQUIRED if column not in header]
+    unknown = [column for column in header if column not in CSV_REQUIRED + CSV_OPTIONAL]
+    detail = "; ".join(
+        part
+        for part in (
+            f"column(s) {', '.join(repeated)} given more than once" if repeated else "",
+            f"missing column(s) {', '.join(missing)}" if missing else "",
+            f"unknown column(s) {', '.join(unknown)}" if unknown else "",
         )
+        if part
+    )
+    if detail:
         raise ConceptFileError([f"{name}: header: {detail} (expected {','.join(CSV_REQUIRED)}[,occurrence,role,source])"])
     sequences: dict[str, dict[str, Any]] = {}
     problems = []
-    for row_number, raw in enumerate(reader, start=2):
-        row = {key.strip(): (value or "") for key, value in raw.items() if key is not None}
+    for row_number, cells in enumerate(rows, start=2):
+        if not cells:
+            continue
+        if len(cells) != len(header):
+            problems.append(f"{name}: row {row_number}: {len(cells)} cells, but the header has {len(header)} columns")
+            continue
+        row = dict(zip(header, cells))
         sequence = sequences.setdefault(
             row["id"], {"id": row["id"], "concept": row["concept"], "text": row["text"], "spans": []}
         )
         if row.get("source"):
             sequence["source"] = row["source"]
-        for field in ("concept", "text"):
-            if row[field] != sequence[field]:
-                problems.append(f"{name}: row {row_number}, sequence '{row['id']}', field '{field}': differs from the first row of this id")
+        for column in ("concept", "text"):
+            if row[column] != sequence[column]:
+                problems.append(f"{name}: row {row_number}, sequence '{row['id']}', field '{column}': differs from the first row of this id")
         span: dict[str, Any] = {"text": row["span_text"]}
         if row.get("occurrence", "").strip():
             try:
@@ -263,6 +292,9 @@ def _concept_set_from_document(document: Any, name: str) -> ConceptSet:
     set_name = document.get("set")
     if not isinstance(set_name, str) or not set_name.strip():
         problems.append(f"{name}: field 'set': missing or not a non-empty string")
+    else:
+        set_name = unicodedata.normalize(TEXT_NORMALISATION, set_name.strip())
+        problems.extend(f"{name}: field 'set': {problem}" for problem in _label_problems(set_name))
     items = document.get("sequences")
     if not isinstance(items, list) or not items:
         problems.append(f"{name}: field 'sequences': missing or not a non-empty list")
@@ -282,7 +314,7 @@ def _concept_set_from_document(document: Any, name: str) -> ConceptSet:
         sequences.append(sequence)
     if problems:
         raise ConceptFileError(problems)
-    return ConceptSet(name=set_name.strip(), sequences=tuple(sequences), origin=name)
+    return ConceptSet(name=set_name, sequences=tuple(sequences), origin=name)
 
 
 def _sequence_label(item: Any, index: int) -> str:
@@ -299,28 +331,62 @@ def _build_sequence(item: Any, where: str) -> ConceptSequence:
     except ValidationError as error:
         raise ConceptFileError([f"{where}, {describe_validation_error(e)}" for e in error.errors()]) from None
     problems = []
-    if not ID_PATTERN.fullmatch(entry.id):
-        problems.append(f"{where}, field 'id': {entry.id!r} may use only a-z, 0-9, '-' and '_'")
-    if not entry.text.strip():
+    id_problem = sequence_id_problem(entry.id)
+    if id_problem:
+        problems.append(f"{where}, field 'id': {id_problem}")
+    text = _nfc(entry.text)
+    concept, source = _nfc(entry.concept.strip()), _nfc(entry.source)
+    problems.extend(f"{where}, field 'concept': {problem}" for problem in _label_problems(concept))
+    problems.extend(f"{where}, field '{key}': {problem}" for key, value in (("text", text), ("source", source))
+                    for problem in _text_problems(value))
+    if not text.strip():
         problems.append(f"{where}, field 'text': is empty")
         raise ConceptFileError(problems)
     spans = []
     for number, span_entry in enumerate(entry.spans, start=1):
         try:
-            spans.append(_resolve_span(span_entry, entry.text, f"{where}, span {number}"))
+            spans.append(_resolve_span(span_entry, entry.text, text, f"{where}, span {number}"))
         except ConceptFileError as error:
             problems.extend(error.problems)
     problems.extend(_overlap_problems(spans, where))
     if problems:
         raise ConceptFileError(problems)
-    return ConceptSequence(
-        id=entry.id, concept=entry.concept.strip(), text=entry.text, spans=tuple(spans), source=entry.source
-    )
+    return ConceptSequence(id=entry.id, concept=concept, text=text, spans=tuple(spans), source=source,
+                           normalised=text != entry.text)
 
 
-def _resolve_span(entry: _SpanEntry, text: str, where: str) -> Span:
-    """Turn a span given by substring (+ occurrence) or by offsets into character offsets."""
+def _nfc(text: str) -> str:
+    return unicodedata.normalize(TEXT_NORMALISATION, text)
+
+
+def _label_problems(label: str) -> list[str]:
+    """Names (a concept, a role, a set) are one line of text shown in tables, figures and terminals."""
+    found = CONTROL_CHARACTERS.search(label)
+    if found:
+        return [f"contains the control character U+{ord(found.group()):04X}; a name is one line of visible text"]
+    return []
+
+
+def _text_problems(text: str) -> list[str]:
+    found = TEXT_CONTROLS.search(text)
+    if found:
+        return [f"contains the control character U+{ord(found.group()):04X} at character {found.start()}"]
+    return []
+
+
+def _resolve_span(entry: _SpanEntry, given: str, text: str, where: str) -> Span:
+    """Turn a span given by substring (+ occurrence) or by offsets into offsets in `text`.
+
+    `given` is the text as written and `text` its NFC form: offsets count characters of the
+    text as written, and are moved with it when normalisation changes its length.
+    """
     has_offsets = entry.start is not None or entry.end is not None
+    role = None
+    if entry.role is not None:
+        role = _nfc(entry.role)
+        problems = _label_problems(role)
+        if problems:
+            raise ConceptFileError([f"{where}, field 'role': {problem}" for problem in problems])
     if entry.text is None and not has_offsets:
         raise ConceptFileError([f"{where}: give 'text' (an exact substring) or 'start' and 'end'"])
     if has_offsets:
@@ -329,25 +395,33 @@ def _resolve_span(entry: _SpanEntry, text: str, where: str) -> Span:
             raise ConceptFileError([f"{where}, field '{'end' if end is None else 'start'}': is required with the other offset"])
         if start >= end:
             raise ConceptFileError([f"{where}, field 'end': {end} must be greater than start {start}"])
-        if end > len(text):
-            raise ConceptFileError([f"{where}, field 'end': {end} is past the end of the text ({len(text)} characters)"])
-        if entry.text is not None and text[start:end] != entry.text:
-            raise ConceptFileError([f"{where}, field 'text': {entry.text!r} differs from the text at [{start}, {end}) ({text[start:end]!r})"])
+        if end > len(given):
+            raise ConceptFileError([f"{where}, field 'end': {end} is past the end of the text ({len(given)} characters)"])
+        if given != text:
+            start, end = len(_nfc(given[:start])), len(_nfc(given[:end]))
+            if text[start:end] != _nfc(given[entry.start:entry.end]):
+                raise ConceptFileError([
+                    f"{where}: characters [{entry.start}, {entry.end}) split a character that Unicode normalisation "
+                    f"({TEXT_NORMALISATION}) joins; give the span by its text instead"
+                ])
+        if entry.text is not None and text[start:end] != _nfc(entry.text):
+            raise ConceptFileError([f"{where}, field 'text': {entry.text!r} differs from the text at [{entry.start}, {entry.end}) ({given[entry.start:entry.end]!r})"])
         if not text[start:end].strip():
-            raise ConceptFileError([f"{where}: characters [{start}, {end}) are only whitespace"])
-        return Span(start=start, end=end, text=text[start:end], role=entry.role)
-    needle = entry.text
+            raise ConceptFileError([f"{where}: characters [{entry.start}, {entry.end}) are only whitespace"])
+        return Span(start=start, end=end, text=text[start:end], role=role)
+    needle = _nfc(entry.text)
     if not needle.strip():
         raise ConceptFileError([f"{where}, field 'text': is empty"])
     starts = _occurrences(text, needle)
     if not starts:
-        raise ConceptFileError([f"{where}, field 'text': {needle!r} does not occur in the text"])
+        note = "" if (needle + text).isascii() else f" (compared after Unicode {TEXT_NORMALISATION} normalisation of both)"
+        raise ConceptFileError([f"{where}, field 'text': {entry.text!r} does not occur in the text{note}"])
     if entry.occurrence > len(starts):
         raise ConceptFileError([
-            f"{where}, field 'occurrence': {entry.occurrence} asked, but {needle!r} occurs {len(starts)} time(s)"
+            f"{where}, field 'occurrence': {entry.occurrence} asked, but {entry.text!r} occurs {len(starts)} time(s)"
         ])
     start = starts[entry.occurrence - 1]
-    return Span(start=start, end=start + len(needle), text=needle, role=entry.role)
+    return Span(start=start, end=start + len(needle), text=needle, role=role)
 
 
 def _occurrences(text: str, needle: str) -> list[int]:

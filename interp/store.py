@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from interp.alignment import AlignedSequence
 from interp.atomic import write_json_atomic
+from interp.boundary import is_store_name
 from interp.entries import ARRAYS, EntryRecord, EntryWriter, PatternLayout, file_digest, parse_entry_record
 from interp.errors import InterpError
 from interp.registry import ConceptSequence, sequence_from_item
 
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 FORMAT_VERSION = 3
 SUFFIXES = {"record": ".json", "colsums": ".colsums.npy", "spans": ".spans.npy", "patterns": ".patterns.npy"}
 
@@ -77,7 +76,8 @@ class RunManifest(BaseModel):
     """Provenance of a results folder; `complete` turns true once every entry is written.
 
     `planned_stages` are the lineage's stages, `stages` those finished so far; `sequences` are
-    concept-file items (`interp.registry.sequence_item`), so a folder carries its own concept set.
+    concept-file items (`interp.registry.sequence_item`), so a folder carries its own concept set,
+    in the Unicode normal form `text_normalisation` that the concept files were read in.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -89,6 +89,7 @@ class RunManifest(BaseModel):
     sequences: list[dict[str, Any]]
     settings: RunSettings
     concept_set_hash: str
+    text_normalisation: str
     packages: dict[str, str]
     created: str
     updated: str
@@ -210,8 +211,9 @@ class ResultsStore:
 
     def entry_path(self, stage: str, sequence_id: str, suffix: str) -> Path:
         for name in (stage, sequence_id):
-            if not SAFE_NAME.fullmatch(name):
-                raise InterpError(f"{self.folder}: {name!r} cannot name a stored entry (use letters, digits, '.', '-', '_')")
+            if not is_store_name(name):
+                raise InterpError(f"{self.folder}: {name!r} cannot name a stored entry (letters, digits, '.', '-', '_', "
+                                  "starting with a letter or digit, at most 100 characters)")
         return self.folder / "entries" / stage / f"{sequence_id}{suffix}"
 
     def _paths(self, stage: str, sequence_id: str) -> dict[str, Path]:

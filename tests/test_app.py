@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -111,9 +112,10 @@ def run_button(at: AppTest):
     return button
 
 
-def user_files(home: Path) -> list[str]:
-    folder = home / "concepts"
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+def user_files(home: Path, key: str | None = None) -> list[str]:
+    """The concept files kept for everyone (or for the signed-in user `key`): not the trash or lock."""
+    folder = home / "concepts" / ("users/" + key if key else "")
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) if folder.exists() else []
 
 
 def builtin_sequences():
@@ -382,7 +384,17 @@ def test_a_user_file_that_no_longer_validates_is_reported(home):
     assert "yours: edited.yaml" not in concept_choice(at).options
 
 
-def test_a_saved_set_can_be_deleted(home):
+def test_a_shared_file_cannot_put_a_link_or_image_into_the_page(home):
+    (home / "concepts").mkdir()
+    (home / "concepts" / "planted.yaml").write_bytes(BAD.replace(b"magistrate", b"'![x](http://evil.example/t.png)'"))
+    at = start_app("concepts")
+    assert not at.exception
+    assert [w.value for w in at.warning] == [
+        "planted.yaml: sequence 'bad-role', span 1, field 'text': '!\\[x\\](http://evil.example/t.png)' "
+        "does not occur in the text"]
+
+
+def test_a_saved_set_can_be_deleted_and_the_delete_undone(home):
     first = start_app("concepts")
     first.file_uploader(key="concept-upload").upload("My Set.yaml", GOOD, "application/x-yaml")
     first.run()
@@ -394,6 +406,112 @@ def test_a_saved_set_can_be_deleted(home):
     assert "yours: my-set.yaml" not in concept_choice(at).options
     assert "yours: my-set.yaml" not in at.session_state["concept_sets"]
     assert any(caption.value == "None yet." for caption in at.caption)
+    assert "Deleted my-set.yaml." in [i.value for i in at.info]
+    at.button(key="undo-delete").click().run()
+    assert_clean(at)
+    assert user_files(home) == ["my-set.yaml"] and (home / "concepts" / "my-set.yaml").read_bytes() == GOOD
+    assert [s.value for s in at.success] == ["Restored my-set.yaml."]
+    assert "yours: my-set.yaml" in concept_choice(at).options
+    # A second session deleting a file the first already deleted gets one line, not a traceback.
+    other = start_app("concepts")
+    at.button(key="delete-my-set.yaml").click().run()
+    other.button(key="delete-my-set.yaml").click().run()
+    assert not other.exception
+    assert [e.value for e in other.error] == ["'my-set.yaml' is not one of your concept files "
+                                             "(another session may have deleted it)"]
+
+
+def test_two_sessions_uploading_one_name_keep_both_files_and_are_told(home):
+    mine, theirs = start_app("concepts"), start_app("concepts")
+    mine.file_uploader(key="concept-upload").upload("shared.yaml", GOOD, "application/x-yaml")
+    mine.run()
+    other = GOOD.replace(b"my-condition", b"their-condition").replace(b"pay the rent", b"pay the deposit")
+    theirs.file_uploader(key="concept-upload").upload("shared.yaml", other, "application/x-yaml")
+    theirs.run()
+    assert_clean(mine)
+    assert not theirs.exception and not theirs.error
+    assert [w.value for w in theirs.warning] == [
+        "shared.yaml: shared.yaml already holds other sequences, so this file is kept beside it as shared-2.yaml; "
+        "1 sequence(s), selected for the next run"]
+    assert user_files(home) == ["shared-2.yaml", "shared.yaml"]
+    assert (home / "concepts" / "shared.yaml").read_bytes() == GOOD
+    # Each session's selection still holds its own sequences.
+    assert "yours: shared.yaml" in mine.session_state["concept_sets"]
+    assert "yours: shared-2.yaml" in theirs.session_state["concept_sets"]
+    assert "yours: shared.yaml" not in theirs.session_state["concept_sets"]
+    # The same bytes again change nothing, and say so.
+    again = start_app("concepts")
+    again.file_uploader(key="concept-upload").upload("shared.yaml", other, "application/x-yaml")
+    again.run()
+    assert [s.value for s in again.success] == [
+        "shared.yaml: already kept as shared-2.yaml (same content); 1 sequence(s), selected for the next run"]
+    assert user_files(home) == ["shared-2.yaml", "shared.yaml"]
+
+
+def test_a_corrected_version_with_the_same_ids_cannot_run_beside_the_first(home):
+    at = start_app("concepts")
+    at.file_uploader(key="concept-upload").upload("mine.yaml", GOOD, "application/x-yaml")
+    at.run()
+    at.file_uploader(key="concept-upload").upload("mine.yaml", GOOD.replace(b"pay the rent", b"pay all rent"),
+                                                  "application/x-yaml")
+    at.run()
+    assert {"yours: mine.yaml", "yours: mine-2.yaml"} <= set(at.session_state["concept_sets"])
+    assert [e.value for e in at.sidebar.error] == [
+        "yours: mine-2.yaml: sequence 'my-condition' is also in yours: mine.yaml; select only one of the two sets"]
+    assert run_button(at).disabled
+    at.multiselect(key="concept_sets").unselect("yours: mine.yaml").run()
+    assert not at.sidebar.error and not run_button(at).disabled
+
+
+# ---------------------------------------------------------------- signed-in researchers
+
+ALICE = {"is_logged_in": True, "iss": "https://id.example", "sub": "alice-1", "name": "Alice", "email": "a@example.org"}
+BOB = {"is_logged_in": True, "iss": "https://id.example", "sub": "bob-2", "name": "Bob", "email": "b@example.org"}
+
+
+def start_as(user: dict, view: str = "concepts") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["view"] = view
+    at.user = user
+    return at.run()
+
+
+def test_signed_in_users_keep_their_own_sets_and_see_others_read_only(home):
+    from interp.user_concepts import user_key
+
+    alice = start_as(ALICE)
+    assert_clean(alice)
+    assert [c.value for c in alice.sidebar.caption if c.value.startswith("Signed in")] == ["Signed in as Alice"]
+    alice.file_uploader(key="concept-upload").upload("shared.yaml", GOOD, "application/x-yaml")
+    alice.run()
+    assert_clean(alice)
+    alice_key, bob_key = user_key(ALICE), user_key(BOB)
+    assert user_files(home, alice_key) == ["shared.yaml"] and user_files(home) == []
+
+    bob = start_as(BOB)
+    assert_clean(bob)
+    read_only = f"from {alice_key[:8]}: shared.yaml"
+    assert read_only in concept_choice(bob).options
+    assert not any(option.startswith("yours: ") for option in concept_choice(bob).options)
+    assert not [b for b in bob.button if (b.key or "").startswith("delete-")], "no delete for another's set"
+    other = GOOD.replace(b"pay the rent", b"pay the deposit")
+    bob.file_uploader(key="concept-upload").upload("shared.yaml", other, "application/x-yaml")
+    bob.run()
+    assert_clean(bob)
+    assert [s.value for s in bob.success] == ["shared.yaml: kept as shared.yaml, 1 sequence(s), selected for the next run"]
+    assert user_files(home, bob_key) == ["shared.yaml"]
+    assert (home / "concepts" / "users" / alice_key / "shared.yaml").read_bytes() == GOOD
+    # Bob may select Alice's set to read it, but not beside his own with the same id.
+    bob.multiselect(key="concept_sets").select(read_only).run()
+    assert any("is also in" in e.value for e in bob.sidebar.error)
+
+
+def test_with_sign_in_configured_a_signed_out_visitor_cannot_write(home):
+    at = start_as({"is_logged_in": False})
+    assert not at.exception
+    assert any(i.value.startswith("Sign in (in the sidebar) to upload") for i in at.info)
+    assert not at.get("file_uploader")
+    assert [b.label for b in at.sidebar.button if b.key == "sign-in"] == ["Sign in"]
 
 
 # ---------------------------------------------------------------- authoring
@@ -480,9 +598,10 @@ def no_model(monkeypatch, tmp_path):
     monkeypatch.setattr("interp.pipeline.extract_lineage", refuse)
 
 
-def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, no_model):
+def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, no_model, monkeypatch):
     elsewhere = tmp_path / "from-the-gpu-machine" / "run"
     shutil.copytree(run_folder, elsewhere)
+    monkeypatch.setenv("INTERP_RESULTS_ROOTS", str(tmp_path / "from-the-gpu-machine"))
     at = start_app()
     assert not at.exception
     assert any("not built yet" in w.value for w in at.warning)
@@ -500,13 +619,20 @@ def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, 
         assert titles(at) == expected_titles(elsewhere, view)
 
 
-def test_a_bogus_results_folder_is_a_one_line_error(home, tmp_path, no_model):
+def test_a_bogus_results_folder_is_a_one_line_error(home, tmp_path, no_model, monkeypatch):
+    root = tmp_path / "results"
+    monkeypatch.setenv("INTERP_RESULTS_ROOTS", str(root))
     at = start_app(source=EXISTING)
-    not_results = tmp_path / "just-a-folder"
-    not_results.mkdir()
+    not_results = root / "just-a-folder"
+    not_results.mkdir(parents=True)
+    outside = (f": not a results folder this app may open; it opens folders under {(home / 'runs').resolve()}, "
+               f"{root.resolve()} (the server's INTERP_RESULTS_ROOTS adds more)")
     for path, message in [
-        (tmp_path / "nowhere", f"{tmp_path / 'nowhere'}: no such results folder"),
+        (root / "nowhere", f"{root / 'nowhere'}: no such results folder"),
         (not_results, f"{not_results}: not a results folder (no manifest.json); run `python -m interp extract` first"),
+        ("/etc", "/etc" + outside),
+        ("/nonexistent", "/nonexistent" + outside),
+        (tmp_path, f"{tmp_path}" + outside),
     ]:
         at.sidebar.text_input(key="open_folder").input(str(path)).run()
         assert not at.exception
@@ -514,7 +640,7 @@ def test_a_bogus_results_folder_is_a_one_line_error(home, tmp_path, no_model):
         assert not at.get("plotly_chart")
 
 
-def test_two_runs_cannot_write_one_folder_at_once(home, run_folder):
+def test_a_run_started_while_another_session_writes_the_folder_waits_and_opens_it(home, run_folder):
     at = start_app()
     assert Path(at.session_state["run_folder"]) == run_folder
     lineage, sequences = load_lineage("demo"), builtin_sequences()
@@ -537,19 +663,42 @@ def test_two_runs_cannot_write_one_folder_at_once(home, run_folder):
         assert entered.wait(120)
         with pytest.raises(InterpError, match="another extraction is writing to this results folder"):
             extract_lineage(lineage, sequences, run_folder, ExtractionSettings())
-        run_button(at).click().run()
-        assert not at.exception
-        assert [e.value for e in at.error] == [
-            f"{run_folder}: another extraction is writing to this results folder; wait for it to finish"
-        ]
-        assert not at.get("plotly_chart")
+        threading.Timer(3.0, release.set).start()
+        began = time.monotonic()
+        run_button(at).click().run()  # waits for the first session, then opens what it wrote
+        waited = time.monotonic() - began
     finally:
         release.set()
         thread.join(120)
     assert "error" not in outcome and outcome["manifest"].complete
-    run_button(at).click().run()  # the folder is free again
+    assert waited >= 2.5
     assert_clean(at)
     assert len(statistics(at)) == 20
+
+
+def test_a_cold_start_serves_every_waiting_session_the_same_results(app_home):
+    """Three sessions open a fresh server at once: one runs the demo, the others wait for it."""
+    sessions = [AppTest.from_file(APP, default_timeout=TIMEOUT) for _ in range(3)]
+    start, failures = threading.Barrier(len(sessions)), []
+
+    def open_page(at: AppTest) -> None:
+        start.wait(30)
+        try:
+            at.run()
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            failures.append(error)
+
+    threads = [threading.Thread(target=open_page, args=(at,)) for at in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT * 2)
+    assert failures == []
+    for at in sessions:
+        assert_clean(at)
+        assert len(statistics(at)) == 20
+    assert len({at.session_state["run_folder"] for at in sessions}) == 1
+    assert len(list((app_home / "runs").iterdir())) == 1
 
 
 @pytest.mark.slow
@@ -563,3 +712,10 @@ def test_unbuilt_demo_offers_a_build_button(tmp_path, monkeypatch):
     labels = [b.label for b in at.button]
     assert "Build the demo lineage now (about two minutes, offline)" in labels
     assert not (tmp_path / "home" / "runs").exists(), "nothing runs before the demo exists"
+
+
+def test_the_app_waits_on_the_lock_the_pipeline_takes():
+    import interp.pipeline
+    import ui.run
+
+    assert ui.run.LOCK_FILE == interp.pipeline.LOCK_FILE

@@ -37,3 +37,30 @@ def test_arrays_round_trip_without_pickle(tmp_path):
         np.testing.assert_array_equal(archive["lower"], values.astype(np.float16))
     with pytest.raises(ValueError):
         atomic.save_npy_atomic(tmp_path / "c.npy", np.array([{"a": 1}], dtype=object))
+
+
+def test_create_writes_only_where_nothing_is(tmp_path):
+    target = tmp_path / "sub" / "set.yaml"
+    assert atomic.create_bytes_atomic(target, b"first")
+    assert not atomic.create_bytes_atomic(target, b"second")
+    assert target.read_bytes() == b"first"
+    assert [p.name for p in target.parent.iterdir()] == ["set.yaml"], "no temporary file is left"
+
+
+def test_racing_creates_leave_exactly_one_winner(tmp_path):
+    import threading
+
+    start, won = threading.Barrier(8), []
+
+    def create(n: int) -> None:
+        start.wait(10)
+        if atomic.create_bytes_atomic(tmp_path / "one.txt", str(n).encode()):
+            won.append(n)
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(won) == 1 and (tmp_path / "one.txt").read_bytes() == str(won[0]).encode()
+    assert [p.name for p in tmp_path.iterdir()] == ["one.txt"]

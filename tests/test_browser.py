@@ -122,12 +122,14 @@ def small_run(micro_demo, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(micro_demo, browser_home, demo_run, tmp_path_factory):
-    """`streamlit run app.py` on a free port; its base URL. Stopped (terminate, then kill) at the end."""
+def server(micro_demo, browser_home, demo_run, small_run, tmp_path_factory):
+    """`streamlit run app.py` on a free port; its base URL. Stopped (terminate, then kill) at the end.
+
+    The small run's folder is a results root of the server, so the app may open it."""
     port = free_port()
     log = tmp_path_factory.mktemp("server-log") / "streamlit.log"
     env = {**os.environ, "INTERP_DEMO_DIR": str(micro_demo), "INTERP_HOME": str(browser_home),
-           "PYTHONUNBUFFERED": "1"}
+           "INTERP_RESULTS_ROOTS": str(small_run.parent), "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true"]
     with open(log, "wb") as output:

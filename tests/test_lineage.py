@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from interp.boundary import parse_document
 from interp.errors import InterpError
-from interp.lineage import Lineage, Stage, list_presets, load_lineage
+from interp.lineage import Lineage, Stage, list_presets, load_lineage, parse_lineage
 
 
 def write(tmp_path, text, name="lineage.yaml"):
@@ -74,6 +80,18 @@ def test_reference_defaults_to_the_first_stage(tmp_path):
         ("name: x\nstages:\n  - {label: 'a b', model: m/a}\n  - {label: b, model: m/b}\n", "stage 1, field 'label': 'a b' must start"),
         ("- just\n- a list\n", "expected a mapping with 'name', 'stages'"),
         ("name: [unclosed\n", "not valid YAML (line"),
+        ("name: x\nstages:\n  - {label: '-', model: m/a}\n  - {label: b, model: m/b}\n", "stage 1, field 'label': '-' must start"),
+        ("name: x\nstages:\n  - {label: _x, model: m/a}\n  - {label: b, model: m/b}\n", "stage 1, field 'label': '_x' must start"),
+        ("name: x\nstages:\n  - {label: " + "L" * 230 + ", model: m/a}\n  - {label: b, model: m/b}\n",
+         "stage 1, field 'label': is 230 characters long; at most 100"),
+        ("name: x\nstages:\n  - {label: X, model: m/a}\n  - {label: x, model: m/b}\n",
+         "stage 2, field 'label': duplicate label 'x' (differs from 'X' only in case)"),
+        ("name: x\nstages:\n  - {label: a, model: \"m/a\\e[31m\"}\n  - {label: b, model: m/b}\n",
+         "stage 1, field 'model': contains the control character U+001B"),
+        ("name: \"x\\ny\"\nstages:\n  - {label: a, model: m/a}\n  - {label: b, model: m/b}\n",
+         "field 'name': contains the control character U+000A"),
+        ("name: x\nname: y\nstages: []\n", "line 2: key 'name' appears twice in one mapping (first on line 1)"),
+        ("[" * 10_000 + "]" * 10_000, "line 1: nested more than 32 levels deep"),
     ],
 )
 def test_invalid_files_name_the_file_and_field(tmp_path, text, expected):
@@ -110,3 +128,37 @@ def test_lineage_records_validate_themselves():
     assert lineage.reference == "a"
     with pytest.raises(InterpError, match="no stage 'c' \\(stages: a, b\\)"):
         lineage.stage("c")
+
+
+_ANY = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=30)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=_ANY, at=st.sampled_from(["top", "stages", "stage", "reference"]))
+def test_arbitrary_nested_structures_give_only_interp_errors(document, at):
+    placed = {
+        "top": document,
+        "stages": {"name": "x", "stages": document},
+        "stage": {"name": "x", "stages": [document, {"label": "b", "model": "m/b"}]},
+        "reference": {"name": "x", "reference": document, "stages": [{"label": "a", "model": "m"}, {"label": "b", "model": "n"}]},
+    }[at]
+    for text, fmt in ((json.dumps(placed), "json"), (yaml.safe_dump(placed), "yaml")):
+        try:
+            parse_lineage(parse_document(text, "l.yaml", fmt), "l.yaml")
+        except InterpError as error:
+            assert str(error).startswith("l.yaml: ") and "\n" not in str(error)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300))
+def test_arbitrary_bytes_give_a_lineage_or_an_interp_error(tmp_path, data):
+    path = tmp_path / "any.yaml"
+    path.write_bytes(data)
+    try:
+        lineage = load_lineage(path)
+    except InterpError as error:
+        assert "\n" not in str(error)
+    else:
+        assert len(lineage.stages) >= 2

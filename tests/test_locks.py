@@ -35,3 +35,16 @@ def test_a_waiting_holder_gets_the_lock_after_the_first(tmp_path):
         order.append("second")
     thread.join(5)
     assert order == ["first", "second"]
+
+
+def test_a_busy_folder_is_its_own_error_and_can_be_watched(tmp_path):
+    from interp.locks import FolderBusy, is_locked
+
+    assert not is_locked(tmp_path, ".lock")
+    with folder_lock(tmp_path, ".lock", "busy"):
+        assert is_locked(tmp_path, ".lock")
+        with pytest.raises(FolderBusy):
+            with folder_lock(tmp_path, ".lock", "busy"):
+                pass
+    assert not is_locked(tmp_path, ".lock")
+    assert issubclass(FolderBusy, InterpError)

@@ -1,9 +1,20 @@
 """Where the tool keeps what a user makes."""
 
+import os
 from pathlib import Path
 
-from interp.lineage import load_lineage
-from interp.paths import app_run_folder, data_home, runs_dir, user_concepts_dir
+import pytest
+
+from interp.errors import InterpError
+from interp.lineage import Lineage, Stage, load_lineage
+from interp.paths import (
+    app_run_folder,
+    data_home,
+    resolve_results_folder,
+    results_roots,
+    runs_dir,
+    user_concepts_dir,
+)
 from interp.settings import ExtractionSettings
 from tests.conftest import TINY_SEQUENCES
 
@@ -26,3 +37,72 @@ def test_app_run_folder_follows_lineage_concepts_and_settings(monkeypatch, tmp_p
     assert app_run_folder(demo, TINY_SEQUENCES, ExtractionSettings(dtype="bfloat16")) != first
     assert app_run_folder(demo, TINY_SEQUENCES, ExtractionSettings(device="cpu")) == first, "device is not a result"
     assert isinstance(first, Path)
+
+
+def test_signed_in_users_have_a_folder_each(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERP_HOME", str(tmp_path))
+    assert user_concepts_dir("0123abcd0123abcd") == tmp_path / "concepts" / "users" / "0123abcd0123abcd"
+    assert user_concepts_dir(None) == tmp_path / "concepts"
+
+
+def test_a_lineage_name_never_leaves_the_runs_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERP_HOME", str(tmp_path))
+    lineage = Lineage("../../etc/x y", (Stage("a", "m/a"), Stage("b", "m/b")))
+    folder = app_run_folder(lineage, TINY_SEQUENCES, ExtractionSettings())
+    assert folder.parent == tmp_path / "runs" and folder.name.startswith("etc-x-y-")
+
+
+# ---------------------------------------------------------------- results roots
+
+@pytest.fixture()
+def roots(monkeypatch, tmp_path):
+    """A home whose runs folder holds one run, and a second root named in the environment."""
+    home, extra = tmp_path / "home", tmp_path / "gpu-results"
+    (home / "runs" / "demo-1").mkdir(parents=True)
+    (extra / "saul").mkdir(parents=True)
+    monkeypatch.setenv("INTERP_HOME", str(home))
+    monkeypatch.setenv("INTERP_RESULTS_ROOTS", f"{extra}{os.pathsep}{os.pathsep}{extra}")
+    return home / "runs", extra
+
+
+def test_roots_are_the_runs_folder_and_the_environment(roots):
+    runs, extra = roots
+    assert results_roots() == [runs.resolve(), extra.resolve()]
+
+
+def test_folders_below_a_root_resolve(roots):
+    runs, extra = roots
+    assert resolve_results_folder(str(runs / "demo-1")) == (runs / "demo-1").resolve()
+    assert resolve_results_folder(f"  {extra / 'saul'}  ") == (extra / "saul").resolve()
+    assert resolve_results_folder("demo-1") == (runs / "demo-1").resolve(), "relative to the runs folder"
+    assert resolve_results_folder(str(runs / "not-made-yet")) == (runs / "not-made-yet").resolve()
+
+
+@pytest.mark.parametrize("typed", ["/etc", "/nonexistent", "/etc/passwd", "~", "..", "../../..", "/", "",
+                                   "demo-1/../../..", "a\x00b"])
+def test_anything_outside_the_roots_gets_one_message_whatever_is_there(roots, typed):
+    runs, extra = roots
+    with pytest.raises(InterpError) as caught:
+        resolve_results_folder(typed)
+    assert str(caught.value) == (
+        f"{typed.strip()}: not a results folder this app may open; it opens folders under "
+        f"{runs.resolve()}, {extra.resolve()} (the server's INTERP_RESULTS_ROOTS adds more)"
+    ).replace("\x00", "\\x00")
+
+
+def test_etc_and_a_missing_path_are_answered_alike(roots):
+    answers = []
+    for typed in ("/etc", "/nonexistent"):
+        with pytest.raises(InterpError) as caught:
+            resolve_results_folder(typed)
+        answers.append(str(caught.value).removeprefix(typed))
+    assert answers[0] == answers[1]
+
+
+def test_a_link_inside_a_root_that_points_outside_is_outside(roots, tmp_path):
+    runs, _ = roots
+    (runs / "escape").symlink_to("/etc")
+    (runs / "inside").symlink_to(runs / "demo-1")
+    with pytest.raises(InterpError, match="not a results folder this app may open"):
+        resolve_results_folder(str(runs / "escape"))
+    assert resolve_results_folder(str(runs / "inside")) == (runs / "demo-1").resolve()

@@ -85,6 +85,19 @@ def test_too_long_sequence_fails_before_loading(tiny_lineage, tmp_path, monkeypa
         extract_lineage(tiny_lineage, [concept("long", long_text, "lessee")], tmp_path / "r", ExtractionSettings(device="cpu"))
 
 
+def test_a_48k_token_sequence_is_refused_with_the_tokenizer_alone(tiny_lineage, tmp_path, monkeypatch):
+    """Neither a model nor the weights' hash (minutes for a 7B checkpoint) come before the check."""
+    import time
+
+    monkeypatch.setattr(pipeline, "load_stage", lambda *a, **k: pytest.fail("loaded a model for an impossible input"))
+    monkeypatch.setattr(pipeline, "checkpoint_fingerprint", lambda *a: pytest.fail("hashed the weights first"))
+    long_text = " ".join(["The lessee shall pay the rent within thirty days."] * 4800)
+    began = time.perf_counter()
+    with pytest.raises(InterpError, match=r"sequence 'long': 4\d{4} tokens under stage 'base', longer than the model's context"):
+        extract_lineage(tiny_lineage, [concept("long", long_text, "lessee")], tmp_path / "r", ExtractionSettings(device="cpu"))
+    assert time.perf_counter() - began < 30
+
+
 def test_unknown_input_format_is_refused(tiny_lineage, tmp_path):
     with pytest.raises(InterpError, match="input format 'xml' is unknown; use one of raw, chat"):
         extract_lineage(tiny_lineage, TINY_SEQUENCES, tmp_path / "r", ExtractionSettings(input_format="xml"))

@@ -1,12 +1,17 @@
 """Concept files: loading YAML, JSON and CSV, and one precise line per problem."""
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from interp.registry import (
     MAX_FILE_BYTES,
+    TEXT_NORMALISATION,
     ConceptFileError,
     ConceptSet,
     all_sequences,
@@ -15,7 +20,10 @@ from interp.registry import (
     load_concept_file,
     load_concepts,
     parse_concept_bytes,
+    sequence_from_item,
+    sequence_item,
 )
+from tests.hostile import CASES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,7 +87,7 @@ def test_json_and_csv_give_the_same_sequence_as_yaml():
     [
         ({"colour": "red"}, "sequence 's-1', field 'colour': unknown field"),
         ({"text": "   "}, "sequence 's-1', field 'text': is empty"),
-        ({"id": "Role 1"}, "sequence 'Role 1', field 'id': 'Role 1' may use only a-z, 0-9, '-' and '_'"),
+        ({"id": "Role 1"}, "sequence 'Role 1', field 'id': 'Role 1' must start with a-z or 0-9 and use only a-z, 0-9, '-' and '_'"),
         ({"spans": [{"text": "landlord"}]}, "sequence 's-1', span 1, field 'text': 'landlord' does not occur in the text"),
         ({"spans": [{"text": "the", "occurrence": 3}]}, "sequence 's-1', span 1, field 'occurrence': 3 asked, but 'the' occurs 1 time(s)"),
         ({"spans": [{"start": 4, "end": 99}]}, "sequence 's-1', span 1, field 'end': 99 is past the end of the text (30 characters)"),
@@ -189,3 +197,107 @@ def test_built_in_concept_sets_are_valid():
     assert len(elements) >= 3
     assert all(len(s.spans) >= 2 and all(span.role for span in s.spans) for s in elements)
     assert len({s.id for s in all_sequences(sets)}) == len(all_sequences(sets))
+
+
+# ---------------------------------------------------------------- the input contract
+
+@pytest.mark.parametrize(("name", "data", "fragment"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_hostile_files_are_refused_in_one_line_per_problem(name, data, fragment):
+    problems = problems_of(data, name)
+    assert fragment in problems[0], problems
+    assert all(problem.startswith(f"{name}: ") and "\n" not in problem and "\r" not in problem for problem in problems)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.binary(max_size=400), suffix=st.sampled_from([".yaml", ".json", ".csv"]))
+def test_arbitrary_bytes_give_a_concept_set_or_a_concept_file_error(data, suffix):
+    try:
+        concept_set = parse_concept_bytes(data, f"any{suffix}")
+    except ConceptFileError as error:
+        assert error.problems and all("\n" not in problem for problem in error.problems)
+    else:
+        assert isinstance(concept_set, ConceptSet) and concept_set.sequences
+
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+_NESTED = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=40)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=_NESTED, at=st.sampled_from(["top", "sequences", "item", "spans", "span"]))
+def test_arbitrary_nested_structures_give_only_concept_file_errors(document, at):
+    """Any shape, anywhere in a concept file, as JSON and as YAML."""
+    item = {"id": "s", "concept": "Role", "text": "The tenant.", "spans": [{"text": "tenant"}]}
+    placed = {
+        "top": document,
+        "sequences": {"set": "t", "sequences": document},
+        "item": {"set": "t", "sequences": [document]},
+        "spans": {"set": "t", "sequences": [{**item, "spans": document}]},
+        "span": {"set": "t", "sequences": [{**item, "spans": [document]}]},
+    }[at]
+    for name, data in (("n.json", json.dumps(placed).encode()), ("n.yaml", yaml.safe_dump(placed).encode())):
+        try:
+            parse_concept_bytes(data, name)
+        except ConceptFileError as error:
+            assert all(problem.startswith(f"{name}: ") and "\n" not in problem for problem in error.problems)
+
+
+def test_long_texts_in_csv_are_read_whole():
+    text = "The tenant shall pay. " * 20_000  # 440,000 characters, past the csv module's default cap
+    data = f"id,concept,text,span_text\nlong,Role,{text},tenant\n".encode()
+    (sequence,) = parse_concept_bytes(data, "long.csv").sequences
+    assert sequence.text == text
+
+
+def test_a_span_in_nfc_is_found_in_text_written_in_nfd():
+    nfd = unicodedata.normalize("NFD", "Le bénéficiaire désigné reçoit la créance.")
+    assert nfd != unicodedata.normalize("NFC", nfd)
+    data = concept_item_yaml(text=nfd, spans=[{"text": "bénéficiaire désigné"}])
+    (sequence,) = parse_concept_bytes(data, "nfd.yaml").sequences
+    assert TEXT_NORMALISATION == "NFC" and sequence.normalised
+    assert sequence.text == unicodedata.normalize("NFC", nfd)
+    (span,) = sequence.spans
+    assert sequence.text[span.start:span.end] == span.text == "bénéficiaire désigné"
+
+
+def test_offsets_into_nfd_text_move_with_normalisation():
+    nfd = unicodedata.normalize("NFD", "Le bénéficiaire désigné reçoit.")
+    start = nfd.index("désigné"[0])  # 'd' of désigné in the decomposed text
+    end = start + len(unicodedata.normalize("NFD", "désigné"))
+    (sequence,) = parse_concept_bytes(concept_item_yaml(text=nfd, spans=[{"start": start, "end": end}]), "o.yaml").sequences
+    (span,) = sequence.spans
+    assert span.text == "désigné" and sequence.text[span.start:span.end] == "désigné"
+
+
+def test_nfc_and_nfd_spellings_are_one_sequence_with_one_hash():
+    text = "La créance échue est exigible."
+    forms = [parse_concept_bytes(concept_item_yaml(text=unicodedata.normalize(form, text),
+                                                   spans=[{"text": unicodedata.normalize(form, "créance")}]), "f.yaml")
+             for form in ("NFC", "NFD")]
+    assert forms[0].sequences == forms[1].sequences
+    assert concept_set_hash(forms[0].sequences) == concept_set_hash(forms[1].sequences)
+    assert [s.normalised for f in forms for s in f.sequences] == [False, True]
+    # The manifest's items read back as they were written: already normalised.
+    again = sequence_from_item(sequence_item(forms[1].sequences[0]))
+    assert again == forms[1].sequences[0] and not again.normalised
+
+
+def test_a_span_that_does_not_occur_in_non_ascii_text_names_normalisation():
+    problems = problems_of(concept_item_yaml(text="La créance échue.", spans=[{"text": "creance"}]), "u.yaml")
+    assert problems == ["u.yaml: sequence 's-1', span 1, field 'text': 'creance' does not occur in the text "
+                        "(compared after Unicode NFC normalisation of both)"]
+
+
+@pytest.mark.parametrize("sequence_id", ["a", "0", "a" * 100, "role-1", "x_y", "9-lives"])
+def test_ids_the_store_accepts_are_valid(sequence_id):
+    from interp.boundary import is_store_name
+
+    (sequence,) = parse_concept_bytes(concept_item_yaml(id=sequence_id), "i.yaml").sequences
+    assert sequence.id == sequence_id and is_store_name(sequence_id)
+
+
+def concept_item_yaml(**fields) -> bytes:
+    item = {"id": "s-1", "concept": "Role", "text": "The tenant shall pay the rent.", "spans": [{"text": "tenant"}]}
+    item.update(fields)
+    return yaml.safe_dump({"set": "t", "sequences": [item]}, allow_unicode=True).encode("utf-8")

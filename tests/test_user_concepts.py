@@ -12,11 +12,15 @@ from interp.errors import InterpError
 from interp.registry import ConceptFileError, load_concept_file, parse_concept_bytes
 from interp.user_concepts import (
     AUTHORED_FILE,
+    TRASH,
     delete_user_set,
+    list_other_sets,
     list_user_sets,
+    restore_user_set,
     save_authored_sequence,
     save_upload,
     slug,
+    user_key,
 )
 
 GOOD = b"""\
@@ -53,8 +57,8 @@ BUYER = {
 
 
 def files_in(folder):
-    """Every entry of `folder`, hidden ones (temporary files) included."""
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    """Every entry of `folder`, hidden ones (temporary files) included, but the lock and the trash."""
+    return sorted(p.name for p in folder.iterdir() if p.name not in (".lock", TRASH)) if folder.exists() else []
 
 
 # ---------------------------------------------------------------- uploads
@@ -125,14 +129,49 @@ def test_upload_refuses_ids_of_other_sets(tmp_path):
     assert files_in(tmp_path) == ["first.yaml"]
 
 
-def test_upload_of_the_same_file_name_replaces_it(tmp_path):
-    save_upload("mine.yaml", GOOD, tmp_path)
-    # The app's taken ids include the file's own ids; replacing the file must still work.
+def test_upload_of_a_taken_name_with_other_content_is_a_new_version(tmp_path):
+    first = save_upload("mine.yaml", GOOD, tmp_path)
+    assert (first.file_name, first.outcome) == ("mine.yaml", "new")
+    # The app's taken ids include the first version's ids; a corrected version reuses them.
     kept = save_upload("Mine.yaml", GOOD_CORRECTED, tmp_path, {"my-condition", "definiendum"})
-    assert kept.file_name == "mine.yaml"
-    assert files_in(tmp_path) == ["mine.yaml"]
-    assert (tmp_path / "mine.yaml").read_bytes() == GOOD_CORRECTED
+    assert (kept.file_name, kept.outcome, kept.requested) == ("mine-2.yaml", "version", "mine.yaml")
+    assert files_in(tmp_path) == ["mine-2.yaml", "mine.yaml"]
+    assert (tmp_path / "mine.yaml").read_bytes() == GOOD, "the first upload is never overwritten"
+    assert (tmp_path / "mine-2.yaml").read_bytes() == GOOD_CORRECTED
     assert "whole rent" in kept.concept_set.sequences[0].text
+    third = save_upload("mine.yaml", GOOD.replace(b"the rent", b"all rent"), tmp_path)
+    assert third.file_name == "mine-3.yaml"
+
+
+def test_upload_of_the_same_bytes_again_changes_nothing(tmp_path):
+    save_upload("mine.yaml", GOOD, tmp_path)
+    save_upload("mine.yaml", GOOD_CORRECTED, tmp_path)
+    for data, name in ((GOOD, "mine.yaml"), (GOOD_CORRECTED, "mine-2.yaml")):
+        again = save_upload("MINE.yaml", data, tmp_path, {"my-condition"})
+        assert (again.file_name, again.outcome) == (name, "unchanged")
+    assert files_in(tmp_path) == ["mine-2.yaml", "mine.yaml"]
+
+
+def test_two_sessions_uploading_one_name_at_once_both_keep_their_file(tmp_path):
+    """Eight threads (sessions) upload `shared.yaml` at the same moment, each with its own text."""
+    import threading
+
+    contents = [GOOD.replace(b"pay the rent", f"pay rent number {n}".encode()) for n in range(8)]
+    start, kept = threading.Barrier(len(contents)), {}
+
+    def upload(data: bytes) -> None:
+        start.wait(10)
+        kept[data] = save_upload("shared.yaml", data, tmp_path).file_name
+
+    threads = [threading.Thread(target=upload, args=(data,)) for data in contents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(kept.values()) == sorted(["shared.yaml"] + [f"shared-{n}.yaml" for n in range(2, 9)])
+    for data, name in kept.items():
+        assert (tmp_path / name).read_bytes() == data, "each session's file holds its own sequences"
+    assert files_in(tmp_path) == sorted(kept.values())
 
 
 def test_csv_upload_is_kept_as_csv_and_parsed(tmp_path):
@@ -224,14 +263,74 @@ def test_delete_refuses_names_that_are_not_files_of_the_folder(tmp_path, name):
     assert (folder / "kept.yaml").read_bytes() == GOOD
 
 
-def test_delete_removes_the_named_file_only(tmp_path):
+def test_delete_moves_the_named_file_to_the_trash_and_undo_brings_it_back(tmp_path):
     save_upload("one.yaml", GOOD, tmp_path)
     save_upload("two.csv", CSV, tmp_path)
-    delete_user_set("one.yaml", tmp_path)
+    trashed = delete_user_set("one.yaml", tmp_path)
     assert files_in(tmp_path) == ["two.csv"]
     assert [s.file_name for s in list_user_sets(tmp_path)[0]] == ["two.csv"]
-    with pytest.raises(InterpError):
+    assert (tmp_path / TRASH / trashed).read_bytes() == GOOD
+    with pytest.raises(InterpError, match="is not one of your concept files"):
         delete_user_set("one.yaml", tmp_path)
+    assert restore_user_set(trashed, tmp_path) == "one.yaml"
+    assert (tmp_path / "one.yaml").read_bytes() == GOOD and not (tmp_path / TRASH / trashed).exists()
+    with pytest.raises(InterpError, match="is not in the trash"):
+        restore_user_set(trashed, tmp_path)
+
+
+def test_undo_after_the_name_was_taken_again_restores_as_a_version(tmp_path):
+    save_upload("one.yaml", GOOD, tmp_path)
+    trashed = delete_user_set("one.yaml", tmp_path)
+    save_upload("one.yaml", GOOD_CORRECTED, tmp_path)
+    assert restore_user_set(trashed, tmp_path) == "one-2.yaml"
+    assert (tmp_path / "one.yaml").read_bytes() == GOOD_CORRECTED
+    assert (tmp_path / "one-2.yaml").read_bytes() == GOOD
+
+
+@pytest.mark.parametrize("name", ["../x", "..", "", "nothing-here.yaml", "sub/1-one.yaml"])
+def test_restore_takes_only_names_in_the_trash(tmp_path, name):
+    save_upload("one.yaml", GOOD, tmp_path)
+    delete_user_set("one.yaml", tmp_path)
+    with pytest.raises(InterpError, match="is not in the trash"):
+        restore_user_set(name, tmp_path)
+
+
+def test_trash_older_than_its_limit_is_emptied_on_the_next_delete(tmp_path):
+    save_upload("one.yaml", GOOD, tmp_path)
+    save_upload("two.csv", CSV, tmp_path)
+    old = delete_user_set("one.yaml", tmp_path)
+    stale = f"{int(old.partition('-')[0]) - 31 * 86400 * 10**9}-one.yaml"
+    (tmp_path / TRASH / old).rename(tmp_path / TRASH / stale)
+    recent = delete_user_set("two.csv", tmp_path)
+    assert sorted(p.name for p in (tmp_path / TRASH).iterdir()) == [recent]
+
+
+# ---------------------------------------------------------------- signed-in users
+
+def test_user_key_is_a_hash_of_issuer_and_subject():
+    alice = {"iss": "https://accounts.example", "sub": "1001", "email": "alice@example.org", "name": "Alice"}
+    key = user_key(alice)
+    assert len(key) == 16 and set(key) <= set("0123456789abcdef")
+    assert user_key({**alice, "name": "Alice B."}) == key, "the name is not the identity"
+    assert user_key({**alice, "sub": "1002"}) != key
+    assert user_key({**alice, "iss": "https://other.example"}) != key
+    assert user_key({"email": "bob@example.org"}) != key
+    assert "alice" not in key
+    with pytest.raises(InterpError, match="neither 'sub' nor 'email'"):
+        user_key({"name": "Nobody"})
+
+
+def test_other_users_sets_are_listed_with_their_owner(tmp_path):
+    root = tmp_path / "concepts"
+    alice, bob = root / "users" / ("a" * 16), root / "users" / ("b" * 16)
+    save_upload("alice.yaml", GOOD, alice)
+    save_upload("bob.csv", CSV, bob)
+    save_upload("before-sign-in.yaml", GOOD_CORRECTED, root)
+    (bob / "broken.yaml").write_bytes(BAD)
+    seen_by_alice = [(owner, s.file_name) for owner, s in list_other_sets(root, alice)]
+    assert seen_by_alice == [("shared", "before-sign-in.yaml"), ("bbbbbbbb", "bob.csv")]
+    assert [(owner, s.file_name) for owner, s in list_other_sets(root, bob)] == [
+        ("shared", "before-sign-in.yaml"), ("aaaaaaaa", "alice.yaml")]
 
 
 # ---------------------------------------------------------------- atomic writes
@@ -240,7 +339,8 @@ def test_writes_leave_no_temporary_files(tmp_path):
     for _ in range(3):
         save_upload("mine.yaml", GOOD, tmp_path)
     save_upload("rows.csv", CSV, tmp_path)
-    assert files_in(tmp_path) == ["mine.yaml", "rows.csv"]
+    save_authored_sequence(BUYER, tmp_path)
+    assert files_in(tmp_path) == ["authored.yaml", "mine.yaml", "rows.csv"]
 
 
 def test_an_interrupted_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
@@ -249,8 +349,26 @@ def test_an_interrupted_write_keeps_the_old_file_and_no_temporary(tmp_path, monk
     def fail(source, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr(os, "replace", fail)
+    monkeypatch.setattr(os, "link", fail)
     with pytest.raises(OSError, match="disk full"):
         save_upload("mine.yaml", GOOD_CORRECTED, tmp_path)
     assert files_in(tmp_path) == ["mine.yaml"]
     assert (tmp_path / "mine.yaml").read_bytes() == GOOD
+
+
+def test_two_sessions_authoring_at_once_both_keep_their_sequence(tmp_path):
+    import threading
+
+    items = [{**BUYER, "id": f"buyer-{n}"} for n in range(6)]
+    start = threading.Barrier(len(items))
+
+    def author(item):
+        start.wait(10)
+        save_authored_sequence(item, tmp_path)
+
+    threads = [threading.Thread(target=author, args=(item,)) for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(s.id for s in load_concept_file(tmp_path / "authored.yaml").sequences) == [f"buyer-{n}" for n in range(6)]

@@ -1,4 +1,9 @@
-"""The Concepts page: upload concept files, write a sequence by hand, keep or delete your sets."""
+"""The Concepts page: upload concept files, write a sequence by hand, keep or delete your sets.
+
+Several researchers may share the server: an upload never replaces another file (a taken name
+gets a new version, and the page says so), a deleted set can be brought back with Undo, and
+with sign-in configured each user writes only to their own folder.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,17 @@ from interp.alignment import align_sequence, format_marked_tokens
 from interp.checkpoints import check_checkpoint
 from interp.errors import InterpError
 from interp.lineage import Lineage, is_demo_model
-from interp.paths import user_concepts_dir
 from interp.registry import CONCEPT_SUFFIXES, ConceptFileError, parse_concept_bytes
 from interp.tokenizer import load_tokenizer
-from interp.user_concepts import delete_user_set, list_user_sets, save_authored_sequence, save_upload
-from ui.state import taken_ids
+from interp.user_concepts import (
+    delete_user_set,
+    list_user_sets,
+    restore_user_set,
+    save_authored_sequence,
+    save_upload,
+)
+from ui.state import concept_set_options, may_write_concepts, sign_in_configured, taken_ids, user_folder
+from ui.widgets import literal
 
 SPAN_COLUMNS = ["text", "occurrence", "role"]
 
@@ -25,10 +36,17 @@ def cached_tokenizer(model: str, revision: str | None):
 
 def render_concepts_page(lineage: Lineage | None) -> None:
     st.header("Your concept sequences")
-    st.caption(f"Kept in `{user_concepts_dir()}`; they survive restarts and appear under **Concept sets** in the sidebar.")
+    if not may_write_concepts():
+        st.info("Sign in (in the sidebar) to upload or write concept sets: each researcher's sets are kept "
+                "apart, and other researchers' sets are offered read-only.")
+        render_other_sets()
+        return
+    st.caption("Kept on the server; they survive restarts and appear under **Concept sets** in the sidebar."
+               + (" Only you can change them." if sign_in_configured() else ""))
     render_upload()
     render_authoring(lineage)
     render_user_sets()
+    render_other_sets()
 
 
 def _store_uploads() -> None:
@@ -36,15 +54,21 @@ def _store_uploads() -> None:
     messages = []
     for upload in st.session_state.get("concept-upload") or []:
         try:
-            kept = save_upload(upload.name, upload.getvalue(), user_concepts_dir(), taken_ids(except_file=None))
+            kept = save_upload(upload.name, upload.getvalue(), user_folder(), taken_ids(except_file=None))
         except ConceptFileError as error:
             messages.extend(("error", problem) for problem in error.problems)
             continue
         chosen = f"yours: {kept.file_name}"
         if chosen not in st.session_state.concept_sets:
             st.session_state.concept_sets = [*st.session_state.concept_sets, chosen]
-        messages.append(("success", f"{upload.name}: kept as {kept.file_name}, "
-                                    f"{len(kept.concept_set.sequences)} sequence(s), selected for the next run"))
+        count = f"{len(kept.concept_set.sequences)} sequence(s), selected for the next run"
+        if kept.outcome == "version":
+            messages.append(("warning", f"{upload.name}: {kept.requested} already holds other sequences, so this "
+                                        f"file is kept beside it as {kept.file_name}; {count}"))
+        elif kept.outcome == "unchanged":
+            messages.append(("success", f"{upload.name}: already kept as {kept.file_name} (same content); {count}"))
+        else:
+            messages.append(("success", f"{upload.name}: kept as {kept.file_name}, {count}"))
     st.session_state.upload_messages = messages
 
 
@@ -56,7 +80,7 @@ def render_upload() -> None:
         key="concept-upload", on_change=_store_uploads,
     )
     for kind, message in st.session_state.get("upload_messages", []):
-        (st.error if kind == "error" else st.success)(message)
+        {"error": st.error, "warning": st.warning}.get(kind, st.success)(message)
 
 
 def _authored_item(span_rows: list[dict]) -> dict:
@@ -110,7 +134,7 @@ def render_authoring(lineage: Lineage | None) -> None:
 def _save_authored(item: dict) -> None:
     """Runs before the next rerun draws any widget, so the sidebar's selection may change here."""
     try:
-        save_authored_sequence(item, user_concepts_dir(), taken_ids(except_file="authored.yaml"))
+        save_authored_sequence(item, user_folder(), taken_ids(except_file="authored.yaml"))
     except ConceptFileError as error:
         st.session_state["author-messages"] = [("error", problem) for problem in error.problems]
         return
@@ -142,19 +166,54 @@ def render_preview(sequence, lineage: Lineage | None) -> None:
 
 def render_user_sets() -> None:
     st.subheader("Saved sets")
-    folder = user_concepts_dir()
+    folder = user_folder()
     user_sets, problems = list_user_sets(folder)
     for problem in problems:
-        st.warning(problem)
+        st.warning(literal(problem))
+    deleted = st.session_state.get("deleted_set")
+    if deleted:
+        left, right = st.columns([5, 1])
+        left.info(f"Deleted {deleted['file_name']}.")
+        right.button("Undo", key="undo-delete", on_click=_undo_delete)
+    for kind, message in st.session_state.pop("delete-messages", []):
+        (st.error if kind == "error" else st.success)(message)
     if not user_sets:
         st.caption("None yet.")
     for user_set in user_sets:
         left, right = st.columns([5, 1])
         ids = ", ".join(s.id for s in user_set.concept_set.sequences)
-        left.markdown(f"**{user_set.file_name}** — set `{user_set.concept_set.name}`: {ids}")
+        name = user_set.concept_set.name.replace("`", "'")  # a backtick would end the code span
+        left.markdown(f"**{user_set.file_name}** — set `{name}`: {ids}")
         right.button("Delete", key=f"delete-{user_set.file_name}", on_click=_delete, args=(user_set.file_name,))
 
 
+def render_other_sets() -> None:
+    """Other researchers' sets (with sign-in): listed, selectable in the sidebar, not changeable here."""
+    others = [name for name in concept_set_options() if name.startswith("from ")]
+    if others:
+        st.subheader("Other researchers' sets (read-only)")
+        st.caption("Select them under **Concept sets** in the sidebar; only their owner can change them.")
+        st.markdown("\n".join(f"- `{name.removeprefix('from ')}`" for name in others))
+
+
 def _delete(file_name: str) -> None:
-    delete_user_set(file_name, user_concepts_dir())
+    try:
+        trashed = delete_user_set(file_name, user_folder())
+    except InterpError as error:
+        st.session_state["delete-messages"] = [("error", str(error))]
+        return
+    st.session_state.deleted_set = {"file_name": file_name, "trashed": trashed}
     st.session_state.concept_sets = [n for n in st.session_state.concept_sets if n != f"yours: {file_name}"]
+
+
+def _undo_delete() -> None:
+    deleted = st.session_state.pop("deleted_set", None)
+    if not deleted:
+        return
+    try:
+        restored = restore_user_set(deleted["trashed"], user_folder())
+    except InterpError as error:
+        st.session_state["delete-messages"] = [("error", str(error))]
+        return
+    note = "" if restored == deleted["file_name"] else f" as {restored} (its old name was taken meanwhile)"
+    st.session_state["delete-messages"] = [("success", f"Restored {deleted['file_name']}{note}.")]

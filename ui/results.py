@@ -2,8 +2,9 @@
 
 One generic renderer serves every registered view: a widget per choice, then the view's headline
 numbers, notes, figures and tables with their downloads. A run's `Results` is opened once per
-results-folder version and selection and shared by every session; each view's output is cached
-per choice, so switching views or heads on a stored run answers from memory.
+results-folder version and selection and shared by every session; each view's output is computed
+once per choice and shared too (concurrent sessions asking for the same output wait for the one
+computing it), so switching views or heads on a stored run answers from memory.
 """
 
 from __future__ import annotations
@@ -52,8 +53,13 @@ def open_results(folder: str, version: int, selection: Selection) -> Results:
     return Results(folder, selection, partial=True)
 
 
-@st.cache_data(max_entries=256, show_spinner="Computing from the stored results …")
+@st.cache_resource(max_entries=256, show_spinner="Computing from the stored results …")
 def view_output(folder: str, version: int, selection: Selection, name: str, chosen: tuple) -> views.ViewOutput:
+    """A view's figures and tables, computed once for every session and shared as they are.
+
+    A resource cache, not a data cache: a data cache would unpickle a copy of every figure for
+    every session on every rerun (a tenth of a second per figure, all of it validation in
+    plotly); the output is read, never changed, so one copy serves every session."""
     return views.get_view(name).compute(open_results(folder, version, selection), **dict(chosen))
 
 

@@ -1,18 +1,29 @@
-"""Running a lineage from the app: the cached checkpoint, the run folder, the demo on first start."""
+"""Running a lineage from the app: the cached checkpoint, the run folder, the demo on first start.
+
+Sessions that ask for the same run share one folder. While one session writes it, the others
+wait for its lock and then open what it wrote (every entry is then cached, so no model loads):
+on a cold start five researchers get the same demo results, not four lock errors.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import streamlit as st
 
 from interp.demo import demo_is_built, ensure_demo
+from interp.errors import InterpError
 from interp.lineage import Lineage, Stage
+from interp.locks import FolderBusy, is_locked
 from interp.paths import app_run_folder
 from interp.settings import ExtractionSettings
 from interp.store import ResultsStore
-from ui.state import SOURCE_RUN, selected_sequences
+from ui.state import SOURCE_RUN, selected_sequences, selection_problems
+
+LOCK_FILE = ".lock"  # the lock `interp.pipeline.extract_lineage` holds while it writes a folder
+WAIT_LIMIT_S = 3600
 
 
 @st.cache_resource(max_entries=1, show_spinner="Loading the checkpoint …")
@@ -39,9 +50,16 @@ def run_folder_for(lineage: Lineage, settings: ExtractionSettings) -> Path:
 
 
 def start_run(lineage: Lineage) -> None:
-    """Run the lineage over the selected sequences with a progress bar per stage × sequence."""
+    """Run the lineage over the selected sequences with a progress bar per stage × sequence.
+
+    When another session is writing the same folder, wait for it, then run again: its entries
+    are then cached, so this finishes at once with the same results.
+    """
     from interp.pipeline import extract_lineage  # torch and transformers load here, not before
 
+    problems = selection_problems()
+    if problems:
+        raise InterpError(problems[0])
     settings = settings_from_state()
     out = run_folder_for(lineage, settings)
     bar = st.progress(0.0, text="Preparing the run …")
@@ -49,21 +67,49 @@ def start_run(lineage: Lineage) -> None:
     def on_progress(progress) -> None:
         bar.progress(progress.done / max(progress.total, 1), text=progress.message)
 
-    extract_lineage(lineage, selected_sequences(), out, settings, on_progress, stage_loader=app_stage_loader)
+    began = time.monotonic()
+    while True:
+        try:
+            extract_lineage(lineage, selected_sequences(), out, settings, on_progress, stage_loader=app_stage_loader)
+            break
+        except FolderBusy:
+            if time.monotonic() - began > WAIT_LIMIT_S:
+                raise
+            wait_for_other_session(out, bar, began)
     bar.empty()
     st.session_state.run_folder = str(out)
 
 
+def wait_for_other_session(out: Path, bar, began: float) -> None:
+    """Until the session writing `out` lets go of it; the progress bar says what is happening."""
+    while is_locked(out, LOCK_FILE) and time.monotonic() - began <= WAIT_LIMIT_S:
+        bar.progress(0.0, text=f"Another session is running this lineage over the same concepts; its results "
+                               f"open here when it finishes ({time.monotonic() - began:.0f} s) …")
+        time.sleep(0.5)
+
+
 def auto_open_demo(lineage: Lineage | None) -> bool:
-    """On a fresh start with the demo lineage, open its default run; True when it must be made."""
+    """On a fresh start with the demo lineage, open its default run; True when it must be made
+    (or is being made by another session, whose run `start_run` then waits for)."""
     if st.session_state.get("auto_opened") or lineage is None or lineage.name != "demo" or not demo_is_built():
         return False
     st.session_state.auto_opened = True
     out = run_folder_for(lineage, settings_from_state())
-    if ResultsStore(out).manifest_path.is_file():
+    if _finished(out):
         st.session_state.run_folder = str(out)
         return False
     return bool(selected_sequences())
+
+
+def _finished(folder: Path) -> bool:
+    """Whether a run folder holds a finished run that no session is writing."""
+    store = ResultsStore(folder)
+    if not store.manifest_path.is_file() or is_locked(folder, LOCK_FILE):
+        return False
+    try:
+        return store.read_manifest().complete
+    except InterpError:
+        return False
 
 
 def render_no_results(lineage: Lineage | None) -> None:

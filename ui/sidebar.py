@@ -1,4 +1,8 @@
-"""The sidebar: lineage, concept sets, device and the analysis settings every view depends on."""
+"""The sidebar: lineage, concept sets, device and the analysis settings every view depends on.
+
+A results folder typed here opens only below the app's results roots; with sign-in configured,
+the sidebar also signs a researcher in and out.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,15 @@ import streamlit as st
 
 from interp.errors import InterpError
 from interp.lineage import Lineage, list_presets, load_lineage, parse_lineage
-from ui.state import SOURCE_RUN, bind_to_address, concept_set_options, selected_sequences
+from interp.paths import RESULTS_ROOTS_VARIABLE, results_roots
+from ui.state import (
+    SOURCE_RUN,
+    bind_to_address,
+    concept_set_options,
+    selected_sequences,
+    selection_problems,
+    sign_in_configured,
+)
 
 
 def lineage_from_state() -> Lineage:
@@ -29,11 +41,15 @@ def lineage_from_state() -> Lineage:
 def render_sidebar() -> tuple[Lineage | None, bool]:
     """Everything a run and its views depend on; returns the lineage and whether Run was pressed."""
     sidebar = st.sidebar
+    render_sign_in(sidebar)
     sidebar.header("Lineage")
     sidebar.radio("Results from", [SOURCE_RUN, "an existing results folder"], key="source")
     if st.session_state.source != SOURCE_RUN:
+        roots = ", ".join(f"`{root}`" for root in results_roots())
         sidebar.text_input("Results folder", key="open_folder", placeholder="/path/to/results",
-                           help="A folder made by `python -m interp extract`, e.g. on a GPU machine; no model is loaded.")
+                           help=f"A folder made by `python -m interp extract`, e.g. on a GPU machine; no model is "
+                                f"loaded. Folders under {roots} open here (the server's {RESULTS_ROOTS_VARIABLE} "
+                                "adds more); a name alone is looked up in the first.")
         render_analysis_settings(sidebar)
         return None, False
     sidebar.selectbox("Lineage", [*list_presets(), "custom"], key="lineage_choice",
@@ -52,8 +68,23 @@ def render_sidebar() -> tuple[Lineage | None, bool]:
     sidebar.selectbox("Data type", ["auto", "float32", "bfloat16", "float16"], key="dtype",
                       help="auto: bfloat16 on CUDA, float32 on the CPU.")
     render_analysis_settings(sidebar)
-    run = sidebar.button("Run", type="primary", width="stretch", disabled=not selected_sequences())
+    problems = selection_problems()
+    for problem in problems:
+        sidebar.error(problem)
+    run = sidebar.button("Run", type="primary", width="stretch", disabled=not selected_sequences() or bool(problems))
     return lineage, run
+
+
+def render_sign_in(container) -> None:
+    """Sign in or out, where the server configures Streamlit's authentication (`[auth]` in secrets)."""
+    if not sign_in_configured():
+        return
+    if st.user.is_logged_in:
+        name = st.user.get("name") or st.user.get("email") or "signed in"
+        container.caption(f"Signed in as {name}")
+        container.button("Sign out", key="sign-out", on_click=st.logout)
+    else:
+        container.button("Sign in", key="sign-in", type="primary", on_click=st.login)
 
 
 def render_concept_choice(container) -> None:

@@ -4,6 +4,9 @@ The selection a researcher may want to share or come back to (view, reference st
 stage, layer, head, ...) lives in the page's address (`st.query_params`), so a link opens the
 same view and a reload lands where it was; widgets are drawn from it and write back to it in
 their `on_change` callbacks. Sidebar settings live in widget state.
+
+Where Streamlit's sign-in (`st.login`, OpenID Connect) is configured, each user's concept sets
+live in a folder of their own, and other users' sets are offered read-only ("from ...").
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from pathlib import Path
 import streamlit as st
 
 from interp.alignment import parse_exclusions
-from interp.paths import builtin_concepts_dir, user_concepts_dir
+from interp.paths import builtin_concepts_dir, resolve_results_folder, user_concepts_dir
 from interp.registry import ConceptSequence, ConceptSet, all_sequences, load_concept_file
 from interp.results import Selection
-from interp.user_concepts import list_user_sets
+from interp.user_concepts import list_other_sets, list_user_sets, user_key
 from interp.views import choice_text
 
 SOURCE_RUN = "a run of a lineage"
@@ -44,15 +47,39 @@ def init_state() -> None:
         st.session_state.concept_sets = [name for name in concept_set_options() if name.startswith("built-in: ")]
 
 
+def sign_in_configured() -> bool:
+    """Whether the server has an `[auth]` section: then `st.user` always says whether one is signed in."""
+    return "is_logged_in" in st.user.to_dict()
+
+
+def signed_in_key() -> str | None:
+    """The signed-in user's folder key (a hash of their identity), or None without sign-in."""
+    identity = st.user.to_dict()
+    return user_key(identity) if identity.get("is_logged_in") else None
+
+
+def user_folder() -> Path:
+    """This session's concept folder: the signed-in user's own, or the one folder every session
+    shares when the server has no sign-in."""
+    return user_concepts_dir(signed_in_key())
+
+
+def may_write_concepts() -> bool:
+    """Without sign-in configured every session may add sets; with it, only a signed-in user."""
+    return not sign_in_configured() or signed_in_key() is not None
+
+
 def _folder_signature(folder: Path) -> tuple:
-    """Names, sizes and times of a folder's files: a cache key that changes when any file does."""
+    """Names, sizes and times of the concept files below a folder: a cache key that changes when
+    any of them does (the trash and other hidden entries aside)."""
     if not folder.is_dir():
         return ()
-    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()))
+    return tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                        for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts)))
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _load_options(builtin: tuple, user: tuple, user_folder: str) -> tuple[dict[str, ConceptSet], list[str]]:
+@st.cache_data(max_entries=32, show_spinner=False)
+def _load_options(builtin: tuple, user: tuple, user_folder: str, others: tuple | None) -> tuple[dict[str, ConceptSet], list[str]]:
     options = {}
     for path in sorted(builtin_concepts_dir().glob("*.yaml")):
         concept_set = load_concept_file(path)
@@ -60,19 +87,27 @@ def _load_options(builtin: tuple, user: tuple, user_folder: str) -> tuple[dict[s
     user_sets, problems = list_user_sets(Path(user_folder))
     for user_set in user_sets:
         options[f"yours: {user_set.file_name}"] = user_set.concept_set
+    if others is not None:
+        for owner, user_set in list_other_sets(user_concepts_dir(), Path(user_folder)):
+            options[f"from {owner}: {user_set.file_name}"] = user_set.concept_set
     return options, problems
 
 
+def _options() -> tuple[dict[str, ConceptSet], list[str]]:
+    folder = user_folder()
+    others = _folder_signature(user_concepts_dir()) if signed_in_key() else None
+    return _load_options(_folder_signature(builtin_concepts_dir()), _folder_signature(folder), str(folder), others)
+
+
 def concept_set_options() -> dict[str, ConceptSet]:
-    """Built-in sets and the user's own, by the name shown in the sidebar (read once per change)."""
-    folder = user_concepts_dir()
-    return _load_options(_folder_signature(builtin_concepts_dir()), _folder_signature(folder), str(folder))[0]
+    """Built-in sets, the user's own, and (signed in) other users' read-only, by the name shown
+    in the sidebar (read once per change)."""
+    return _options()[0]
 
 
 def user_set_problems() -> list[str]:
     """One line per file in the user's folder that no longer validates."""
-    folder = user_concepts_dir()
-    return _load_options(_folder_signature(builtin_concepts_dir()), _folder_signature(folder), str(folder))[1]
+    return _options()[1]
 
 
 def selected_sequences() -> list[ConceptSequence]:
@@ -80,10 +115,24 @@ def selected_sequences() -> list[ConceptSequence]:
     return all_sequences(options[name] for name in st.session_state.concept_sets if name in options)
 
 
+def selection_problems() -> list[str]:
+    """One line per sequence id that two selected sets share: a run needs every id once."""
+    options, first_seen, problems = concept_set_options(), {}, []
+    for name in st.session_state.concept_sets:
+        for sequence in options[name].sequences if name in options else ():
+            if sequence.id in first_seen:
+                problems.append(f"{name}: sequence '{sequence.id}' is also in {first_seen[sequence.id]}; "
+                                "select only one of the two sets")
+            first_seen.setdefault(sequence.id, name)
+    return problems
+
+
 def taken_ids(except_file: str | None = None) -> set[str]:
-    """Sequence ids of every set except one of the user's files (the one being replaced)."""
+    """Sequence ids of the built-in sets and the user's own, except one file (the one being
+    replaced); other users' sets are theirs, and a clash with them is caught when both are selected."""
     return {
-        s.id for name, concept_set in concept_set_options().items() if name != f"yours: {except_file}"
+        s.id for name, concept_set in concept_set_options().items()
+        if name.startswith(("built-in: ", "yours: ")) and name != f"yours: {except_file}"
         for s in concept_set.sequences
     }
 
@@ -96,11 +145,15 @@ def selection_from_state() -> Selection:
 
 
 def current_folder() -> Path | None:
-    """The results folder the views show: the last run, or the folder typed in the sidebar."""
+    """The results folder the views show: the last run, or the folder typed in the sidebar.
+
+    A typed folder must lie below the app's results roots (`interp.paths.results_roots`);
+    anything else is one `InterpError`, the same whatever is at that path.
+    """
     if st.session_state.source == SOURCE_RUN:
         return Path(st.session_state.run_folder) if st.session_state.run_folder else None
     typed = st.session_state.open_folder.strip()
-    return Path(typed).expanduser() if typed else None
+    return resolve_results_folder(typed) if typed else None
 
 
 def bind_to_address(name: str, key: str) -> None:

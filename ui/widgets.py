@@ -35,3 +35,9 @@ def render_table(frame: pd.DataFrame, name: str, styled=None) -> None:
                          key=f"download-{name}-csv", on_click="ignore")
     right.download_button("JSON", data=lambda: table_bytes(frame, "json"), file_name=f"{name}.json",
                           mime="application/json", key=f"download-{name}-json", on_click="ignore")
+
+
+def literal(text: str) -> str:
+    """Text shown through Streamlit's markdown (alerts, captions) as written: brackets escaped, so
+    a name in a shared file cannot become a link or an image that the browser would fetch."""
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("`", "'")
