@@ -193,7 +193,7 @@ def _extract_call(folder: Path):
             request = ExtractionRequest("window", (layout.start, layout.end), (span,))
             attention = extract_sequence(loaded, ids, request, on_patterns=writer.write_layer)
             began = time.perf_counter()
-            writer.finish(attention.colsums, attention.span_attention, key="bench")
+            writer.finish(attention.colsums, attention.norms, attention.span_attention, key="bench")
             write_times.append(time.perf_counter() - began)
 
         def sizes():

@@ -123,6 +123,9 @@ def _add_report(commands) -> None:
 def _add_exclusions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", default="paper", metavar="PRESET",
                         help="excluded key tokens: paper (default), none, or a comma-separated token list")
+    parser.add_argument("--measure", choices=("attention", "weighted"), default="attention",
+                        help="raw attention (default, the reference study's) or attention weighted by the norm of "
+                             "the transformed value (Kobayashi et al. 2020)")
 
 
 def _add_analysis(parser: argparse.ArgumentParser) -> None:
@@ -146,7 +149,7 @@ def _results(args: argparse.Namespace):
     from interp.results import Results, Selection
 
     selection = Selection(exclusions=parse_exclusions(args.exclude), reference=getattr(args, "reference", None),
-                          n_controls=getattr(args, "controls", 0), seed=getattr(args, "seed", 0))
+                          n_controls=getattr(args, "controls", 0), seed=getattr(args, "seed", 0), measure=args.measure)
     results = Results(args.folder, selection, partial=args.partial)
     if results.partial:
         print(f"warning: partial results: {results.describe_missing()}", file=sys.stderr)

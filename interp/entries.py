@@ -4,6 +4,7 @@ An entry is a JSON record (tokens, offsets, concept tokens, cache key, what patt
 the digest of every array) and the arrays beside it:
 
     {sequence}.colsums.npy    float32 [layers, heads, keys]
+    {sequence}.norms.npy      float32 [layers, heads, keys]   ‖v_k W_O^h‖, for norm-weighted shares
     {sequence}.spans.npy      float32 [layers, heads, spans, spans]  span × span attention
     {sequence}.patterns.npy   float16 [layers, heads, w, w] (a window) or [layers, heads, n(n+1)/2]
 
@@ -27,7 +28,7 @@ from interp.alignment import AlignedSequence
 from interp.atomic import save_npy_atomic, write_json_atomic
 from interp.errors import InterpError
 
-ARRAYS = ("colsums", "spans", "patterns")
+ARRAYS = ("colsums", "norms", "spans", "patterns")
 HASH_CHUNK = 16 * 2**20
 
 
@@ -88,7 +89,7 @@ class EntryRecord(BaseModel):
         return len(self.tokens)
 
     def expected_shape(self, array: str) -> tuple[int, ...] | None:
-        if array == "colsums":
+        if array in ("colsums", "norms"):
             return (self.layers, self.heads, self.n_tokens)
         if array == "spans":
             return (self.layers, self.heads, len(self.span_tokens), len(self.span_tokens))
@@ -152,9 +153,10 @@ class EntryWriter:
             raise InterpError("this entry keeps no patterns")
         self._patterns[layer] = patterns
 
-    def finish(self, colsums: np.ndarray, spans: np.ndarray | None, key: str) -> None:
+    def finish(self, colsums: np.ndarray, norms: np.ndarray, spans: np.ndarray | None, key: str) -> None:
         """Arrays first, the record last: the record marks the entry complete."""
-        digests = {"colsums": self._save(self.paths["colsums"], colsums.astype(np.float32))}
+        digests = {"colsums": self._save(self.paths["colsums"], colsums.astype(np.float32)),
+                   "norms": self._save(self.paths["norms"], norms.astype(np.float32))}
         if spans is not None:
             digests["spans"] = self._save(self.paths["spans"], spans.astype(np.float32))
         if self._patterns is not None:

@@ -354,6 +354,7 @@ def bundle_manifest(results: Results) -> dict[str, Any]:
     manifest["analysis"] = {
         "exclusions": selection.exclusions if isinstance(selection.exclusions, str) else list(selection.exclusions),
         "reference": results.reference, "controls": selection.n_controls, "seed": selection.seed,
+        "measure": selection.measure,
     }
     if results.partial:
         manifest["partial"] = results.describe_missing()
@@ -364,7 +365,8 @@ def bundle_file_name(results: Results) -> str:
     """A zip name that says which run and which analysis settings: `run-ref-base-paper-c200-s0.zip`."""
     selection = results.selection
     exclusions = selection.exclusions if isinstance(selection.exclusions, str) else "custom"
-    return f"{results.store.folder.name}-ref-{results.reference}-{exclusions}-c{selection.n_controls}-s{selection.seed}.zip"
+    return (f"{results.store.folder.name}-ref-{results.reference}-{exclusions}-{selection.measure}"
+            f"-c{selection.n_controls}-s{selection.seed}.zip")
 
 
 def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[str] = ("png", "svg")) -> tuple[Path, int, int]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -55,12 +56,15 @@ class SequenceAttention:
 
     colsums: float32 `[layers, heads, keys]`, `colsums[l, h, k] = Σ_q A[l, h, q, k]`: enough for
         the share of any span under any exclusion list (both parts of the share sum whole columns).
+    norms: float32 `[layers, heads, keys]`, `‖v_k W_O^h‖`, the size of what key k's value adds to
+        head h's output (Kobayashi et al. 2020); `colsums · norms` gives the norm-weighted share.
     span_attention: float32 `[layers, heads, spans, spans]` (`blockwise.span_attention`), or
         None when no spans were asked for.
     route: "lean" (blockwise, the default) or "pattern" (hook_pattern, the fallback).
     """
 
     colsums: np.ndarray
+    norms: np.ndarray
     span_attention: np.ndarray | None
     route: str
 
@@ -87,7 +91,7 @@ def extract_sequence(
     collector = _Collector(loaded.n_layers, request, on_patterns)
     route = "lean" if lean_reason(bridge) is None else "pattern"
     context = _lean_attention(bridge, collector) if route == "lean" else _pattern_hooks(bridge, collector)
-    with context, torch.inference_mode():
+    with context, _value_norm_hooks(bridge, collector), torch.inference_mode():
         bridge(tokens.to(loaded.device), return_type=None, **_forward_options(type(bridge.original_model)))
     return collector.result(route)
 
@@ -124,6 +128,7 @@ class _Collector:
         self.request = request
         self.on_patterns = on_patterns
         self.colsums: list[torch.Tensor | None] = [None] * layers
+        self.norms: list[torch.Tensor | None] = [None] * layers
         self.spans: list[torch.Tensor | None] = [None] * layers
 
     def from_queries(self, layer: int, q, k, lse, colsums, scale: float, window: int | None) -> None:
@@ -167,12 +172,14 @@ class _Collector:
             self.on_patterns(layer, values.to(torch.float16).cpu().numpy())
 
     def result(self, route: str) -> SequenceAttention:
-        missing = [layer for layer, summed in enumerate(self.colsums) if summed is None]
+        missing = [layer for layer, (summed, norm) in enumerate(zip(self.colsums, self.norms))
+                   if summed is None or norm is None]
         if missing:
             raise RuntimeError(f"attention statistics missing for layers {missing}")
         colsums = torch.stack(self.colsums).float().cpu().numpy()
+        norms = torch.stack(self.norms).float().cpu().numpy()
         spans = torch.stack(self.spans).float().cpu().numpy() if self.request.spans else None
-        return SequenceAttention(colsums=colsums, span_attention=spans, route=route)
+        return SequenceAttention(colsums=colsums, norms=norms, span_attention=spans, route=route)
 
 
 # ---------------------------------------------------------------- the lean route
@@ -296,6 +303,60 @@ def _lean_forward(self, *args, layer: int, window: int | None, collector: _Colle
     if weight.dtype.is_floating_point and output.dtype != weight.dtype:
         output = output.to(weight.dtype)
     return self.hook_out(self.o(output)), None
+
+
+# ---------------------------------------------------------------- value norms (both routes)
+
+@contextlib.contextmanager
+def _value_norm_hooks(bridge, collector: _Collector) -> Iterator[None]:
+    """On every layer's `hook_v` (`[1, n, kv_heads, d]`, fired on either route), the norm of
+    each key's transformed value for every head: `‖v_k W_O^h‖`."""
+    layers = int(bridge.cfg.n_layers)
+    hook_dict = bridge.hook_dict
+    points = [hook_dict[f"blocks.{layer}.attn.hook_v"] for layer in range(layers)]
+
+    def on_values(layer: int):
+        def hook(values: torch.Tensor, hook) -> None:
+            projection = bridge.blocks[layer].attn.o.original_component
+            collector.norms[layer] = value_output_norms(values[0], output_grams(projection, int(bridge.cfg.n_heads)))
+
+        return hook
+
+    handles = [point.add_hook(on_values(layer)) for layer, point in enumerate(points)]
+    try:
+        yield
+    finally:
+        for point, handle in zip(points, handles):
+            handle.hook.remove()
+            point.fwd_hooks[:] = [kept for kept in point.fwd_hooks if kept is not handle]
+
+
+_GRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def output_grams(projection: torch.nn.Linear, heads: int) -> torch.Tensor:
+    """`W_O^h (W_O^h)ᵀ` for every head, float32 `[heads, d, d]`, from the output projection (weight
+    `[hidden, heads · d]`); remembered per projection until its weight changes."""
+    weight = projection.weight
+    cached = _GRAMS.get(projection)
+    if cached is not None and cached[0] == weight._version:
+        return cached[1]
+    per_head = weight.detach().float().reshape(weight.shape[0], heads, -1).permute(1, 2, 0)  # [heads, d, hidden]
+    grams = per_head @ per_head.transpose(1, 2)
+    _GRAMS[projection] = (weight._version, grams)
+    return grams
+
+
+def value_output_norms(values: torch.Tensor, grams: torch.Tensor) -> torch.Tensor:
+    """`‖v_k W_O^h‖ = sqrt(v_k G_h v_kᵀ)` float32 `[heads, n]` from `values [n, kv_heads, d]` and
+    the Gram matrices `[heads, d, d]`; query head h reads key/value head h // (heads // kv_heads).
+    Nothing `[heads, n, hidden]` is formed."""
+    n, kv_heads, d = values.shape
+    heads = grams.shape[0]
+    grouped = values.float().permute(1, 0, 2)  # [kv_heads, n, d]
+    projected = torch.matmul(grouped[:, None], grams.view(kv_heads, heads // kv_heads, d, d))  # [kv, g, n, d]
+    squared = (projected * grouped[:, None]).sum(dim=-1)
+    return squared.clamp_min_(0).sqrt_().reshape(heads, n)
 
 
 # ---------------------------------------------------------------- the fallback route

@@ -161,8 +161,8 @@ def _extract_entries(store, prepared: PreparedStage, missing, loaded, settings, 
             route = attention.route
             if pending is not None:
                 _finished(pending, label, progress, on_progress)
-            pending = (writer_thread.submit(writer.finish, attention.colsums, attention.span_attention,
-                                            prepared.keys[index]), item.sequence_id)
+            pending = (writer_thread.submit(writer.finish, attention.colsums, attention.norms,
+                                            attention.span_attention, prepared.keys[index]), item.sequence_id)
         if pending is not None:
             _finished(pending, label, progress, on_progress)
     return route

@@ -19,6 +19,7 @@ import numpy as np
 
 from interp.alignment import AlignedSequence, compute_excluded_mask, concept_runs
 from interp.errors import InterpError
+from interp.measures import get_measure
 from interp.registry import ConceptSequence
 from interp.statistics import (
     ControlComparison,
@@ -43,6 +44,7 @@ class Selection:
     reference: str | None = None
     n_controls: int = 200
     seed: int = 0
+    measure: str = "attention"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Results:
     def __init__(self, store: ResultsStore | str | Path, selection: Selection = Selection(), partial: bool = False):
         self.store = store if isinstance(store, ResultsStore) else ResultsStore(store)
         self.selection = selection
+        self._measure = get_measure(selection.measure)
         self.manifest: RunManifest = self.store.open(partial=partial)
         self.missing: list[tuple[str, str]] = self.store.missing(self.manifest) if partial else []
         gaps = {sequence_id for stage, sequence_id in self.missing if stage in self.manifest.stage_labels}
@@ -153,12 +156,16 @@ class Results:
 
     # ------------------------------------------------------------ shares and shifts
 
+    def columns(self, stage: str, sequence_id: str) -> np.ndarray:
+        """Per-key totals `[layers, heads, keys]` in the selection's measure: the column sums, or
+        the column sums weighted by value norms (`interp.measures`)."""
+        return self._measure.columns(self.store, stage, sequence_id)
+
     @_memo
     def share(self, stage: str, sequence_id: str) -> np.ndarray:
         """Per-head share `[layers, heads]` of one stage on one sequence (DESIGN.md §3)."""
         aligned = self.aligned(stage, sequence_id)
-        return compute_share(self.store.read_colsums(stage, sequence_id), aligned.concept_mask,
-                             self.excluded(stage, sequence_id))
+        return compute_share(self.columns(stage, sequence_id), aligned.concept_mask, self.excluded(stage, sequence_id))
 
     def shift(self, sequence_id: str, stage: str, against: str | None = None) -> np.ndarray:
         """`Δ = share(stage) − share(against)` per head; `against` defaults to the reference."""
@@ -200,7 +207,7 @@ class Results:
         aligned = self.aligned(self.reference, sequence_id)
         excluded = self.excluded(self.reference, sequence_id)
         return compare_with_controls(
-            self.store.read_colsums(self.reference, sequence_id), self.store.read_colsums(stage, sequence_id),
+            self.columns(self.reference, sequence_id), self.columns(stage, sequence_id),
             aligned.concept_mask, excluded, concept_runs(aligned, excluded), spans=self.control_spans(sequence_id),
         )
 

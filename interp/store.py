@@ -5,6 +5,7 @@ Layout (DESIGN.md §4)::
     DIR/manifest.json
     DIR/entries/{stage}/{sequence}.json           tokens, offsets, concept tokens, cache key, digests
     DIR/entries/{stage}/{sequence}.colsums.npy    float32 [layers, heads, keys]
+    DIR/entries/{stage}/{sequence}.norms.npy      float32 [layers, heads, keys]
     DIR/entries/{stage}/{sequence}.spans.npy      float32 [layers, heads, spans, spans]
     DIR/entries/{stage}/{sequence}.patterns.npy   float16 window or lower triangle (optional)
 
@@ -34,7 +35,8 @@ from interp.errors import InterpError
 from interp.registry import ConceptSequence, sequence_from_item
 
 FORMAT_VERSION = 3
-SUFFIXES = {"record": ".json", "colsums": ".colsums.npy", "spans": ".spans.npy", "patterns": ".patterns.npy"}
+SUFFIXES = {"record": ".json", "colsums": ".colsums.npy", "norms": ".norms.npy", "spans": ".spans.npy",
+            "patterns": ".patterns.npy"}
 
 
 class StageRecord(BaseModel):
@@ -253,6 +255,10 @@ class ResultsStore:
     def read_colsums(self, stage: str, sequence_id: str) -> np.ndarray:
         """Column sums `[layers, heads, keys]`, float32, checked against their digest."""
         return self._read_array(stage, sequence_id, "colsums")
+
+    def read_norms(self, stage: str, sequence_id: str) -> np.ndarray:
+        """Transformed-value norms `‖v_k W_O^h‖` `[layers, heads, keys]`, float32, checked."""
+        return self._read_array(stage, sequence_id, "norms")
 
     def read_span_attention(self, stage: str, sequence_id: str) -> np.ndarray:
         """Span × span attention `[layers, heads, spans, spans]`, float32, checked."""

@@ -15,7 +15,7 @@ ALIGNED = AlignedSequence("s-1", tuple("abcdef"), tuple(range(N)), ((0, 1),) * N
 
 
 def writer(tmp_path, layout):
-    paths = {name: tmp_path / f"s-1.{name}.npy" for name in ("colsums", "spans", "patterns")}
+    paths = {name: tmp_path / f"s-1.{name}.npy" for name in ("colsums", "norms", "spans", "patterns")}
     return EntryWriter(paths, tmp_path / "s-1.json", ALIGNED, 2, 3, layout), paths
 
 
@@ -31,13 +31,14 @@ def test_patterns_are_written_layer_by_layer_and_the_record_last(tmp_path):
     for layer in range(2):
         entry.write_layer(layer, np.full((3, 3, 3), layer + 0.5, dtype=np.float16))
     assert not paths["patterns"].exists(), "the patterns file appears complete or not at all"
-    entry.finish(np.ones((2, 3, N), dtype=np.float32), np.zeros((2, 3, 1, 1)), key="k")
+    entry.finish(np.ones((2, 3, N), dtype=np.float32), np.ones((2, 3, N)), np.zeros((2, 3, 1, 1)), key="k")
     record = parse_entry_record(json.loads((tmp_path / "s-1.json").read_text()), tmp_path / "s-1.json")
     assert record.key == "k" and record.patterns == PatternLayout("window", 1, 4)
-    assert record.digests == {name: file_digest(paths[name]) for name in ("colsums", "spans", "patterns")}
+    assert record.digests == {name: file_digest(paths[name]) for name in ("colsums", "norms", "spans", "patterns")}
     np.testing.assert_array_equal(np.load(paths["patterns"])[1], 1.5)
     assert record.expected_shape("colsums") == (2, 3, N) and record.aligned().concept_mask.tolist() == ALIGNED.concept_mask.tolist()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s-1.colsums.npy", "s-1.json", "s-1.patterns.npy", "s-1.spans.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "s-1.colsums.npy", "s-1.json", "s-1.norms.npy", "s-1.patterns.npy", "s-1.spans.npy"]
 
 
 def test_a_discarded_entry_leaves_nothing(tmp_path):
@@ -58,7 +59,7 @@ def test_a_discarded_entry_leaves_nothing(tmp_path):
 ])
 def test_inconsistent_records_are_damaged(tmp_path, change, field):
     entry, _ = writer(tmp_path, PatternLayout())
-    entry.finish(np.ones((2, 3, N), dtype=np.float32), None, key="k")
+    entry.finish(np.ones((2, 3, N), dtype=np.float32), np.ones((2, 3, N)), None, key="k")
     document = json.loads((tmp_path / "s-1.json").read_text())
     change(document)
     with pytest.raises(InterpError, match="damaged entry record") as caught:

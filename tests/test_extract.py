@@ -204,3 +204,29 @@ def test_sequence_longer_than_the_context(tiny_loaded):
     too_long = [tiny_loaded.tokenizer.bos_token_id] * (tiny_loaded.context_length + 1)
     with pytest.raises(InterpError, match="stage 'base': sequence of 513 tokens is longer than the model's context length of 512"):
         extract_sequence(tiny_loaded, too_long)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("route", ["lean", "pattern"])
+def test_value_norms_match_hugging_face_modules(tiny_loaded, tiny_checkpoint, token_ids, route):
+    """‖v_k W_O^h‖ from the HF model's own v_proj output and o_proj weight, head by head (GQA)."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint, attn_implementation="eager", dtype=torch.float32)
+    values = {}
+    for layer, block in enumerate(model.model.layers):
+        block.self_attn.v_proj.register_forward_hook(lambda m, i, o, layer=layer: values.__setitem__(layer, o[0]))
+    with torch.inference_mode():
+        model(torch.tensor([token_ids]))
+    with (pattern_route(tiny_loaded) if route == "pattern" else contextlib.nullcontext()):
+        norms = extract_sequence(tiny_loaded, token_ids).norms
+    config = model.config
+    heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
+    d = config.hidden_size // heads
+    with torch.inference_mode():
+        for layer, block in enumerate(model.model.layers):
+            weight = block.self_attn.o_proj.weight
+            v = values[layer].view(len(token_ids), kv_heads, d)
+            for head in range(heads):
+                transformed = v[:, head // (heads // kv_heads)] @ weight[:, head * d:(head + 1) * d].T
+                np.testing.assert_allclose(norms[layer, head], transformed.norm(dim=-1).numpy(), rtol=1e-5, atol=1e-5)

@@ -10,11 +10,13 @@ import streamlit as st
 
 from interp.errors import InterpError
 from interp.lineage import Lineage, list_presets, load_lineage, parse_lineage
+from interp.measures import MEASURES
 from interp.paths import RESULTS_ROOTS_VARIABLE, results_roots
 from ui.state import (
     SOURCE_RUN,
     bind_to_address,
     concept_set_options,
+    measure_from_address,
     selected_sequences,
     selection_problems,
     sign_in_configured,
@@ -102,6 +104,10 @@ def render_analysis_settings(container) -> None:
         container.text_input("Tokens to exclude (comma-separated)", key="custom_exclusions")
     container.number_input("Control spans", min_value=0, max_value=2000, step=50, key="n_controls",
                            help="Random spans of the concept's lengths that place its shift in a null distribution.")
+    st.session_state.measure = measure_from_address()
+    container.radio("Measure", list(MEASURES), format_func=lambda name: MEASURES[name].label, key="measure",
+                    horizontal=True, on_change=bind_to_address, args=("measure", "measure"),
+                    help="; ".join(f"{m.label}: {m.description}" for m in MEASURES.values()))
 
 
 def render_reference_choice(stages: list[str], reference: str) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from interp.alignment import parse_exclusions
+from interp.measures import MEASURES
 from interp.paths import builtin_concepts_dir, resolve_results_folder, user_concepts_dir
 from interp.registry import ConceptSequence, ConceptSet, all_sequences, load_concept_file
 from interp.results import Selection
@@ -137,11 +138,17 @@ def taken_ids(except_file: str | None = None) -> set[str]:
     }
 
 
+def measure_from_address() -> str:
+    """The measure the address names, or raw attention."""
+    written = st.query_params.get("measure")
+    return written if written in MEASURES else "attention"
+
+
 def selection_from_state() -> Selection:
-    """The analysis settings of the sidebar and the reference stage of the address."""
+    """The analysis settings of the sidebar, and the reference stage and measure of the address."""
     text = st.session_state.custom_exclusions if st.session_state.exclusion == "custom" else st.session_state.exclusion
     return Selection(exclusions=parse_exclusions(text), reference=st.query_params.get("reference"),
-                     n_controls=int(st.session_state.n_controls), seed=0)
+                     n_controls=int(st.session_state.n_controls), seed=0, measure=measure_from_address())
 
 
 def current_folder() -> Path | None:
