@@ -77,6 +77,11 @@ def _add_concepts(commands) -> None:
     show.add_argument("paths", nargs="+", metavar="PATH")
     show.add_argument("--tokenizer", required=True, metavar="ID_OR_DIR", help="hub id or local folder")
     show.set_defaults(command=run_concepts_show)
+    generate = actions.add_parser("generate", help="a labelled dataset of the seven concept types from the demo's legal grammar")
+    generate.add_argument("--per-type", type=int, default=200, metavar="N", help="sequences per concept type (default 200)")
+    generate.add_argument("--seed", type=int, default=0, help="the same seed gives the same dataset (default 0)")
+    generate.add_argument("--out", required=True, metavar="FILE.jsonl", help="JSON Lines, one sequence per line")
+    generate.set_defaults(command=run_concepts_generate)
 
 
 def _add_stats(commands) -> None:
@@ -110,6 +115,8 @@ def _add_report(commands) -> None:
     report = commands.add_parser("report", help="statistics per sequence × stage against the reference")
     report.add_argument("folder", metavar="DIR", help="a results folder made by extract")
     report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report.add_argument("--by", choices=("sequence", "concept"), default="sequence",
+                        help="one row per sequence × stage (default), or per concept type × stage across its sequences")
     _add_analysis(report)
     report.set_defaults(command=run_report)
     shares = commands.add_parser("shares", help="the per-head share table")
@@ -193,6 +200,20 @@ def run_concepts_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_concepts_generate(args: argparse.Namespace) -> int:
+    from interp.demo.dataset import generate_concept_sequences
+    from interp.registry import write_concept_lines
+
+    if not args.out.endswith(".jsonl"):
+        raise InterpError(f"--out {args.out}: the dataset is JSON Lines; name it *.jsonl")
+    if args.per_type < 1:
+        raise InterpError(f"--per-type {args.per_type}: give at least one sequence per concept type")
+    sequences = generate_concept_sequences(args.per_type, args.seed)
+    path = write_concept_lines(sequences, args.out)
+    print(f"{path}: {len(sequences)} sequences, {args.per_type} of each of 7 concept types (seed {args.seed})")
+    return 0
+
+
 def run_stats(args: argparse.Namespace) -> int:
     from interp.statistics import compute_shift, compute_shift_statistics, load_share_matrix
 
@@ -256,7 +277,12 @@ def run_report(args: argparse.Namespace) -> int:
     from interp.output import csv_text, table_text
     from interp.report import report_table
 
-    frame = report_table(_results(args))
+    if args.by == "concept":
+        from interp.studies import concept_type_table
+
+        frame = concept_type_table(_results(args))
+    else:
+        frame = report_table(_results(args))
     if args.format == "json":
         records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
         print(json.dumps(records, indent=2))

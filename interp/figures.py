@@ -374,3 +374,74 @@ def span_structure_figure(
     fig.update_yaxes(tickmode="array", tickvals=np.arange(size), ticktext=ticks,
                      autorange="reversed")
     return _finish(fig, title, "key span", "query span")
+
+
+def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str = "attention") -> go.Figure:
+    """Forest plot: per concept type (rows) and stage (colours), the mean shift over the type's
+    sequences with its interval, and beside it, in grey, the same for their control spans.
+
+    `table` has the columns of `interp.studies.concept_type_table`. A concept whose interval
+    lies outside its controls' moved differently from the rest of its text.
+    """
+    missing = {"concept", "stage", "mean_shift", "low", "high", "control_mean_shift", "control_low",
+               "control_high"} - set(table.columns)
+    if missing:
+        raise InterpError(f"concept type table lacks column(s) {', '.join(sorted(missing))}")
+    concepts = list(dict.fromkeys(table["concept"]))
+    stages = list(dict.fromkeys(table["stage"]))
+    slots = len(stages) + 1
+    palette = pio.templates[TEMPLATE].layout.colorway
+    traces = []
+    for index, stage in enumerate(stages):
+        rows = table[table["stage"] == stage].set_index("concept").reindex(concepts)
+        position = np.arange(len(concepts)) * slots + index
+        counts = rows["sequences"].to_numpy() if "sequences" in rows else np.full(len(concepts), np.nan)
+        traces.append(go.Scatter(
+            x=rows["control_mean_shift"], y=position + 0.3, mode="markers", name=f"{stage}: controls",
+            legendgroup=stage, marker=dict(symbol="line-ns-open", size=10, color="#9e9e9e"),
+            error_x=dict(type="data", symmetric=False, array=rows["control_high"] - rows["control_mean_shift"],
+                         arrayminus=rows["control_mean_shift"] - rows["control_low"], color="#bdbdbd", thickness=6, width=0),
+            hovertemplate="controls<br>mean shift %{x:.4f}<extra></extra>",
+        ))
+        traces.append(go.Scatter(
+            x=rows["mean_shift"], y=position, mode="markers", name=stage, legendgroup=stage,
+            marker=dict(size=9, color=palette[index % len(palette)]), customdata=np.stack(
+                [rows["low"], rows["high"], counts], axis=-1),
+            error_x=dict(type="data", symmetric=False, array=rows["high"] - rows["mean_shift"],
+                         arrayminus=rows["mean_shift"] - rows["low"]),
+            hovertemplate=f"stage {html.escape(str(stage))}<br>mean shift %{{x:.4f}}"
+                          "<br>95% interval [%{customdata[0]:.4f}, %{customdata[1]:.4f}]"
+                          "<br>%{customdata[2]} sequences<extra></extra>",
+        ))
+    fig = go.Figure(traces)
+    fig.add_vline(x=0, line=dict(color="black", width=1, dash="dash"))
+    fig.update_yaxes(tickmode="array", tickvals=np.arange(len(concepts)) * slots + (len(stages) - 1) / 2,
+                     ticktext=[html.escape(str(c), quote=False) for c in concepts], autorange="reversed")
+    return _finish(fig, f"Mean shift of the concept share per concept type ({measure_label}), against {reference}",
+                   f"mean shift vs {reference} (95% hierarchical bootstrap interval; grey: control spans)",
+                   "concept type", height=140 + 30 * slots * len(concepts), legend_title_text="stage")
+
+
+def head_consistency_figure(fraction_up: np.ndarray, significant: np.ndarray, title: str) -> go.Figure:
+    """Layer × head map of the fraction of sequences in which each head's share rose (`RdBu_r`
+    around ½), heads whose direction is significant after false-discovery control marked ✕.
+    Cells carry `customdata = [layer, head]`, so a click in the app selects the head."""
+    values = np.asarray(fraction_up, dtype=np.float64)
+    marks = np.asarray(significant, dtype=bool)
+    if values.ndim != 2 or marks.shape != values.shape:
+        raise InterpError(f"fractions and marks must both be [layers, heads], got {values.shape} and {marks.shape}")
+    layers, heads = values.shape
+    layer_grid, head_grid = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
+    fig = go.Figure(go.Heatmap(
+        z=values, x=np.arange(heads), y=np.arange(layers), zmin=0, zmax=1, zmid=0.5, colorscale=DIVERGING_SCALE,
+        customdata=np.stack([layer_grid, head_grid], axis=-1), colorbar=dict(title="share rose in"),
+        hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>rose in %{z:.0%} of sequences<extra></extra>",
+    ))
+    rows, cols = np.nonzero(marks)
+    fig.add_trace(go.Scatter(
+        x=cols, y=rows, mode="markers", name="FDR-significant", marker=dict(symbol="x-thin-open", size=9, color="black"),
+        hovertemplate="layer %{y}, head %{x}: significant after FDR control<extra></extra>",
+    ))
+    fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 16)))
+    fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
+    return _finish(fig, title, "head", "layer (0 = first, at the bottom)", showlegend=True)

@@ -30,7 +30,11 @@ from interp.errors import InterpError
 from interp.output import CONTROL_CHARACTERS, escape_controls
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-CONCEPT_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
+# Datasets (JSON Lines, one sequence per line) may hold tens of thousands of sequences.
+MAX_DATASET_BYTES = 64 * 1024 * 1024
+CONCEPT_SUFFIXES = (".yaml", ".yml", ".json", ".csv", ".jsonl")
+# A dataset with thousands of bad lines reports the first ones and how many more there are.
+MAX_REPORTED_PROBLEMS = 50
 TEXT_NORMALISATION = "NFC"
 # In texts, line breaks and tabs are text; other control characters are not.
 TEXT_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -102,9 +106,14 @@ def load_concept_file(path: str | Path) -> ConceptSet:
     path = Path(path)
     if not path.is_file():
         raise ConceptFileError([f"{path}: no such file"])
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ConceptFileError([f"{path}: file is larger than {MAX_FILE_BYTES // 2**20} MB"])
+    limit = _size_limit(path.suffix.lower())
+    if path.stat().st_size > limit:
+        raise ConceptFileError([f"{path}: file is larger than {limit // 2**20} MB"])
     return parse_concept_bytes(path.read_bytes(), str(path))
+
+
+def _size_limit(suffix: str) -> int:
+    return MAX_DATASET_BYTES if suffix == ".jsonl" else MAX_FILE_BYTES
 
 
 def parse_concept_bytes(data: bytes, name: str, suffix: str | None = None) -> ConceptSet:
@@ -116,12 +125,14 @@ def parse_concept_bytes(data: bytes, name: str, suffix: str | None = None) -> Co
     suffix = (suffix or Path(name).suffix).lower()
     if suffix not in CONCEPT_SUFFIXES:
         raise ConceptFileError([f"{name}: unknown format; use one of {', '.join(CONCEPT_SUFFIXES)}"])
-    if len(data) > MAX_FILE_BYTES:
-        raise ConceptFileError([f"{name}: file is larger than {MAX_FILE_BYTES // 2**20} MB"])
+    if len(data) > _size_limit(suffix):
+        raise ConceptFileError([f"{name}: file is larger than {_size_limit(suffix) // 2**20} MB"])
     try:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ConceptFileError([f"{name}: not UTF-8 text (byte {error.start})"]) from None
+    if suffix == ".jsonl":
+        return _concept_set_from_lines(content, name)
     if suffix == ".csv":
         document = _document_from_csv(content, name)
     else:
@@ -315,6 +326,45 @@ def _concept_set_from_document(document: Any, name: str) -> ConceptSet:
     if problems:
         raise ConceptFileError(problems)
     return ConceptSet(name=set_name, sequences=tuple(sequences), origin=name)
+
+
+def _concept_set_from_lines(content: str, name: str) -> ConceptSet:
+    """A JSON Lines dataset, validated line by line: each problem names the file, the line, the
+    sequence and the field; the first `MAX_REPORTED_PROBLEMS` are reported with a count of the rest."""
+    sequences, problems, seen = [], [], {}
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{name}: line {number}"
+        try:
+            item = parse_document(line, where, "json")
+        except InterpError as error:
+            problems.append(str(error).replace(" (line 1: ", " ("))  # the file's line is named already
+            continue
+        label = _sequence_label(item, number - 1)
+        try:
+            sequence = _build_sequence(item, f"{where}, {label}")
+        except ConceptFileError as error:
+            problems.extend(error.problems)
+            continue
+        if sequence.id in seen:
+            problems.append(f"{where}, {label}, field 'id': duplicate of the id on line {seen[sequence.id]}")
+        seen.setdefault(sequence.id, number)
+        sequences.append(sequence)
+    if not sequences and not problems:
+        problems.append(f"{name}: no sequences (one JSON object per line)")
+    if problems:
+        extra = len(problems) - MAX_REPORTED_PROBLEMS
+        raise ConceptFileError(problems[:MAX_REPORTED_PROBLEMS] + ([f"{name}: … and {extra} more problem(s)"] if extra > 0 else []))
+    return ConceptSet(name=Path(name).stem, sequences=tuple(sequences), origin=name)
+
+
+def write_concept_lines(sequences: Iterable[ConceptSequence], path: str | Path) -> Path:
+    """Write sequences as a JSON Lines dataset (one `sequence_item` per line), atomically."""
+    from interp.atomic import write_text_atomic
+
+    lines = (json.dumps(sequence_item(sequence), ensure_ascii=False) for sequence in sequences)
+    return write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
 def _sequence_label(item: Any, index: int) -> str:

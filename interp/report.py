@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from interp.across import benjamini_hochberg
 from interp.results import Results
 from interp.statistics import STATISTIC_NAMES, compute_layer_profile
 
 IDENTITY_COLUMNS = ("sequence_id", "concept", "stage", "reference")
-CONTROL_COLUMNS = ("control_percentile", "control_p", "control_note")
+CONTROL_COLUMNS = ("control_percentile", "control_p", "control_q", "control_note")
 REPORT_COLUMNS = (*IDENTITY_COLUMNS, "mean_share", *STATISTIC_NAMES, *CONTROL_COLUMNS)
 SHARE_COLUMNS = ("sequence_id", "concept", "stage", "layer", "head", "share")
 MEAN_SHARE_COLUMNS = ("sequence_id", "concept", "stage", "mean_share")
@@ -23,8 +24,8 @@ LAYER_PROFILE_COLUMNS = ("sequence_id", "stage", "layer", "mean_shift", "median_
 
 def report_table(results: Results) -> pd.DataFrame:
     """One row per sequence and compared stage: its shift statistics against the reference,
-    and where the concept's mean shift falls among control spans (`control_note` says why
-    those columns are empty when they are)."""
+    and where the concept's mean shift falls among control spans: percentile, two-sided p, and
+    the BH q-value over the stage's sequences (`control_note` says why they are empty when they are)."""
     rows = []
     for sequence in results.sequences:
         for stage in results.compared_stages:
@@ -36,7 +37,11 @@ def report_table(results: Results) -> pd.DataFrame:
                 "control_percentile": placement.percentile, "control_p": placement.p_value,
                 "control_note": placement.reason,
             })
-    return pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+    table = pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+    # q-values control the false discovery rate over the sequences of each stage (Benjamini–Hochberg).
+    for stage, rows_of_stage in table.groupby("stage", sort=False):
+        table.loc[rows_of_stage.index, "control_q"] = benjamini_hochberg(rows_of_stage["control_p"].to_numpy())
+    return table
 
 
 def shares_table(results: Results) -> pd.DataFrame:

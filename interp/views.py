@@ -8,17 +8,19 @@ and the tests all iterate `VIEWS`; adding a view is a figure builder plus one `r
 
 from __future__ import annotations
 
-import itertools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from interp import figures, report
+from interp import figures, report, studies
 from interp.alignment import concept_window
 from interp.errors import InterpError
+from interp.measures import get_measure
 from interp.results import Results
 
 Options = Callable[[Results, Mapping[str, Any]], Sequence[Any]]
@@ -375,4 +377,60 @@ register(View(
     columns=2,
     unavailable=lambda results: None if _several_spans(results) else
     "no sequence of this run has several spans",
+))
+
+
+def _concept_types_view(results: Results) -> ViewOutput:
+    table = studies.concept_type_table(results)
+    measure = get_measure(results.selection.measure).label.lower()
+    notes = ()
+    if (table["sequences"] < 2).any():
+        notes = ("Types with one sequence: their interval resamples heads only and says nothing about other "
+                 "texts of the type; `python -m interp concepts generate` makes a dataset with many.",)
+    return ViewOutput(figures={"forest": figures.concept_type_figure(table, results.reference, measure)},
+                      tables={"types": table}, notes=notes)
+
+
+register(View(
+    "types", "Concept types",
+    "Mean shift per concept type across all its sequences, with a hierarchical bootstrap interval (sequences, then "
+    "heads), beside the same for the sequences' control spans. An interval that crosses zero means the data do "
+    "not tell the direction; one inside the controls' band means the concept moved like the rest of its text.",
+    _concept_types_view,
+))
+
+
+def _file_slug(text: str) -> str:
+    """A concept type as part of a file name: lower case, runs of other characters as '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "concept"
+
+
+def _concept_options(results: Results, chosen: Mapping[str, Any]) -> list[str]:
+    return studies.concept_types(results)
+
+
+def _consistency_view(results: Results, concept: str, stage: str) -> ViewOutput:
+    consistency = studies.head_consistency(results, concept, stage)
+    layers, heads = consistency.fraction_up.shape
+    table = pd.DataFrame({
+        "layer": np.repeat(np.arange(layers), heads), "head": np.tile(np.arange(heads), layers),
+        "fraction_up": consistency.fraction_up.ravel(), "p": consistency.p_value.ravel(),
+        "q": consistency.q_value.ravel(), "significant": consistency.significant.ravel(),
+    })
+    title = (f"Share rose in how many of {consistency.n_sequences} {concept} sequences, {stage} − {results.reference} "
+             f"(✕: FDR q < {consistency.alpha})")
+    return ViewOutput(
+        figures={"heads": figures.head_consistency_figure(consistency.fraction_up, consistency.significant, title)},
+        headlines=(Headline("Heads significant after FDR control", f"{int(consistency.significant.sum())}",
+                            "Two-sided sign test per head, Benjamini–Hochberg over all heads."),),
+        downloads={"heads": table},
+    )
+
+
+register(View(
+    "consistency", "Head consistency",
+    "For each head, the fraction of a concept type's sequences in which its share rose; heads whose direction is "
+    "consistent beyond chance (sign test, Benjamini–Hochberg) are marked. Click a cell to select that head.",
+    _consistency_view,
+    choices=(Choice("concept", "Concept type", _concept_options, slug=_file_slug), COMPARED_STAGE), head_maps=True,
 ))

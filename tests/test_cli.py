@@ -383,3 +383,25 @@ def no_chromium_here(monkeypatch):
 
     monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
     monkeypatch.setattr(export, "_shared", export.FigureExporter())
+
+
+def test_concepts_generate_writes_a_dataset_that_validates(tmp_path, capsys):
+    out = tmp_path / "data.jsonl"
+    code, printed, _ = run(capsys, "concepts", "generate", "--per-type", "4", "--seed", "2", "--out", str(out))
+    assert code == 0 and printed.strip() == f"{out}: 28 sequences, 4 of each of 7 concept types (seed 2)"
+    code, printed, _ = run(capsys, "concepts", "validate", str(out))
+    assert code == 0 and "28 sequence(s)" in printed
+    code, _, err = run(capsys, "concepts", "generate", "--out", str(tmp_path / "data.yaml"))
+    assert code == 2 and "name it *.jsonl" in err
+
+
+@pytest.mark.slow
+def test_report_by_concept_type(tiny_run, capsys):
+    from interp.studies import CONCEPT_TYPE_COLUMNS
+
+    assert main(["report", str(tiny_run[0]), "--by", "concept", "--format", "json", "--controls", "10"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(row["concept"], row["stage"]) for row in rows] == [("Condition", "cpt"), ("Condition", "ift")]
+    assert list(rows[0]) == list(CONCEPT_TYPE_COLUMNS) and rows[0]["sequences"] == 2
+    assert main(["report", str(tiny_run[0]), "--by", "concept", "--measure", "weighted", "--controls", "0"]) == 0
+    assert "weighted" in capsys.readouterr().out

@@ -12,6 +12,8 @@ import scipy.stats
 
 from interp.errors import InterpError
 from interp.figures import (
+    concept_type_figure,
+    head_consistency_figure,
     DIVERGING_SCALE,
     TEMPLATE,
     MAX_ANNOTATIONS,
@@ -305,6 +307,13 @@ def snapshot_cases() -> dict:
         "histogram": shift_histogram_figure(SHIFT, "Head shifts"),
         "controls": control_null_figure(np.array([0.0, 0.1, -0.1, 0.05]), 0.2, "mean", 100.0, 0.4, "Controls"),
         "structure": span_structure_figure(np.array([[0.5, np.nan], [0.2, 0.3]]), ["duty", "breach"], "Spans"),
+        "concept-types": concept_type_figure(pd.DataFrame({
+            "concept": ["Role", "Role", "Condition", "Condition"], "stage": ["cpt", "ift"] * 2,
+            "mean_shift": [0.01, -0.02, 0.0, 0.03], "low": [0.0, -0.03, -0.01, 0.01], "high": [0.02, -0.01, 0.01, 0.05],
+            "control_mean_shift": [0.001, 0.0, 0.002, -0.001], "control_low": [0.0, -0.001, 0.0, -0.002],
+            "control_high": [0.002, 0.001, 0.004, 0.0], "sequences": [20, 20, 18, 18]}), "base"),
+        "head-consistency": head_consistency_figure(np.array([[0.9, 0.5], [0.1, 0.6]]),
+                                                    np.array([[True, False], [True, False]]), "Consistency"),
     }
 
 

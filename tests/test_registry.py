@@ -301,3 +301,28 @@ def concept_item_yaml(**fields) -> bytes:
     item = {"id": "s-1", "concept": "Role", "text": "The tenant shall pay the rent.", "spans": [{"text": "tenant"}]}
     item.update(fields)
     return yaml.safe_dump({"set": "t", "sequences": [item]}, allow_unicode=True).encode("utf-8")
+
+
+def test_json_lines_datasets_name_the_line_of_each_problem(tmp_path):
+    import json as json_module
+
+    from interp.registry import load_concept_file
+
+    good = {"id": "a-1", "concept": "Role", "text": "The tenant shall pay.", "spans": [{"text": "The tenant"}]}
+    lines = [json_module.dumps(good), "", json_module.dumps({**good, "id": "a-2", "spans": [{"text": "landlord"}]}),
+             "{not json", json_module.dumps(good)]
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConceptFileError) as caught:
+        load_concept_file(path)
+    assert caught.value.problems == [
+        f"{path}: line 3, sequence 'a-2', span 1, field 'text': 'landlord' does not occur in the text",
+        f"{path}: line 4: not valid JSON (Expecting property name enclosed in double quotes)",
+        f"{path}: line 5, sequence 'a-1', field 'id': duplicate of the id on line 1",
+    ]
+    path.write_text("\n".join(json_module.dumps({**good, "id": f"s-{i}"}) for i in range(3000)))
+    assert len(load_concept_file(path).sequences) == 3000
+    path.write_text("\n".join(json_module.dumps({**good, "id": f"s-{i}", "spans": []}) for i in range(80)))
+    with pytest.raises(ConceptFileError) as caught:
+        load_concept_file(path)
+    assert len(caught.value.problems) == 51 and caught.value.problems[-1].endswith("and 30 more problem(s)")

@@ -1,5 +1,7 @@
 """The view registry: every view computes from a results folder, the bundle iterates the registry."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -20,14 +22,15 @@ def z_of(figure, trace=0):
 
 
 def test_registry_lists_every_view_and_refuses_unknown_names():
-    assert list(views.VIEWS) == ["overview", "layers", "heads", "tokens", "distribution", "structure"]
+    assert list(views.VIEWS)[:6] == ["overview", "layers", "heads", "tokens", "distribution", "structure"]
+    assert {"types", "consistency"} <= set(views.VIEWS)
     with pytest.raises(InterpError, match="view 'nope' is unknown; views: overview, layers, heads"):
         views.get_view("nope")
     with pytest.raises(ValueError, match="registered twice"):
         views.register(views.VIEWS["overview"])
 
 
-@pytest.mark.parametrize("name", ["overview", "layers", "heads", "tokens", "distribution", "structure"])
+@pytest.mark.parametrize("name", list(views.VIEWS))
 def test_every_view_computes_for_its_default_choices(results, name):
     view = views.get_view(name)
     chosen = views.resolve_choices(view, results)
@@ -87,8 +90,9 @@ def test_structure_needs_several_spans(results):
 
 def test_bundle_names_every_view(results):
     figures, tables = views.bundle_contents(results)
-    assert set(tables) == {"overview-statistics", "overview-mean-share", "overview-shares", "overview-provenance",
-                           "layers-profiles"}
+    assert {"overview-statistics", "overview-mean-share", "overview-shares", "overview-provenance",
+            "layers-profiles", "types-types", "consistency-heads-condition-cpt"} <= set(tables)
+    assert all(re.fullmatch(r"[a-z0-9][A-Za-z0-9_.-]*", name) for name in [*tables, *figures])
     for name in ("overview-mean-share", "layers-profiles", "heads-share-seller-1-base-vs-base",
                  "heads-shift-seller-1-cpt-vs-base", "distribution-controls-lessee-1-cpt",
                  "structure-cpt-minus-base-seller-1"):
