@@ -113,9 +113,17 @@ def _add_report(commands) -> None:
     shares.set_defaults(command=run_shares)
 
 
+# `interp.alignment.FIRST_POSITION_RULES`, written out so that --help imports no numpy (a test keeps them equal).
+FIRST_POSITIONS = ("bos", "first", "none")
+
+
 def _add_exclusions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", default="paper", metavar="PRESET",
-                        help="excluded key tokens: paper (default), none, or a comma-separated token list")
+                        help="excluded key tokens: paper (default; the reference study's SentencePiece list), "
+                             "punctuation (any tokenizer), none, or a comma-separated token list")
+    parser.add_argument("--first-position", default="bos", choices=FIRST_POSITIONS,
+                        help="exclude the first token where it is a BOS (bos, default), always (first: the "
+                             "attention sink of models without BOS), or never (none)")
 
 
 def _add_analysis(parser: argparse.ArgumentParser) -> None:
@@ -133,7 +141,8 @@ def _results(args: argparse.Namespace):
     from interp.results import Results, Selection
 
     selection = Selection(exclusions=parse_exclusions(args.exclude), reference=getattr(args, "reference", None),
-                          n_controls=getattr(args, "controls", 0), seed=getattr(args, "seed", 0))
+                          n_controls=getattr(args, "controls", 0), seed=getattr(args, "seed", 0),
+                          first_position=args.first_position)
     return Results(args.folder, selection)
 
 
@@ -150,6 +159,7 @@ def run_concepts_show(args: argparse.Namespace) -> int:
     from interp.alignment import align_sequence, format_marked_tokens
     from interp.registry import all_sequences, load_concepts
     from interp.tokenizer import load_tokenizer
+    from interp.tokens import readable_tokens
 
     sequences = all_sequences(load_concepts(args.paths))
     tokenizer = load_tokenizer(args.tokenizer)
@@ -161,8 +171,9 @@ def run_concepts_show(args: argparse.Namespace) -> int:
         for number, (span, indices) in enumerate(zip(sequence.spans, aligned.span_tokens), start=1):
             role = f" [{span.role}]" if span.role else ""
             print(f"  span {number}{role} {span.text!r}: tokens {', '.join(map(str, indices))}")
+        shown = readable_tokens(aligned.tokens)
         for index in aligned.straddling:
-            print(f"  note: token {index} {aligned.tokens[index]!r} reaches outside its span")
+            print(f"  note: token {index} '{shown[index]}' reaches outside its span")
     return 0
 
 

@@ -321,6 +321,7 @@ def bundle_manifest(results: Results) -> dict[str, Any]:
     manifest["analysis"] = {
         "exclusions": selection.exclusions if isinstance(selection.exclusions, str) else list(selection.exclusions),
         "reference": results.reference, "controls": selection.n_controls, "seed": selection.seed,
+        "first_position": selection.first_position,
     }
     return manifest
 
@@ -329,7 +330,8 @@ def bundle_file_name(results: Results) -> str:
     """A zip name that says which run and which analysis settings: `run-ref-base-paper-c200-s0.zip`."""
     selection = results.selection
     exclusions = selection.exclusions if isinstance(selection.exclusions, str) else "custom"
-    return f"{results.store.folder.name}-ref-{results.reference}-{exclusions}-c{selection.n_controls}-s{selection.seed}.zip"
+    first = "" if selection.first_position == "bos" else f"-first-{selection.first_position}"
+    return f"{results.store.folder.name}-ref-{results.reference}-{exclusions}{first}-c{selection.n_controls}-s{selection.seed}.zip"
 
 
 def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[str] = ("png", "svg")) -> tuple[Path, int, int]:

@@ -25,6 +25,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from interp.errors import InterpError
+from interp.tokens import readable_tokens
 
 TEMPLATE = "interp"
 TRACE_TYPES = ("bar", "heatmap", "histogram", "scatter")
@@ -210,6 +211,28 @@ def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> 
     return _finish(fig, title, "head", "layer (0 = first, at the bottom)")
 
 
+def first_token_figure(values: np.ndarray, title: str) -> go.Figure:
+    """Heat map of each head's share of attention on the first token, `values: [layers, heads]`.
+
+    A sink diagnostic: the scale is fixed to [0, 1] so that stages and models compare; layer 0 at
+    the bottom; `customdata = [layer, head]` as in `head_heatmap_figure`.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2:
+        raise InterpError(f"first-token shares must have shape [layers, heads], got {values.shape}")
+    layers, heads = values.shape
+    layer_grid, head_grid = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
+    fig = go.Figure(go.Heatmap(
+        z=values, x=np.arange(heads), y=np.arange(layers), zmin=0.0, zmax=1.0, colorscale=SEQUENTIAL_SCALE,
+        customdata=np.stack([layer_grid, head_grid], axis=-1), colorbar=dict(title="on first token"),
+        hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>share on the first token %{z:.4f}"
+                      "<extra></extra>",
+    ))
+    fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 16)))
+    fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
+    return _finish(fig, title, "head", "layer (0 = first, at the bottom)")
+
+
 def concept_window(concept_mask: np.ndarray, n: int, margin: int = 12) -> tuple[int, int]:
     """Token window `[start, end)` around the concept tokens, `margin` tokens either side.
 
@@ -221,9 +244,9 @@ def concept_window(concept_mask: np.ndarray, n: int, margin: int = 12) -> tuple[
     return max(0, int(positions[0]) - margin), min(n, int(positions[-1]) + margin + 1)
 
 
-def _token_tick(token: str, is_concept: bool) -> str:
-    """Tick label of a token; concept tokens are «bold and red»."""
-    shown = html.escape(token.replace("\n", "↵").replace("\t", "⇥"), quote=False)
+def _token_tick(shown: str, is_concept: bool) -> str:
+    """Tick label of a token in its readable form (`interp.tokens`); concept tokens are «bold and red»."""
+    shown = html.escape(shown, quote=False)
     if is_concept:
         return f"<b><span style='color:{CONCEPT_COLOUR}'>«{shown}»</span></b>"
     return shown
@@ -242,7 +265,8 @@ def token_attention_figure(
     """Token-by-token attention (or its difference between stages), queries × keys.
 
     `pattern: [n, n]` (rows = queries, columns = keys), cropped to `window = [start, end)`
-    (default: the whole sequence); axes are absolute token positions labelled with the tokens,
+    (default: the whole sequence); axes are absolute token positions labelled with the tokens as
+    the text they cover (`interp.tokens.readable_tokens`: `▁shall` and `Ġshall` are `␣shall`),
     concept tokens marked «like this». The upper triangle (a key after its query) is blank.
     Cells with value (|value| for differences) above `threshold` are annotated with their value,
     the largest 400 when more pass.
@@ -263,7 +287,8 @@ def token_attention_figure(
     colours = _colour_range(z, diverging=kind == "difference")
     # Categories "position: token" carry position, token and concept flag into the hover without
     # a per-cell customdata array (that tripled the figure's size).
-    labels = [_token_label(p, tokens[p], concept_mask[p]) for p in positions]
+    shown = readable_tokens(tokens)  # the whole sequence: a character split over tokens is read whole
+    labels = [_token_label(p, shown[p], concept_mask[p]) for p in positions]
     fig = go.Figure(go.Heatmap(
         z=z.astype(np.float32), x=labels, y=labels, colorbar=dict(title=kind), hoverongaps=False,
         hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{kind} %{{z:.4f}}<extra></extra>", **colours,
@@ -283,16 +308,16 @@ def token_attention_figure(
     fig.update_layout(annotations=_cell_annotations(cells, colours), width=side, height=side)
     step = max(1, math.ceil(len(labels) / MAX_TOKEN_TICKS))
     ticks = dict(tickmode="array", tickvals=labels[::step],
-                 ticktext=[_token_tick(tokens[p], concept_mask[p]) for p in positions[::step]])
+                 ticktext=[_token_tick(shown[p], concept_mask[p]) for p in positions[::step]])
     fig.update_xaxes(type="category", tickangle=-60, side="bottom", **ticks)
     fig.update_yaxes(type="category", autorange="reversed", **ticks)
     return _finish(fig, (title or f"Token {kind}") + note, "key token", "query token")
 
 
-def _token_label(position: int, token: str, is_concept: bool) -> str:
-    """A token's category on a token axis: its position and text, and whether it is a concept token."""
-    shown = html.escape(token.replace("\n", "↵").replace("\t", "⇥"), quote=False)
-    return f"{position}: {shown}" + (" (concept)" if is_concept else "")
+def _token_label(position: int, shown: str, is_concept: bool) -> str:
+    """A token's category on a token axis: its position and readable text, and whether it is a
+    concept token."""
+    return f"{position}: {html.escape(shown, quote=False)}" + (" (concept)" if is_concept else "")
 
 
 def shift_histogram_figure(shift: np.ndarray, title: str) -> go.Figure:

@@ -13,14 +13,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from interp import figures, report
+from interp.alignment import FIRST_POSITION_RULES
 from interp.errors import InterpError
 from interp.results import Results
+from interp.tokens import readable_tokens
 
 Options = Callable[[Results, Mapping[str, Any]], Sequence[Any]]
+# A head that puts more than this share of its attention on the first token is counted as a sink head.
+SINK_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -366,4 +371,43 @@ register(View(
     columns=2,
     unavailable=lambda results: None if _several_spans(results) else
     "no sequence of this run has several spans with stored patterns",
+))
+
+
+def _first_token(results: Results, sequence: str) -> ViewOutput:
+    shares = {stage: results.first_token_share(stage, sequence) for stage in results.stages}
+    output = {stage: figures.first_token_figure(share, f"Share of attention on the first token, stage {stage}, {sequence}")
+              for stage, share in shares.items()}
+    for stage in results.compared_stages:
+        output[f"{stage}-minus-{results.reference}"] = figures.head_heatmap_figure(
+            shares[stage] - shares[results.reference],
+            f"Change in first-token share, {stage} − {results.reference}, {sequence}", kind="shift")
+    rule = results.selection.first_position
+    table = pd.DataFrame([
+        {"stage": stage, "mean_first_token_share": float(np.nanmean(share)), "sink_heads": int((share > SINK_SHARE).sum()),
+         "heads": int(share.size), "first_token": readable_tokens(results.aligned(stage, sequence).tokens)[0],
+         "first_token_is_bos": results.aligned(stage, sequence).has_bos,
+         "first_token_excluded": bool(results.excluded(stage, sequence)[0])}
+        for stage, share in shares.items()
+    ])
+    headlines = tuple(
+        Headline(f"Sink heads, {row.stage}", f"{row.sink_heads} of {row.heads}",
+                 f"Heads with more than {SINK_SHARE:g} of their attention on the first token; mean over heads "
+                 f"{row.mean_first_token_share:.3f}.")
+        for row in table.itertuples()
+    ) + (Headline("First position", rule, "; ".join(f"{name}: {text}" for name, text in FIRST_POSITION_RULES.items())),)
+    counted = table[~table["first_token_excluded"]]
+    notes = tuple(
+        f"Stage {row.stage}: the first token '{row.first_token}' is no BOS, so under the '{rule}' rule it is a key "
+        "of the concept share; where sink heads park attention there, the 'first' rule leaves it out."
+        for row in counted.itertuples() if not row.first_token_is_bos
+    )
+    return ViewOutput(figures=output, tables={"summary": table}, headlines=headlines, notes=notes)
+
+
+register(View(
+    "first-token", "First token",
+    "Share of each head's attention on the first token, nothing excluded: the attention sink, which dominates raw "
+    "attention. The first-position rule in the sidebar decides whether that token is a key of the concept share.",
+    _first_token, choices=(SEQUENCE,), columns=2, head_maps=True,
 ))

@@ -21,14 +21,14 @@ def z_of(figure, trace=0):
 
 
 def test_registry_lists_every_view_and_refuses_unknown_names():
-    assert list(views.VIEWS) == ["overview", "layers", "heads", "tokens", "distribution", "structure"]
+    assert list(views.VIEWS) == ["overview", "layers", "heads", "tokens", "distribution", "structure", "first-token"]
     with pytest.raises(InterpError, match="view 'nope' is unknown; views: overview, layers, heads"):
         views.get_view("nope")
     with pytest.raises(ValueError, match="registered twice"):
         views.register(views.VIEWS["overview"])
 
 
-@pytest.mark.parametrize("name", ["overview", "layers", "heads", "tokens", "distribution", "structure"])
+@pytest.mark.parametrize("name", ["overview", "layers", "heads", "tokens", "distribution", "structure", "first-token"])
 def test_every_view_computes_for_its_default_choices(results, name):
     view = views.get_view(name)
     chosen = views.resolve_choices(view, results)
@@ -90,10 +90,10 @@ def test_structure_needs_several_spans(results):
 def test_bundle_names_every_view(results):
     figures, tables = views.bundle_contents(results)
     assert set(tables) == {"overview-statistics", "overview-mean-share", "overview-shares", "overview-provenance",
-                           "layers-profiles"}
+                           "layers-profiles", "first-token-summary-lessee-1", "first-token-summary-seller-1"}
     for name in ("overview-mean-share", "layers-profiles", "heads-share-seller-1-base-vs-base",
                  "heads-shift-seller-1-cpt-vs-base", "distribution-controls-lessee-1-cpt",
-                 "structure-cpt-minus-base-seller-1"):
+                 "structure-cpt-minus-base-seller-1", "first-token-base-lessee-1", "first-token-ift-minus-base-seller-1"):
         assert name in figures, (name, sorted(figures))
     layer, head = results.most_shifted_head("lessee-1", "ift")
     assert f"tokens-map-lessee-1-ift-L{layer}-H{head}" in figures
