@@ -14,6 +14,7 @@ from scipy import stats
 from interp.alignment import format_marked_tokens
 from interp.cli import main
 from interp.tokenizer import train_tokenizer
+from tests.packaged_fixtures import REAL_TOKENIZERS
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO.parent / "shared" / "reference" / "paper-shares"
@@ -108,6 +109,14 @@ def test_concepts_show_marks_the_concept_tokens(capsys, tmp_path):
     assert "".join(bracketed[0].split("]")[0].split()).replace("␣", " ").strip() == "the outgoing holder"
     assert "▁" not in out, "tokens are shown as text, a leading space as ␣"
     assert out.count("span ") >= sum(len(s.spans) for s in sequences)
+
+
+@pytest.mark.parametrize("name", REAL_TOKENIZERS)
+def test_concepts_show_reads_the_tokens_of_every_family(capsys, real_tokenizer_folders, name, offline):
+    code, out, _ = run(capsys, "concepts", "show", str(REPO / "concepts" / "paper-types.yaml"),
+                       "--tokenizer", str(real_tokenizer_folders[name]))
+    assert code == 0 and "␣shall" in out and "[␣" in out
+    assert not any(marker in out for marker in ("▁", "Ġ", "Ċ", "âĢ", "Â", "<0x"))
 
 
 def test_concepts_show_missing_tokenizer(capsys, tmp_path):

@@ -116,3 +116,30 @@ def test_unique_names_ignore_case():
     taken: set[str] = set()
     assert [views._unique(name, taken) for name in ("tokens-X", "tokens-x", "Tokens-x")] == [
         "tokens-X", "tokens-x-2", "Tokens-x-3"]
+
+
+def test_first_token_view_shows_each_stage_and_its_change(results):
+    output = views.get_view("first-token").compute(results, sequence="seller-1")
+    assert list(output.figures) == ["base", "cpt", "ift", "cpt-minus-base", "ift-minus-base"]
+    np.testing.assert_allclose(z_of(output.figures["cpt"]), results.first_token_share("cpt", "seller-1"))
+    np.testing.assert_allclose(z_of(output.figures["ift-minus-base"]),
+                               results.first_token_share("ift", "seller-1") - results.first_token_share("base", "seller-1"))
+    summary = output.tables["summary"]
+    assert summary["first_token"].tolist() == ["<s>"] * 3 and summary["first_token_excluded"].all()
+    assert output.headlines[-1].value == "bos" and not output.notes
+
+
+def test_views_of_a_byte_level_model_without_bos(smollm2_run):
+    """SmolLM2 (GPT-2-style tokens, no BOS): token axes read as text, and the First token view
+    says that its first token counts as a key under the 'bos' rule."""
+    results = Results(smollm2_run[0], Selection(n_controls=0))
+    tokens = views.get_view("tokens")
+    chosen = views.resolve_choices(tokens, results, {"sequence": "permit-2"})
+    labels = list(tokens.compute(results, **chosen).figures["map"].data[0].x)
+    assert {"1: ␣§", "9: ␣“", "12: ␣authority (concept)", "13: ”", "22: 's"} <= set(labels)
+    assert not any(marker in label for label in labels for marker in ("Ġ", "â", "Â"))
+    first = views.get_view("first-token").compute(results, sequence="permit-2")
+    assert len(first.notes) == 2 and "'Under' is no BOS" in first.notes[0]
+    left_out = views.get_view("first-token").compute(Results(smollm2_run[0], Selection(first_position="first")),
+                                                    sequence="permit-2")
+    assert not left_out.notes and left_out.tables["summary"]["first_token_excluded"].all()
