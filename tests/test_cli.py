@@ -119,6 +119,15 @@ def test_concepts_show_reads_the_tokens_of_every_family(capsys, real_tokenizer_f
     assert not any(marker in out for marker in ("▁", "Ġ", "Ċ", "âĢ", "Â", "<0x"))
 
 
+def test_fetch_prints_the_converted_folder(capsys, real_tokenizer_folders, offline):
+    folder = real_tokenizer_folders["smollm2-tokenizer"]
+    code, out, _ = run(capsys, "fetch", "smollm2-tokenizer", "--out", str(folder.parent))
+    assert code == 0 and out.strip() == str(folder)
+    with pytest.raises(SystemExit):
+        main(["fetch", "smollm2-tokenizer", "gpt-5"])
+    assert "invalid choice: 'gpt-5'" in capsys.readouterr().err
+
+
 def test_concepts_show_missing_tokenizer(capsys, tmp_path):
     code, _, err = run(capsys, "concepts", "show", str(REPO / "concepts"), "--tokenizer", str(tmp_path / "none"))
     assert code == 2 and err.count("\n") == 1 and "cannot be loaded" in err
