@@ -211,26 +211,44 @@ def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> 
     return _finish(fig, title, "head", "layer (0 = first, at the bottom)")
 
 
-def first_token_figure(values: np.ndarray, title: str) -> go.Figure:
-    """Heat map of each head's share of attention on the first token, `values: [layers, heads]`.
+def first_token_figure(values: Mapping[str, np.ndarray], title: str, kind: str = "share") -> go.Figure:
+    """Each head's share of attention on the first token, one panel per stage (layer 0 at the bottom).
 
-    A sink diagnostic: the scale is fixed to [0, 1] so that stages and models compare; layer 0 at
-    the bottom; `customdata = [layer, head]` as in `head_heatmap_figure`.
+    `values[stage]: [layers, heads]`. A sink diagnostic: `kind="share"` uses one `Viridis` scale
+    fixed to [0, 1] for every panel, so that stages and models compare; `kind="change"` (a stage
+    minus the reference) uses `RdBu_r` on `±max|change|` over all panels. Every cell carries
+    `customdata = [layer, head]`, so a click selects the head as on `head_heatmap_figure`.
     """
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 2:
-        raise InterpError(f"first-token shares must have shape [layers, heads], got {values.shape}")
-    layers, heads = values.shape
+    _check_kind(kind, ("share", "change"))
+    if not values:
+        raise InterpError("first-token figure needs at least one stage")
+    arrays = {stage: np.asarray(array, dtype=np.float64) for stage, array in values.items()}
+    shapes = {array.shape for array in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise InterpError(f"first-token shares must share one shape [layers, heads], got {sorted(shapes)}")
+    layers, heads = next(iter(shapes))
+    if kind == "share":
+        colours = dict(colorscale=SEQUENTIAL_SCALE, cmin=0.0, cmax=1.0)
+    else:
+        limit = _colour_range(np.concatenate([a.ravel() for a in arrays.values()]), diverging=True)["zmax"]
+        colours = dict(colorscale=DIVERGING_SCALE, cmid=0.0, cmin=-limit, cmax=limit)
+    label = "share on the first token" if kind == "share" else "change of the first-token share"
     layer_grid, head_grid = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
-    fig = go.Figure(go.Heatmap(
-        z=values, x=np.arange(heads), y=np.arange(layers), zmin=0.0, zmax=1.0, colorscale=SEQUENTIAL_SCALE,
-        customdata=np.stack([layer_grid, head_grid], axis=-1), colorbar=dict(title="on first token"),
-        hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>share on the first token %{z:.4f}"
-                      "<extra></extra>",
-    ))
-    fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 16)))
+    customdata = np.stack([layer_grid, head_grid], axis=-1)
+    fig = make_subplots(rows=1, cols=len(arrays), subplot_titles=list(arrays), shared_yaxes=True,
+                        horizontal_spacing=0.04)
+    fig.add_traces([
+        go.Heatmap(z=array, x=np.arange(heads), y=np.arange(layers), coloraxis="coloraxis", customdata=customdata,
+                   name=stage, hovertemplate=f"{html.escape(stage)}<br>layer %{{customdata[0]}}, head "
+                                             f"%{{customdata[1]}}<br>{label} %{{z:.4f}}<extra></extra>")
+        for stage, array in arrays.items()
+    ], rows=[1] * len(arrays), cols=list(range(1, len(arrays) + 1)))
+    fig.update_layout(coloraxis=dict(colorbar=dict(title="on first token" if kind == "share" else "change"), **colours))
+    fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 8)), title_text="head")
     fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
-    return _finish(fig, title, "head", "layer (0 = first, at the bottom)")
+    fig.update_layout(template=TEMPLATE, title=dict(text=title))
+    fig.update_yaxes(title_text="layer (0 = first, at the bottom)", col=1)
+    return fig
 
 
 def concept_window(concept_mask: np.ndarray, n: int, margin: int = 12) -> tuple[int, int]:

@@ -376,12 +376,12 @@ register(View(
 
 def _first_token(results: Results, sequence: str) -> ViewOutput:
     shares = {stage: results.first_token_share(stage, sequence) for stage in results.stages}
-    output = {stage: figures.first_token_figure(share, f"Share of attention on the first token, stage {stage}, {sequence}")
-              for stage, share in shares.items()}
-    for stage in results.compared_stages:
-        output[f"{stage}-minus-{results.reference}"] = figures.head_heatmap_figure(
-            shares[stage] - shares[results.reference],
-            f"Change in first-token share, {stage} − {results.reference}, {sequence}", kind="shift")
+    output = {"share": figures.first_token_figure(shares, f"Share of attention on the first token, {sequence}")}
+    if results.compared_stages:
+        changes = {f"{stage} − {results.reference}": shares[stage] - shares[results.reference]
+                   for stage in results.compared_stages}
+        output["change"] = figures.first_token_figure(
+            changes, f"Change in first-token share against {results.reference}, {sequence}", kind="change")
     rule = results.selection.first_position
     table = pd.DataFrame([
         {"stage": stage, "mean_first_token_share": float(np.nanmean(share)), "sink_heads": int((share > SINK_SHARE).sum()),
@@ -396,12 +396,12 @@ def _first_token(results: Results, sequence: str) -> ViewOutput:
                  f"{row.mean_first_token_share:.3f}.")
         for row in table.itertuples()
     ) + (Headline("First position", rule, "; ".join(f"{name}: {text}" for name, text in FIRST_POSITION_RULES.items())),)
-    counted = table[~table["first_token_excluded"]]
-    notes = tuple(
-        f"Stage {row.stage}: the first token '{row.first_token}' is no BOS, so under the '{rule}' rule it is a key "
-        "of the concept share; where sink heads park attention there, the 'first' rule leaves it out."
-        for row in counted.itertuples() if not row.first_token_is_bos
-    )
+    counted = table[~table["first_token_excluded"] & ~table["first_token_is_bos"]]
+    notes = ()
+    if len(counted):
+        firsts = ", ".join(f"{row.stage} '{row.first_token}'" for row in counted.itertuples())
+        notes = (f"The first token is no BOS ({firsts}), so under the '{rule}' rule it is a key of the concept share; "
+                 "where sink heads park attention there, the 'first' rule leaves it out.",)
     return ViewOutput(figures=output, tables={"summary": table}, headlines=headlines, notes=notes)
 
 
@@ -409,5 +409,5 @@ register(View(
     "first-token", "First token",
     "Share of each head's attention on the first token, nothing excluded: the attention sink, which dominates raw "
     "attention. The first-position rule in the sidebar decides whether that token is a key of the concept share.",
-    _first_token, choices=(SEQUENCE,), columns=2, head_maps=True,
+    _first_token, choices=(SEQUENCE,), columns=1, head_maps=True,
 ))

@@ -174,17 +174,21 @@ def test_token_axes_read_byte_level_tokens_as_text():
     assert list(fig.layout.xaxis.ticktext) == ["“(2/2)", "§", "␣契(1/2)", "契(2/2)", "”"]
 
 
-def test_first_token_figure_is_a_head_map_on_a_fixed_scale():
-    values = np.array([[0.9, 0.1, 0.5], [0.2, 0.05, 0.99]])
-    fig = first_token_figure(values, "First token, base")
+def test_first_token_figure_has_a_panel_per_stage_on_one_scale():
+    base, cpt = np.array([[0.9, 0.1, 0.5], [0.2, 0.05, 0.99]]), np.array([[0.7, 0.3, 0.5], [0.2, 0.5, 0.9]])
+    fig = first_token_figure({"base": base, "cpt": cpt}, "First token")
     assert_common_style(fig)
-    heatmap = fig.data[0]
-    np.testing.assert_allclose(np.array(heatmap.z, dtype=float), values)
-    assert (heatmap.zmin, heatmap.zmax) == (0.0, 1.0)
-    assert np.array(heatmap.customdata).tolist()[1][2] == [1, 2]
-    assert "first token" in heatmap.hovertemplate and heatmap.colorbar.title.text == "on first token"
-    with pytest.raises(InterpError, match="layers, heads"):
-        first_token_figure(np.zeros(3), "x")
+    assert [trace.name for trace in fig.data] == ["base", "cpt"] and [a.text for a in fig.layout.annotations] == ["base", "cpt"]
+    np.testing.assert_allclose(np.array(fig.data[1].z, dtype=float), cpt)
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0.0, 1.0)
+    assert all(trace.coloraxis == "coloraxis" for trace in fig.data), "one scale for every stage"
+    assert np.array(fig.data[0].customdata).tolist()[1][2] == [1, 2] and "first token" in fig.data[0].hovertemplate
+    change = first_token_figure({"cpt − base": cpt - base}, "Change", kind="change")
+    assert change.layout.coloraxis.cmid == 0 and change.layout.coloraxis.cmax == pytest.approx(0.45)
+    with pytest.raises(InterpError, match="one shape"):
+        first_token_figure({"base": base, "cpt": cpt[:1]}, "x")
+    with pytest.raises(InterpError, match="kind"):
+        first_token_figure({"base": base}, "x", kind="shift")
 
 
 def test_token_attention_crops_to_window_with_absolute_positions():
@@ -335,7 +339,7 @@ def snapshot_cases() -> dict:
         "layer-profile": layer_profile_figure({"a": {"cpt": np.array([0.1, -0.2])}, "b": {"cpt": np.array([0.0, 0.3])}},
                                               "base", {"a": "Role", "b": "Condition"}),
         "head-shift": head_heatmap_figure(SHIFT, "Shift cpt − base", kind="shift"),
-        "first-token": first_token_figure(np.abs(SHIFT) * 2, "First token"),
+        "first-token": first_token_figure({"base": np.abs(SHIFT) * 2, "cpt": np.abs(SHIFT)}, "First token"),
         "tokens": token_attention_figure(lower_triangular(6), TOKENS, CONCEPT, threshold=0.3, title="Tokens"),
         "histogram": shift_histogram_figure(SHIFT, "Head shifts"),
         "controls": control_null_figure(np.array([0.0, 0.1, -0.1, 0.05]), 0.2, "mean", 100.0, 0.4, "Controls"),

@@ -93,7 +93,7 @@ def test_bundle_names_every_view(results):
                            "layers-profiles", "first-token-summary-lessee-1", "first-token-summary-seller-1"}
     for name in ("overview-mean-share", "layers-profiles", "heads-share-seller-1-base-vs-base",
                  "heads-shift-seller-1-cpt-vs-base", "distribution-controls-lessee-1-cpt",
-                 "structure-cpt-minus-base-seller-1", "first-token-base-lessee-1", "first-token-ift-minus-base-seller-1"):
+                 "structure-cpt-minus-base-seller-1", "first-token-share-lessee-1", "first-token-change-seller-1"):
         assert name in figures, (name, sorted(figures))
     layer, head = results.most_shifted_head("lessee-1", "ift")
     assert f"tokens-map-lessee-1-ift-L{layer}-H{head}" in figures
@@ -120,9 +120,12 @@ def test_unique_names_ignore_case():
 
 def test_first_token_view_shows_each_stage_and_its_change(results):
     output = views.get_view("first-token").compute(results, sequence="seller-1")
-    assert list(output.figures) == ["base", "cpt", "ift", "cpt-minus-base", "ift-minus-base"]
-    np.testing.assert_allclose(z_of(output.figures["cpt"]), results.first_token_share("cpt", "seller-1"))
-    np.testing.assert_allclose(z_of(output.figures["ift-minus-base"]),
+    assert list(output.figures) == ["share", "change"]
+    share, change = output.figures["share"], output.figures["change"]
+    assert [trace.name for trace in share.data] == ["base", "cpt", "ift"]
+    np.testing.assert_allclose(z_of(share, 1), results.first_token_share("cpt", "seller-1"))
+    assert [trace.name for trace in change.data] == ["cpt − base", "ift − base"]
+    np.testing.assert_allclose(z_of(change, 1),
                                results.first_token_share("ift", "seller-1") - results.first_token_share("base", "seller-1"))
     summary = output.tables["summary"]
     assert summary["first_token"].tolist() == ["<s>"] * 3 and summary["first_token_excluded"].all()
@@ -139,7 +142,9 @@ def test_views_of_a_byte_level_model_without_bos(smollm2_run):
     assert {"1: ␣§", "9: ␣“", "12: ␣authority (concept)", "13: ”", "22: 's"} <= set(labels)
     assert not any(marker in label for label in labels for marker in ("Ġ", "â", "Â"))
     first = views.get_view("first-token").compute(results, sequence="permit-2")
-    assert len(first.notes) == 2 and "'Under' is no BOS" in first.notes[0]
+    assert first.notes == ("The first token is no BOS (base 'Under', again 'Under'), so under the 'bos' rule it is a "
+                           "key of the concept share; where sink heads park attention there, the 'first' rule leaves "
+                           "it out.",)
     left_out = views.get_view("first-token").compute(Results(smollm2_run[0], Selection(first_position="first")),
                                                     sequence="permit-2")
     assert not left_out.notes and left_out.tables["summary"]["first_token_excluded"].all()
