@@ -278,6 +278,15 @@ def test_first_position_and_punctuation_preset_change_the_statistics(home):
     assert (statistics(at)["mean_share"] != bos["mean_share"]).any()
 
 
+def test_an_unbuilt_real_base_demo_says_how_to_build_it(home):
+    at = start_app()
+    at.sidebar.selectbox(key="lineage_choice").select("demo-smollm2").run()
+    assert not at.exception
+    at.sidebar.button[0].click().run()
+    assert not at.exception
+    assert any("python -m interp demo build --base smollm2" in e.value for e in at.error), [e.value for e in at.error]
+
+
 def test_reference_stage_switch_changes_the_rows(home):
     at = start_app()
     assert set(statistics(at)["stage"]) == {"cpt", "ift"}
