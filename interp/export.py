@@ -355,6 +355,7 @@ def bundle_manifest(results: Results) -> dict[str, Any]:
         "exclusions": selection.exclusions if isinstance(selection.exclusions, str) else list(selection.exclusions),
         "reference": results.reference, "controls": selection.n_controls, "seed": selection.seed,
         "measure": selection.measure,
+        "first_position": selection.first_position,
     }
     if results.partial:
         manifest["partial"] = results.describe_missing()
@@ -365,7 +366,8 @@ def bundle_file_name(results: Results) -> str:
     """A zip name that says which run and which analysis settings: `run-ref-base-paper-c200-s0.zip`."""
     selection = results.selection
     exclusions = selection.exclusions if isinstance(selection.exclusions, str) else "custom"
-    return (f"{results.store.folder.name}-ref-{results.reference}-{exclusions}-{selection.measure}"
+    first = "" if selection.first_position == "bos" else f"-first-{selection.first_position}"
+    return (f"{results.store.folder.name}-ref-{results.reference}-{exclusions}{first}-{selection.measure}"
             f"-c{selection.n_controls}-s{selection.seed}.zip")
 
 

@@ -25,6 +25,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from interp.errors import InterpError
+from interp.tokens import readable_tokens
 
 TEMPLATE = "interp"
 TRACE_TYPES = ("bar", "heatmap", "histogram", "scatter")
@@ -209,9 +210,49 @@ def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> 
     return _finish(fig, title, "head", "layer (0 = first, at the bottom)")
 
 
-def _token_tick(token: str, is_concept: bool) -> str:
-    """Tick label of a token; concept tokens are «bold and red»."""
-    shown = html.escape(token.replace("\n", "↵").replace("\t", "⇥"), quote=False)
+def first_token_figure(values: Mapping[str, np.ndarray], title: str, kind: str = "share") -> go.Figure:
+    """Each head's share of attention on the first token, one panel per stage (layer 0 at the bottom).
+
+    `values[stage]: [layers, heads]`. A sink diagnostic: `kind="share"` uses one `Viridis` scale
+    fixed to [0, 1] for every panel, so that stages and models compare; `kind="change"` (a stage
+    minus the reference) uses `RdBu_r` on `±max|change|` over all panels. Every cell carries
+    `customdata = [layer, head]`, so a click selects the head as on `head_heatmap_figure`.
+    """
+    _check_kind(kind, ("share", "change"))
+    if not values:
+        raise InterpError("first-token figure needs at least one stage")
+    arrays = {stage: np.asarray(array, dtype=np.float64) for stage, array in values.items()}
+    shapes = {array.shape for array in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise InterpError(f"first-token shares must share one shape [layers, heads], got {sorted(shapes)}")
+    layers, heads = next(iter(shapes))
+    if kind == "share":
+        colours = dict(colorscale=SEQUENTIAL_SCALE, cmin=0.0, cmax=1.0)
+    else:
+        limit = _colour_range(np.concatenate([a.ravel() for a in arrays.values()]), diverging=True)["zmax"]
+        colours = dict(colorscale=DIVERGING_SCALE, cmid=0.0, cmin=-limit, cmax=limit)
+    label = "share on the first token" if kind == "share" else "change of the first-token share"
+    layer_grid, head_grid = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
+    customdata = np.stack([layer_grid, head_grid], axis=-1)
+    fig = make_subplots(rows=1, cols=len(arrays), subplot_titles=list(arrays), shared_yaxes=True,
+                        horizontal_spacing=0.04)
+    fig.add_traces([
+        go.Heatmap(z=array, x=np.arange(heads), y=np.arange(layers), coloraxis="coloraxis", customdata=customdata,
+                   name=stage, hovertemplate=f"{html.escape(stage)}<br>layer %{{customdata[0]}}, head "
+                                             f"%{{customdata[1]}}<br>{label} %{{z:.4f}}<extra></extra>")
+        for stage, array in arrays.items()
+    ], rows=[1] * len(arrays), cols=list(range(1, len(arrays) + 1)))
+    fig.update_layout(coloraxis=dict(colorbar=dict(title="on first token" if kind == "share" else "change"), **colours))
+    fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 8)), title_text="head")
+    fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
+    fig.update_layout(template=TEMPLATE, title=dict(text=title))
+    fig.update_yaxes(title_text="layer (0 = first, at the bottom)", col=1)
+    return fig
+
+
+def _token_tick(shown: str, is_concept: bool) -> str:
+    """Tick label of a token in its readable form (`interp.tokens`); concept tokens are «bold and red»."""
+    shown = html.escape(shown, quote=False)
     if is_concept:
         return f"<b><span style='color:{CONCEPT_COLOUR}'>«{shown}»</span></b>"
     return shown
@@ -232,8 +273,9 @@ def token_attention_figure(
 
     `pattern: [n, n]` (rows = queries, columns = keys) over tokens at positions
     `first_position, first_position + 1, ...`, cropped to `window = [start, end)` (indices into
-    `pattern`; default: all of it); axes are labelled with the tokens' absolute positions and
-    text, concept tokens marked «like this». The upper triangle (a key after its query) is blank.
+    `pattern`; default: all of it); axes are labelled with the tokens' absolute positions and the
+    text they cover (`interp.tokens.readable_tokens`: `▁shall` and `Ġshall` are `␣shall`), concept
+    tokens marked «like this». The upper triangle (a key after its query) is blank.
     Cells with value (|value| for differences) above `threshold` are annotated with their value,
     the largest 400 when more pass.
     """
@@ -253,7 +295,8 @@ def token_attention_figure(
     colours = _colour_range(z, diverging=kind == "difference")
     # Categories "position: token" carry position, token and concept flag into the hover without
     # a per-cell customdata array (that tripled the figure's size).
-    labels = [_token_label(first_position + p, tokens[p], concept_mask[p]) for p in positions]
+    shown = readable_tokens(tokens)
+    labels = [_token_label(first_position + p, shown[p], concept_mask[p]) for p in positions]
     fig = go.Figure(go.Heatmap(
         z=z.astype(np.float32), x=labels, y=labels, colorbar=dict(title=kind), hoverongaps=False,
         hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{kind} %{{z:.4f}}<extra></extra>", **colours,
@@ -273,16 +316,16 @@ def token_attention_figure(
     fig.update_layout(annotations=_cell_annotations(cells, colours), width=side, height=side)
     step = max(1, math.ceil(len(labels) / MAX_TOKEN_TICKS))
     ticks = dict(tickmode="array", tickvals=labels[::step],
-                 ticktext=[_token_tick(tokens[p], concept_mask[p]) for p in positions[::step]])
+                 ticktext=[_token_tick(shown[p], concept_mask[p]) for p in positions[::step]])
     fig.update_xaxes(type="category", tickangle=-60, side="bottom", **ticks)
     fig.update_yaxes(type="category", autorange="reversed", **ticks)
     return _finish(fig, (title or f"Token {kind}") + note, "key token", "query token")
 
 
-def _token_label(position: int, token: str, is_concept: bool) -> str:
-    """A token's category on a token axis: its position and text, and whether it is a concept token."""
-    shown = html.escape(token.replace("\n", "↵").replace("\t", "⇥"), quote=False)
-    return f"{position}: {shown}" + (" (concept)" if is_concept else "")
+def _token_label(position: int, shown: str, is_concept: bool) -> str:
+    """A token's category on a token axis: its position and readable text, and whether it is a
+    concept token."""
+    return f"{position}: {html.escape(shown, quote=False)}" + (" (concept)" if is_concept else "")
 
 
 def shift_histogram_figure(shift: np.ndarray, title: str) -> go.Figure:

@@ -17,7 +17,7 @@ from interp.statistics import STATISTIC_NAMES, compute_layer_profile
 IDENTITY_COLUMNS = ("sequence_id", "concept", "stage", "reference")
 CONTROL_COLUMNS = ("control_percentile", "control_p", "control_q", "control_note")
 REPORT_COLUMNS = (*IDENTITY_COLUMNS, "mean_share", *STATISTIC_NAMES, *CONTROL_COLUMNS)
-SHARE_COLUMNS = ("sequence_id", "concept", "stage", "layer", "head", "share")
+SHARE_COLUMNS = ("sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share")
 MEAN_SHARE_COLUMNS = ("sequence_id", "concept", "stage", "mean_share")
 LAYER_PROFILE_COLUMNS = ("sequence_id", "stage", "layer", "mean_shift", "median_shift")
 
@@ -45,12 +45,15 @@ def report_table(results: Results) -> pd.DataFrame:
 
 
 def shares_table(results: Results) -> pd.DataFrame:
-    """The long table `sequence_id, concept, stage, layer, head, share`, one row per head."""
+    """The long table `sequence_id, concept, stage, layer, head, share, first_token_share`, one
+    row per head; `first_token_share` is the share of all attention on the first token (a sink
+    diagnostic, nothing excluded)."""
     layers, heads = results.shape
     layer_index, head_index = (grid.ravel() for grid in np.indices((layers, heads)))
     frames = [
         pd.DataFrame({"sequence_id": sequence.id, "concept": sequence.concept, "stage": stage,
-                      "layer": layer_index, "head": head_index, "share": results.share(stage, sequence.id).ravel()})
+                      "layer": layer_index, "head": head_index, "share": results.share(stage, sequence.id).ravel(),
+                      "first_token_share": results.first_token_share(stage, sequence.id).ravel()})
         for sequence in results.sequences for stage in results.stages
     ]
     return pd.concat(frames, ignore_index=True)[list(SHARE_COLUMNS)]

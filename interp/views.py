@@ -18,12 +18,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from interp import figures, report, studies
-from interp.alignment import concept_window
+from interp.alignment import FIRST_POSITION_RULES, concept_window
 from interp.errors import InterpError
 from interp.measures import get_measure
 from interp.results import Results
+from interp.tokens import readable_tokens
 
 Options = Callable[[Results, Mapping[str, Any]], Sequence[Any]]
+# A head that puts more than this share of its attention on the first token is counted as a sink head.
+SINK_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -433,4 +436,43 @@ register(View(
     "consistent beyond chance (sign test, Benjamini–Hochberg) are marked. Click a cell to select that head.",
     _consistency_view,
     choices=(Choice("concept", "Concept type", _concept_options, slug=_file_slug), COMPARED_STAGE), head_maps=True,
+))
+
+
+def _first_token(results: Results, sequence: str) -> ViewOutput:
+    shares = {stage: results.first_token_share(stage, sequence) for stage in results.stages}
+    output = {"share": figures.first_token_figure(shares, f"Share of attention on the first token, {sequence}")}
+    if results.compared_stages:
+        changes = {f"{stage} − {results.reference}": shares[stage] - shares[results.reference]
+                   for stage in results.compared_stages}
+        output["change"] = figures.first_token_figure(
+            changes, f"Change in first-token share against {results.reference}, {sequence}", kind="change")
+    rule = results.selection.first_position
+    table = pd.DataFrame([
+        {"stage": stage, "mean_first_token_share": float(np.nanmean(share)), "sink_heads": int((share > SINK_SHARE).sum()),
+         "heads": int(share.size), "first_token": readable_tokens(results.aligned(stage, sequence).tokens)[0],
+         "first_token_is_bos": results.aligned(stage, sequence).has_bos,
+         "first_token_excluded": bool(results.excluded(stage, sequence)[0])}
+        for stage, share in shares.items()
+    ])
+    headlines = tuple(
+        Headline(f"Sink heads, {row.stage}", f"{row.sink_heads} of {row.heads}",
+                 f"Heads with more than {SINK_SHARE:g} of their attention on the first token; mean over heads "
+                 f"{row.mean_first_token_share:.3f}.")
+        for row in table.itertuples()
+    ) + (Headline("First position", rule, "; ".join(f"{name}: {text}" for name, text in FIRST_POSITION_RULES.items())),)
+    counted = table[~table["first_token_excluded"] & ~table["first_token_is_bos"]]
+    notes = ()
+    if len(counted):
+        firsts = ", ".join(f"{row.stage} '{row.first_token}'" for row in counted.itertuples())
+        notes = (f"The first token is no BOS ({firsts}), so under the '{rule}' rule it is a key of the concept share; "
+                 "where sink heads park attention there, the 'first' rule leaves it out.",)
+    return ViewOutput(figures=output, tables={"summary": table}, headlines=headlines, notes=notes)
+
+
+register(View(
+    "first-token", "First token",
+    "Share of each head's attention on the first token, nothing excluded: the attention sink, which dominates raw "
+    "attention. The first-position rule in the sidebar decides whether that token is a key of the concept share.",
+    _first_token, choices=(SEQUENCE,), columns=1, head_maps=True,
 ))

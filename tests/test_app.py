@@ -257,6 +257,34 @@ def test_exclusion_preset_changes_the_statistics(home):
     assert (custom["mean_share"] != paper["mean_share"]).any() and (custom["mean_share"] != none["mean_share"]).any()
 
 
+def test_first_position_and_punctuation_preset_change_the_statistics(home):
+    at = start_app()
+    bos = statistics(at)
+    assert at.sidebar.selectbox(key="first_position").options == ["bos", "first", "none"]
+    assert at.sidebar.selectbox(key="exclusion").options == ["paper", "punctuation", "none", "custom"]
+    # The demo adds a BOS, so 'first' excludes the same token as 'bos'; 'none' keeps it as a key.
+    at.sidebar.selectbox(key="exclusion").select("none").run()
+    kept_bos = statistics(at)
+    at.sidebar.selectbox(key="first_position").select("none").run()
+    assert_clean(at)
+    counted = statistics(at)
+    assert (counted["mean_share"] < kept_bos["mean_share"]).all(), "the BOS as a key takes share from the concept"
+    at.sidebar.selectbox(key="first_position").select("first").run()
+    assert statistics(at)["mean_share"].tolist() == kept_bos["mean_share"].tolist()
+    at.sidebar.selectbox(key="exclusion").select("punctuation").run()
+    assert_clean(at)
+    assert (statistics(at)["mean_share"] != bos["mean_share"]).any()
+
+
+def test_an_unbuilt_real_base_demo_says_how_to_build_it(home):
+    at = start_app()
+    at.sidebar.selectbox(key="lineage_choice").select("demo-smollm2").run()
+    assert not at.exception
+    at.sidebar.button[0].click().run()
+    assert not at.exception
+    assert any("python -m interp demo build --base smollm2" in e.value for e in at.error), [e.value for e in at.error]
+
+
 def test_reference_stage_switch_changes_the_rows(home):
     at = start_app()
     assert set(statistics(at)["stage"]) == {"cpt", "ift"}

@@ -14,6 +14,7 @@ from scipy import stats
 from interp.alignment import format_marked_tokens
 from interp.cli import main
 from interp.tokenizer import train_tokenizer
+from tests.packaged_fixtures import REAL_TOKENIZERS
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO.parent / "shared" / "reference" / "paper-shares"
@@ -105,13 +106,38 @@ def test_concepts_show_marks_the_concept_tokens(capsys, tmp_path):
     blocks = out.split("\n")
     role_line = blocks[blocks.index(next(line for line in blocks if line.startswith("role (Role)"))) + 1]
     bracketed = [part.strip("[] ") for part in role_line.split("[")[1:]]
-    assert "".join(bracketed[0].split("]")[0].split()).replace("▁", " ").strip() == "the outgoing holder"
+    assert "".join(bracketed[0].split("]")[0].split()).replace("␣", " ").strip() == "the outgoing holder"
+    assert "▁" not in out, "tokens are shown as text, a leading space as ␣"
     assert out.count("span ") >= sum(len(s.spans) for s in sequences)
+
+
+@pytest.mark.parametrize("name", REAL_TOKENIZERS)
+def test_concepts_show_reads_the_tokens_of_every_family(capsys, real_tokenizer_folders, name, offline):
+    code, out, _ = run(capsys, "concepts", "show", str(REPO / "concepts" / "paper-types.yaml"),
+                       "--tokenizer", str(real_tokenizer_folders[name]))
+    assert code == 0 and "␣shall" in out and "[␣" in out
+    assert not any(marker in out for marker in ("▁", "Ġ", "Ċ", "âĢ", "Â", "<0x"))
+
+
+def test_fetch_prints_the_converted_folder(capsys, real_tokenizer_folders, offline):
+    folder = real_tokenizer_folders["smollm2-tokenizer"]
+    code, out, _ = run(capsys, "fetch", "smollm2-tokenizer", "--out", str(folder.parent))
+    assert code == 0 and out.strip() == str(folder)
+    with pytest.raises(SystemExit):
+        main(["fetch", "smollm2-tokenizer", "gpt-5"])
+    assert "invalid choice: 'gpt-5'" in capsys.readouterr().err
 
 
 def test_concepts_show_missing_tokenizer(capsys, tmp_path):
     code, _, err = run(capsys, "concepts", "show", str(REPO / "concepts"), "--tokenizer", str(tmp_path / "none"))
     assert code == 2 and err.count("\n") == 1 and "cannot be loaded" in err
+
+
+def test_first_position_choices_are_the_rules_of_alignment():
+    from interp.alignment import FIRST_POSITION_RULES
+    from interp.cli import FIRST_POSITIONS
+
+    assert FIRST_POSITIONS == tuple(FIRST_POSITION_RULES)
 
 
 def test_format_marked_tokens_brackets_runs():
@@ -161,7 +187,7 @@ def test_help_and_light_commands_import_no_torch(tmp_path):
 @pytest.mark.slow
 def test_cli_report_and_shares(tiny_run, capsys):
     from interp.report import REPORT_COLUMNS, shares_table
-    from interp.results import Results
+    from interp.results import Results, Selection
 
     out = str(tiny_run[0])
     assert main(["report", out, "--format", "json", "--controls", "20"]) == 0
@@ -169,9 +195,17 @@ def test_cli_report_and_shares(tiny_run, capsys):
     assert len(rows) == 4 and all(list(row) == list(REPORT_COLUMNS) for row in rows)
     assert main(["shares", out, "--format", "csv"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert list(table[0]) == ["sequence_id", "concept", "stage", "layer", "head", "share"]
+    assert list(table[0]) == ["sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share"]
     assert len(table) == 2 * 3 * 2 * 4
     assert float(table[5]["share"]) == pytest.approx(shares_table(Results(out))["share"][5])
+    assert main(["shares", out, "--first-position", "none", "--exclude", "none"]) == 0
+    unfiltered = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    expected = shares_table(Results(out, Selection(exclusions="none", first_position="none")))["share"][5]
+    assert float(unfiltered[5]["share"]) == pytest.approx(expected) and expected != pytest.approx(float(table[5]["share"]))
+    assert [row["first_token_share"] for row in unfiltered] == [row["first_token_share"] for row in table]
+    with pytest.raises(SystemExit):
+        main(["report", out, "--first-position", "sink"])
+    assert "invalid choice: 'sink'" in capsys.readouterr().err
     assert main(["report", out, "--format", "table", "--controls", "0"]) == 0
     assert "lessee-1" in capsys.readouterr().out
     assert main(["report", out, "--exclude", " , "]) == 2
@@ -227,7 +261,7 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
     csvs = sorted(name for name in names if name.endswith(".csv"))
     assert printed.strip().endswith(f"{len(html)} figures, {len(csvs)} tables")
     assert manifest["lineage"] == "tiny" and manifest["analysis"] == {
-        "exclusions": "paper", "reference": "base", "controls": 20, "seed": 0}
+        "exclusions": "paper", "reference": "base", "controls": 20, "seed": 0, "first_position": "bos", "measure": "attention"}
     for table in ("overview-statistics", "overview-mean-share", "layers-profiles", "overview-shares"):
         assert {f"tables/{table}.csv", f"tables/{table}.json"} <= names
     assert "figures/overview-mean-share.html" in names and "figures/heads-shift-seller-1-ift-vs-base.html" in names

@@ -18,6 +18,7 @@ from interp.figures import (
     TEMPLATE,
     MAX_ANNOTATIONS,
     control_null_figure,
+    first_token_figure,
     head_heatmap_figure,
     layer_profile_figure,
     mean_share_figure,
@@ -155,15 +156,40 @@ def test_token_attention_blanks_upper_triangle_and_marks_concepts():
     expected[np.triu_indices(6, k=1)] = np.nan
     np.testing.assert_allclose(z, expected, rtol=1e-6)
     assert heatmap.zmin == 0
-    assert list(heatmap.x) == ["0: &lt;s&gt;", "1: ▁The", "2: ▁tenant (concept)", "3: ▁shall", "4: ▁pay (concept)", "5: ↵"]
+    assert list(heatmap.x) == ["0: &lt;s&gt;", "1: ␣The", "2: ␣tenant (concept)", "3: ␣shall", "4: ␣pay (concept)", "5: ↵"]
     assert "%{x}" in heatmap.hovertemplate and "%{y}" in heatmap.hovertemplate
     ticks = list(fig.layout.xaxis.ticktext)
     assert ticks == list(fig.layout.yaxis.ticktext)
     assert ["«" in t for t in ticks] == CONCEPT.tolist()
-    assert "«▁tenant»" in ticks[2] and "<b>" in ticks[2]
+    assert "«␣tenant»" in ticks[2] and "<b>" in ticks[2]
     assert ticks[0] == "&lt;s&gt;" and ticks[5] == "↵"
     assert fig.layout.yaxis.autorange == "reversed"
     assert fig.layout.annotations == ()
+
+
+def test_token_axes_read_byte_level_tokens_as_text():
+    """GPT-2-style tokens of ` “§ 契”`: the space as ␣, a character split over tokens in each piece."""
+    tokens = ["The", "ĠâĢ", "ľ", "Â§", "Ġå¥", "ĳ", "âĢĿ"]
+    fig = token_attention_figure(lower_triangular(7), tokens, np.zeros(7, dtype=bool), window=(2, 7))
+    assert list(fig.data[0].x) == ["2: “(2/2)", "3: §", "4: ␣契(1/2)", "5: 契(2/2)", "6: ”"]
+    assert list(fig.layout.xaxis.ticktext) == ["“(2/2)", "§", "␣契(1/2)", "契(2/2)", "”"]
+
+
+def test_first_token_figure_has_a_panel_per_stage_on_one_scale():
+    base, cpt = np.array([[0.9, 0.1, 0.5], [0.2, 0.05, 0.99]]), np.array([[0.7, 0.3, 0.5], [0.2, 0.5, 0.9]])
+    fig = first_token_figure({"base": base, "cpt": cpt}, "First token")
+    assert_common_style(fig)
+    assert [trace.name for trace in fig.data] == ["base", "cpt"] and [a.text for a in fig.layout.annotations] == ["base", "cpt"]
+    np.testing.assert_allclose(np.array(fig.data[1].z, dtype=float), cpt)
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0.0, 1.0)
+    assert all(trace.coloraxis == "coloraxis" for trace in fig.data), "one scale for every stage"
+    assert np.array(fig.data[0].customdata).tolist()[1][2] == [1, 2] and "first token" in fig.data[0].hovertemplate
+    change = first_token_figure({"cpt − base": cpt - base}, "Change", kind="change")
+    assert change.layout.coloraxis.cmid == 0 and change.layout.coloraxis.cmax == pytest.approx(0.45)
+    with pytest.raises(InterpError, match="one shape"):
+        first_token_figure({"base": base, "cpt": cpt[:1]}, "x")
+    with pytest.raises(InterpError, match="kind"):
+        first_token_figure({"base": base}, "x", kind="shift")
 
 
 def test_token_attention_crops_to_window_with_absolute_positions():
@@ -303,6 +329,7 @@ def snapshot_cases() -> dict:
         "layer-profile": layer_profile_figure({"a": {"cpt": np.array([0.1, -0.2])}, "b": {"cpt": np.array([0.0, 0.3])}},
                                               "base", {"a": "Role", "b": "Condition"}),
         "head-shift": head_heatmap_figure(SHIFT, "Shift cpt − base", kind="shift"),
+        "first-token": first_token_figure({"base": np.abs(SHIFT) * 2, "cpt": np.abs(SHIFT)}, "First token"),
         "tokens": token_attention_figure(lower_triangular(6), TOKENS, CONCEPT, threshold=0.3, title="Tokens"),
         "histogram": shift_histogram_figure(SHIFT, "Head shifts"),
         "controls": control_null_figure(np.array([0.0, 0.1, -0.1, 0.05]), 0.2, "mean", 100.0, 0.4, "Controls"),

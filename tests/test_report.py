@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def test_report_columns_follow_the_statistics_record():
     assert REPORT_COLUMNS[REPORT_COLUMNS.index("mean_share") + 1:][:len(STATISTIC_NAMES)] == STATISTIC_NAMES
-    assert REPORT_COLUMNS[-3:] == ("control_percentile", "control_p", "control_note")
+    assert REPORT_COLUMNS[-4:] == ("control_percentile", "control_p", "control_q", "control_note")
 
 
 def test_report_rows_and_statistics(tiny_run):
@@ -52,10 +52,12 @@ def test_no_room_for_controls_gives_nan_and_the_reason(tiny_lineage, tmp_path):
 def test_shares_table_is_one_row_per_head(tiny_run):
     results = Results(tiny_run[0])
     table = shares_table(results)
-    assert list(table.columns) == ["sequence_id", "concept", "stage", "layer", "head", "share"]
+    assert list(table.columns) == ["sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share"]
     assert len(table) == 2 * 3 * 2 * 4
     row = table[(table["sequence_id"] == "seller-1") & (table["stage"] == "ift") & (table["layer"] == 1) & (table["head"] == 3)]
     assert row["share"].item() == pytest.approx(results.share("ift", "seller-1")[1, 3])
+    colsums = results.store.read_colsums("ift", "seller-1")
+    assert row["first_token_share"].item() == pytest.approx(colsums[1, 3, 0] / colsums[1, 3].sum())
 
 
 def test_mean_share_and_layer_profiles(tiny_run):

@@ -33,6 +33,7 @@ DEFAULTS = {
     "dtype": "auto",
     "exclusion": "paper",
     "custom_exclusions": "",
+    "first_position": "bos",
     "n_controls": 200,
     "open_folder": "",
     "run_folder": None,
@@ -148,7 +149,8 @@ def selection_from_state() -> Selection:
     """The analysis settings of the sidebar, and the reference stage and measure of the address."""
     text = st.session_state.custom_exclusions if st.session_state.exclusion == "custom" else st.session_state.exclusion
     return Selection(exclusions=parse_exclusions(text), reference=st.query_params.get("reference"),
-                     n_controls=int(st.session_state.n_controls), seed=0, measure=measure_from_address())
+                     n_controls=int(st.session_state.n_controls), seed=0,
+                     first_position=st.session_state.first_position, measure=measure_from_address())
 
 
 def current_folder() -> Path | None:
