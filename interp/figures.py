@@ -32,6 +32,9 @@ TRACE_TYPES = ("bar", "heatmap", "histogram", "scatter")
 SEQUENTIAL_SCALE = "Viridis"
 DIVERGING_SCALE = "RdBu_r"
 CONCEPT_COLOUR = "#d62728"
+TEXT_CHARACTER_PX = 7.83
+# Okabe & Ito's colour-blind-safe palette: stage i of a run has colour i in every figure and export.
+STAGE_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 MAX_ANNOTATIONS = 400
 # At most this many token labels on an axis; longer windows label every k-th token.
 MAX_TOKEN_TICKS = 60
@@ -50,6 +53,13 @@ def _register_template() -> None:
 
 
 _register_template()
+
+
+def stage_colours(stages: Sequence[str]) -> dict[str, str]:
+    """A colour per stage, by the stage's place in its run (not in one figure), so a stage keeps its
+    colour across views whichever stages a figure leaves out; past eight stages the palette repeats
+    (trajectories read by position on an axis, not by colour)."""
+    return {stage: STAGE_PALETTE[index % len(STAGE_PALETTE)] for index, stage in enumerate(stages)}
 
 
 def _check_kind(kind: str, allowed: tuple[str, ...]) -> None:
@@ -91,49 +101,72 @@ def _text_colour(value: float, colours: dict) -> str:
     return "black" if value > 0.6 * colours["zmax"] else "white"
 
 
+def short_number(value: float) -> str:
+    """A value with enough digits to tell small ones apart: `0.123`, `-0.004`, `3.2e-05`, never `-0.00`."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    return f"{value:.3f}" if abs(value) >= 0.001 else f"{value:.1e}"
+
+
 def _cell_annotations(
-    cells: list[tuple[float, float, float]], colours: dict, size: int = 9
+    cells: list[tuple[float, float, float]], colours: dict, size: int = 9, text=lambda value: f"{value:.2f}",
 ) -> list[dict]:
     return [
-        dict(x=x, y=y, text=f"{value:.2f}", showarrow=False,
+        dict(x=x, y=y, text=text(value), showarrow=False,
              font=dict(size=size, color=_text_colour(value, colours)))
         for x, y, value in cells
     ]
 
 
-def mean_share_figure(table: pd.DataFrame) -> go.Figure:
-    """Grouped bars of the mean share: one group per sequence, one bar per stage.
+def shift_overview_figure(table: pd.DataFrame, reference: str, all_stages: Sequence[str] = ()) -> go.Figure:
+    """Mean shift per sequence and stage against the reference, with its interval: the study's
+    question at a glance. Zero is marked; a point whose interval stays off zero moved.
 
-    `table` has columns `sequence_id, stage, mean_share`; sequences and stages keep the order
-    in which they first appear.
+    `table` has columns `sequence_id, concept, stage, mean, low, high, control_percentile` (the
+    overview table of `interp.views`); `low`/`high` may be NaN (no interval drawn). Stages keep
+    their run-wide colours (`all_stages`).
     """
-    missing = {"sequence_id", "stage", "mean_share"} - set(table.columns)
+    missing = {"sequence_id", "concept", "stage", "mean", "low", "high", "control_percentile"} - set(table.columns)
     if missing:
-        raise InterpError(f"mean share table lacks column(s) {', '.join(sorted(missing))}")
-    if table.duplicated(["sequence_id", "stage"]).any():
-        raise InterpError("mean share table has more than one row for a sequence and stage")
+        raise InterpError(f"shift table lacks column(s) {', '.join(sorted(missing))}")
     sequences = list(dict.fromkeys(table["sequence_id"]))
-    fig = go.Figure()
-    for stage in dict.fromkeys(table["stage"]):
-        rows = table[table["stage"] == stage].set_index("sequence_id")["mean_share"]
-        fig.add_trace(go.Bar(
-            x=sequences, y=[rows.get(s, np.nan) for s in sequences], name=str(stage),
-            hovertemplate="sequence %{x}<br>stage %{fullData.name}"
-                          "<br>mean share %{y:.4f}<extra></extra>",
+    stages = list(dict.fromkeys(table["stage"]))
+    colours = stage_colours(all_stages or stages)
+    traces = []
+    for stage in stages:
+        rows = table[table["stage"] == stage].set_index("sequence_id").reindex(sequences)
+        has_interval = rows["low"].notna().any()
+        traces.append(go.Scatter(
+            x=sequences, y=rows["mean"], mode="markers", name=str(stage), offsetgroup=str(stage),
+            marker=dict(size=8, color=colours[stage]),
+            error_y=dict(type="data", symmetric=False, array=rows["high"] - rows["mean"],
+                         arrayminus=rows["mean"] - rows["low"], visible=bool(has_interval)),
+            customdata=np.stack([rows["concept"].astype(str), rows["low"], rows["high"],
+                                 rows["control_percentile"]], axis=-1),
+            hovertemplate="%{x} (%{customdata[0]})<br>stage %{fullData.name}<br>mean shift %{y:.4f}"
+                          "<br>95% interval [%{customdata[1]:.4f}, %{customdata[2]:.4f}]"
+                          "<br>control percentile %{customdata[3]:.0f}<extra></extra>",
         ))
-    return _finish(fig, "Mean share of attention on the concept, per stage",
-                   "sequence", "mean share over heads", barmode="group", legend_title_text="stage")
+    fig = go.Figure(traces)
+    fig.add_hline(y=0, line=dict(color="grey", width=1, dash="dash"))
+    return _finish(fig, f"Mean shift of the concept share against {reference}, per sequence",
+                   "sequence", f"mean shift Δ vs {reference} (95% bootstrap interval over heads)",
+                   scattermode="group", legend_title_text="stage")
 
 
 def layer_profile_figure(
     profiles: Mapping[str, Mapping[str, np.ndarray]],
     reference: str,
     concepts: Mapping[str, str] | None = None,
+    all_stages: Sequence[str] = (),
+    bands: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]] | None = None,
 ) -> go.Figure:
-    """Mean shift per layer against `reference`: one panel per sequence, one line per stage.
+    """Mean shift per layer against `reference`: one panel per sequence (or concept type), one
+    line per stage.
 
-    `profiles[sequence_id][stage] = mean shift over heads: [layers]`. Panels wrap into at most
-    three columns and are titled "id (concept)"; a stage has one colour in every panel.
+    `profiles[panel][stage] = mean shift over heads: [layers]`; `bands[panel][stage] = (low,
+    high)`, where given, shades an interval around the line. Panels wrap into at most three
+    columns and are titled "panel (concepts[panel])"; a stage has one colour in every panel.
     """
     if not profiles:
         raise InterpError("layer profile figure needs at least one sequence")
@@ -144,8 +177,8 @@ def layer_profile_figure(
     titles = [f"{i} ({concepts[i]})" if concepts.get(i) else i for i in ids]
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, shared_yaxes=True,
                         horizontal_spacing=0.06, vertical_spacing=min(0.12, 0.3 / rows))
-    palette = pio.templates[TEMPLATE].layout.colorway
     stages = list(dict.fromkeys(stage for by_stage in profiles.values() for stage in by_stage))
+    colours = stage_colours(all_stages or stages)
     # Traces and zero lines go in with one call each: plotly validates per call, and a call
     # per panel (add_trace, add_hline) cost a second for ten sequences.
     traces, rows_of, cols_of, zero_lines = [], [], [], []
@@ -154,10 +187,21 @@ def layer_profile_figure(
         row, col = divmod(index, columns)
         for stage, profile in profiles[sequence_id].items():
             profile = np.asarray(profile, dtype=np.float64)
+            band = (bands or {}).get(sequence_id, {}).get(stage)
+            if band is not None:
+                layers_axis = np.arange(profile.size)
+                traces.append(go.Scatter(
+                    x=np.concatenate([layers_axis, layers_axis[::-1]]),
+                    y=np.concatenate([np.asarray(band[1]), np.asarray(band[0])[::-1]]),
+                    fill="toself", fillcolor=colours[stage], opacity=0.2, line=dict(width=0), mode="lines",
+                    legendgroup=stage, showlegend=False, hoverinfo="skip", name=f"{stage} band",
+                ))
+                rows_of.append(row + 1)
+                cols_of.append(col + 1)
             traces.append(go.Scatter(
                 x=np.arange(profile.size), y=profile, mode="lines+markers", name=stage,
                 legendgroup=stage, showlegend=stage not in in_legend,
-                line=dict(color=palette[stages.index(stage) % len(palette)]),
+                line=dict(color=colours[stage]),
                 hovertemplate=f"{html.escape(sequence_id)}<br>stage %{{fullData.name}}"
                               "<br>layer %{x}<br>mean shift %{y:.4f}<extra></extra>",
             ))
@@ -207,7 +251,26 @@ def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> 
     ))
     fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 16)))
     fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
-    return _finish(fig, title, "head", "layer (0 = first, at the bottom)")
+    return clickable_heads(_finish(fig, title, "head", "layer (0 = first, at the bottom)"))
+
+
+def clickable_heads(fig: go.Figure) -> go.Figure:
+    """Lay a transparent marker on every head cell of the figure's heat maps, carrying the
+    cell's hover text, so that a click selects the head: heat maps cannot be selected in Plotly
+    (Streamlit hears only selections), markers can. The nearest marker answers anywhere in the
+    plot (`hoverdistance=-1`)."""
+    for trace in [t for t in fig.data if isinstance(t, go.Heatmap) and t.customdata is not None]:
+        cells = np.asarray(trace.customdata).reshape(-1, 2)
+        values = np.asarray(trace.z, dtype=np.float64).reshape(-1)
+        template = (trace.hovertemplate or "").replace("%{z", "%{customdata[2]")
+        fig.add_trace(go.Scatter(
+            x=cells[:, 1], y=cells[:, 0], customdata=np.column_stack([cells, values]), mode="markers",
+            marker=dict(size=6, opacity=0), selected=dict(marker=dict(opacity=0)),
+            unselected=dict(marker=dict(opacity=0)), hovertemplate=template, showlegend=False,
+            xaxis=trace.xaxis, yaxis=trace.yaxis, name=trace.name,
+        ))
+        trace.update(hoverinfo="skip", hovertemplate=None)
+    return fig.update_layout(hoverdistance=-1)
 
 
 def first_token_figure(values: Mapping[str, np.ndarray], title: str, kind: str = "share") -> go.Figure:
@@ -247,7 +310,7 @@ def first_token_figure(values: Mapping[str, np.ndarray], title: str, kind: str =
     fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
     fig.update_layout(template=TEMPLATE, title=dict(text=title))
     fig.update_yaxes(title_text="layer (0 = first, at the bottom)", col=1)
-    return fig
+    return clickable_heads(fig)
 
 
 def _token_tick(shown: str, is_concept: bool) -> str:
@@ -386,12 +449,14 @@ def control_null_figure(
 
 
 def span_structure_figure(
-    matrix: np.ndarray, labels: Sequence[str], title: str, kind: str = "attention"
+    matrix: np.ndarray, labels: Sequence[str], title: str, kind: str = "attention", limit: float | None = None,
 ) -> go.Figure:
     """Attention from query spans (rows, first at the top) to key spans (columns), annotated.
 
     `matrix: [spans, spans]` as `interp.structure.compute_span_attention` makes it; NaN cells
-    (causally impossible) stay blank. `kind="difference"` uses `RdBu_r` centred on 0.
+    (causally impossible) stay blank. `kind="difference"` uses `RdBu_r` centred on 0. `limit`
+    fixes the top of the colour scale (`±limit` for differences), so panels of several stages
+    share one scale and compare.
     """
     _check_kind(kind, ("attention", "difference"))
     matrix = np.asarray(matrix, dtype=np.float64)
@@ -400,6 +465,8 @@ def span_structure_figure(
         raise InterpError(f"span matrix must be [{size}, {size}] for {size} labels, "
                           f"got {matrix.shape}")
     colours = _colour_range(matrix, diverging=kind == "difference")
+    if limit:
+        colours.update(zmin=-limit if kind == "difference" else 0.0, zmax=limit)
     ticks = [html.escape(label, quote=False) for label in labels]
     names = np.array(ticks, dtype=object)
     customdata = np.stack(np.broadcast_arrays(names[:, None], names[None, :]), axis=-1)
@@ -412,14 +479,15 @@ def span_structure_figure(
     ))
     rows, cols = np.nonzero(np.isfinite(matrix))
     fig.update_layout(annotations=_cell_annotations(
-        [(c, r, matrix[r, c]) for r, c in zip(rows, cols)], colours, size=13))
+        [(c, r, matrix[r, c]) for r, c in zip(rows, cols)], colours, size=13, text=short_number))
     fig.update_xaxes(tickmode="array", tickvals=np.arange(size), ticktext=ticks)
     fig.update_yaxes(tickmode="array", tickvals=np.arange(size), ticktext=ticks,
                      autorange="reversed")
     return _finish(fig, title, "key span", "query span")
 
 
-def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str = "attention") -> go.Figure:
+def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str = "attention",
+                        all_stages: Sequence[str] = ()) -> go.Figure:
     """Forest plot: per concept type (rows) and stage (colours), the mean shift over the type's
     sequences with its interval, and beside it, in grey, the same for their control spans.
 
@@ -433,7 +501,7 @@ def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str 
     concepts = list(dict.fromkeys(table["concept"]))
     stages = list(dict.fromkeys(table["stage"]))
     slots = len(stages) + 1
-    palette = pio.templates[TEMPLATE].layout.colorway
+    colours = stage_colours(all_stages or stages)
     traces = []
     for index, stage in enumerate(stages):
         rows = table[table["stage"] == stage].set_index("concept").reindex(concepts)
@@ -448,7 +516,7 @@ def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str 
         ))
         traces.append(go.Scatter(
             x=rows["mean_shift"], y=position, mode="markers", name=stage, legendgroup=stage,
-            marker=dict(size=9, color=palette[index % len(palette)]), customdata=np.stack(
+            marker=dict(size=9, color=colours[stage]), customdata=np.stack(
                 [rows["low"], rows["high"], counts], axis=-1),
             error_x=dict(type="data", symmetric=False, array=rows["high"] - rows["mean_shift"],
                          arrayminus=rows["mean_shift"] - rows["low"]),
@@ -487,4 +555,110 @@ def head_consistency_figure(fraction_up: np.ndarray, significant: np.ndarray, ti
     ))
     fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 16)))
     fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
-    return _finish(fig, title, "head", "layer (0 = first, at the bottom)", showlegend=True)
+    return clickable_heads(_finish(fig, title, "head", "layer (0 = first, at the bottom)", showlegend=True))
+
+
+def _luminance(colour: str) -> float:
+    """Relative luminance of a colour `#rrggbb` or `rgb(r, g, b)` (0 dark, 1 light)."""
+    if colour.startswith("#"):
+        channels = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    else:
+        channels = [float(part) for part in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3]]
+    return (0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]) / 255
+
+
+def token_text_figure(
+    tokens: Sequence[str], values: np.ndarray, concept_mask: np.ndarray, excluded_mask: np.ndarray, title: str,
+    kind: str = "attention", first_position: int = 0, line_characters: int = 90,
+) -> go.Figure:
+    """The text, each token on a background coloured by the attention it receives: read like a
+    page, as CircuitsVis shows attention. Concept tokens are bold and underlined; excluded tokens
+    (which no share counts) stay grey.
+
+    `tokens` are readable token texts (`interp.tokens.readable_tokens`, `␣` for a space), `values`
+    one number per token; `kind="difference"` uses `RdBu_r` centred on 0. Lines wrap after about
+    `line_characters` characters.
+    """
+    _check_kind(kind, ("attention", "difference"))
+    values = np.asarray(values, dtype=np.float64)
+    n = len(tokens)
+    if values.shape != (n,) or np.asarray(concept_mask).shape != (n,) or np.asarray(excluded_mask).shape != (n,):
+        raise InterpError(f"values, concept and excluded masks must each hold {n} entries")
+    counted = values[~np.asarray(excluded_mask, dtype=bool)]
+    colours = _colour_range(counted if counted.size else values, diverging=kind == "difference")
+    from plotly.colors import sample_colorscale
+
+    low, high = colours["zmin"], colours["zmax"]
+    annotations, column, line = [], 0, 0
+    for index, (token, value) in enumerate(zip(tokens, values)):
+        text = token.replace("␣", " ")
+        at_word = text[:1].isspace() or not text[:1].isalnum()
+        if column and column + len(text) > line_characters and (at_word or column > line_characters + 12):
+            column, line = 0, line + 1
+        if excluded_mask[index]:
+            background, ink = "#eeeeee", "#9e9e9e"
+        else:
+            position = 0.5 if high == low else (np.clip(value, low, high) - low) / (high - low)
+            background = sample_colorscale(colours["colorscale"], [float(position)])[0]
+            ink = "black" if _luminance(background) > 0.5 else "white"
+        shown = html.escape(text, quote=False).replace(" ", "&nbsp;")
+        if concept_mask[index]:
+            shown = f"<b><u>{shown}</u></b>"
+        annotations.append(dict(
+            x=column, y=line, text=shown, xanchor="left", showarrow=False, bgcolor=background,
+            font=dict(family="DejaVu Sans Mono, monospace", size=13, color=ink), borderpad=1,
+            hovertext=f"token {first_position + index}: {html.escape(token, quote=False)}<br>{kind} {value:.4f}"
+                      + (" (concept)" if concept_mask[index] else "") + (" (excluded)" if excluded_mask[index] else ""),
+        ))
+        column += max(len(text), 1) + 0.15
+    lines = line + 1
+    scale_trace = go.Scatter(
+        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        marker=dict(colorscale=colours["colorscale"], cmin=low, cmax=high, color=[low], showscale=True,
+                    colorbar=dict(title="received" if kind == "attention" else "change")),
+    )
+    fig = go.Figure(scale_trace)
+    # One x unit is one character of the monospace font (13 px DejaVu Sans Mono: 7.83 px wide), so
+    # tokens placed by character count sit side by side; the figure has that width exactly.
+    plot_width = (line_characters + 17) * TEXT_CHARACTER_PX
+    fig.update_layout(annotations=annotations, height=160 + 26 * lines, width=int(plot_width) + 140,
+                      margin=dict(l=20, r=120, t=60, b=20))
+    fig.update_xaxes(visible=False, range=[-1, line_characters + 16])
+    fig.update_yaxes(visible=False, range=[lines, -1])
+    fig.update_layout(template=TEMPLATE, title=dict(text=title))
+    return fig
+
+
+def head_grid_figure(patterns: np.ndarray, tokens: Sequence[str], title: str, first_position: int = 0) -> go.Figure:
+    """Small multiples of every head of one layer, token × token (BertViz's overview): which heads
+    look where, at a glance. `patterns: [heads, w, w]` over tokens `first_position ...`, one shared
+    colour scale from 0; click-free, for overview (the Tokens view shows one head in detail)."""
+    patterns = np.asarray(patterns, dtype=np.float64)
+    if patterns.ndim != 3 or patterns.shape[1] != patterns.shape[2] or patterns.shape[1] != len(tokens):
+        raise InterpError(f"patterns must be [heads, w, w] for {len(tokens)} tokens, got {patterns.shape}")
+    heads, width = patterns.shape[:2]
+    columns = min(heads, 8)
+    rows = math.ceil(heads / columns)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[f"head {h}" for h in range(heads)],
+                        horizontal_spacing=0.02, vertical_spacing=0.06 / max(rows, 1) + 0.02)
+    labels = [_token_label(first_position + p, token, False) for p, token in enumerate(tokens)]
+    upper = np.triu(np.ones((width, width), dtype=bool), k=1)
+    traces, rows_of, cols_of = [], [], []
+    for head in range(heads):
+        z = patterns[head].copy()
+        z[upper] = np.nan
+        traces.append(go.Heatmap(z=z, x=labels, y=labels, coloraxis="coloraxis", hoverongaps=False,
+                                 hovertemplate=f"head {head}<br>query %{{y}}<br>key %{{x}}<br>attention %{{z:.3f}}"
+                                               "<extra></extra>"))
+        row, col = divmod(head, columns)
+        rows_of.append(row + 1)
+        cols_of.append(col + 1)
+    fig.add_traces(traces, rows=rows_of, cols=cols_of)
+    top = float(np.nanmax(patterns)) if np.isfinite(patterns).any() else 1.0
+    fig.update_layout(coloraxis=dict(colorscale=SEQUENTIAL_SCALE, cmin=0, cmax=top or 1.0,
+                                     colorbar=dict(title="attention")),
+                      height=140 + 150 * rows, template=TEMPLATE, title=dict(text=title))
+    fig.update_xaxes(showticklabels=False, type="category")
+    fig.update_yaxes(showticklabels=False, type="category", autorange="reversed")
+    fig.update_annotations(font_size=10)
+    return fig

@@ -243,6 +243,16 @@ class Results:
             return ControlPlacement(math.nan, math.nan, _reason(str(error)))
         return ControlPlacement(comparison.percentile, comparison.p_value)
 
+    def received(self, stage: str, sequence_id: str, layer: int | None = None, head: int | None = None) -> np.ndarray:
+        """Attention each token receives `[keys]`, in the selection's measure: its column total
+        over the queries that can see it, `columns[l, h, k] / (n − k)`, for one head or averaged
+        over heads (`head=None`) and layers (`layer=None`). Sliding windows are not subtracted."""
+        columns = self.columns(stage, sequence_id)
+        columns = columns if layer is None else columns[layer:layer + 1]
+        columns = columns if head is None else columns[:, head:head + 1]
+        n = columns.shape[-1]
+        return columns.mean(axis=(0, 1), dtype=np.float64) / (n - np.arange(n))
+
     # ------------------------------------------------------------ patterns
 
     def has_patterns(self, sequence_id: str, *stages: str) -> bool:

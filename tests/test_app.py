@@ -172,8 +172,8 @@ def test_first_start_runs_the_demo_and_opens_the_overview(first_start):
     assert table[["mean", "skewness", "kurtosis", "entropy"]].notna().all().all()
 
     (spec,) = specs(at)
-    assert spec["layout"]["title"]["text"] == "Mean share of attention on the concept, per stage"
-    assert [trace["name"] for trace in spec["data"]] == ["base", "cpt", "ift"]
+    assert spec["layout"]["title"]["text"] == "Mean shift of the concept share against base, per sequence"
+    assert [trace["name"] for trace in spec["data"]] == ["cpt", "ift"]
     assert all(list(trace["x"]) == manifest.sequence_ids for trace in spec["data"])
     assert any(str(folder) in caption.value for caption in at.caption)
 
@@ -635,7 +635,7 @@ def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, 
     at.sidebar.text_input(key="open_folder").input(str(elsewhere)).run()
     assert_clean(at)
     assert len(statistics(at)) == 20
-    assert titles(at) == ["Mean share of attention on the concept, per stage"]
+    assert titles(at) == ["Mean shift of the concept share against base, per sequence"]
     assert any(f"Results: `{elsewhere}`" in c.value for c in at.caption)
     for view in ("tokens", "structure"):
         at.segmented_control(key="view").set_value(view).run()

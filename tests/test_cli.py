@@ -264,7 +264,7 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
         "exclusions": "paper", "reference": "base", "controls": 20, "seed": 0, "first_position": "bos", "measure": "attention"}
     for table in ("overview-statistics", "overview-mean-share", "layers-profiles", "overview-shares"):
         assert {f"tables/{table}.csv", f"tables/{table}.json"} <= names
-    assert "figures/overview-mean-share.html" in names and "figures/heads-shift-seller-1-ift-vs-base.html" in names
+    assert "figures/overview-shifts.html" in names and "figures/heads-shift-seller-1-ift-vs-base.html" in names
     assert any(name.startswith("figures/structure-") and name.endswith("-seller-1.html") for name in names)
     assert any(name.startswith("figures/tokens-map-lessee-1-cpt-L") for name in names)
     assert main(["export", str(tiny_run[0]), "--out", str(tmp_path / "bundle.tar")]) == 2

@@ -94,7 +94,7 @@ def test_bundle_names_every_view(results):
             "layers-profiles", "types-types", "consistency-heads-condition-cpt",
             "first-token-summary-lessee-1", "first-token-summary-seller-1"} <= set(tables)
     assert all(re.fullmatch(r"[a-z0-9][A-Za-z0-9_.-]*", name) for name in [*tables, *figures])
-    for name in ("overview-mean-share", "layers-profiles", "heads-share-seller-1-base-vs-base",
+    for name in ("overview-shifts", "layers-profiles", "heads-share-seller-1-base-vs-base",
                  "heads-shift-seller-1-cpt-vs-base", "distribution-controls-lessee-1-cpt",
                  "structure-cpt-minus-base-seller-1", "first-token-share-lessee-1", "first-token-change-seller-1"):
         assert name in figures, (name, sorted(figures))
@@ -125,9 +125,9 @@ def test_first_token_view_shows_each_stage_and_its_change(results):
     output = views.get_view("first-token").compute(results, sequence="seller-1")
     assert list(output.figures) == ["share", "change"]
     share, change = output.figures["share"], output.figures["change"]
-    assert [trace.name for trace in share.data] == ["base", "cpt", "ift"]
+    assert [trace.name for trace in share.data if trace.type == "heatmap"] == ["base", "cpt", "ift"]
     np.testing.assert_allclose(z_of(share, 1), results.first_token_share("cpt", "seller-1"))
-    assert [trace.name for trace in change.data] == ["cpt − base", "ift − base"]
+    assert [trace.name for trace in change.data if trace.type == "heatmap"] == ["cpt − base", "ift − base"]
     np.testing.assert_allclose(z_of(change, 1),
                                results.first_token_share("ift", "seller-1") - results.first_token_share("base", "seller-1"))
     summary = output.tables["summary"]

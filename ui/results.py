@@ -17,13 +17,12 @@ import streamlit as st
 from interp import views
 from interp.errors import InterpError
 from interp.export import bundle_file_name, chromium_found, export_run, table_bytes
+from interp.report import SIGNED_COLUMNS
 from interp.results import Results, Selection
 from interp.store import ResultsStore
 from ui.widgets import render_figure, render_table
 
 PAGES = {**{name: view.label for name, view in views.VIEWS.items()}, "concepts": "Concepts"}
-# Table columns whose sign is a direction (attention moved to the concept, or away).
-SIGNED_COLUMNS = ("mean", "median")
 BUNDLE_IMAGES = {"HTML figures and tables (seconds)": (), "HTML, PNG and SVG figures (minutes on a large run)": ("png", "svg")}
 
 

@@ -18,6 +18,7 @@ from ui.state import (
     bind_to_address,
     concept_set_options,
     measure_from_address,
+    remember_sets,
     selected_sequences,
     selection_problems,
     sign_in_configured,
@@ -93,7 +94,7 @@ def render_sign_in(container) -> None:
 def render_concept_choice(container) -> None:
     options = concept_set_options()
     st.session_state.concept_sets = [name for name in st.session_state.concept_sets if name in options]
-    container.multiselect("Concept sets", list(options), key="concept_sets",
+    container.multiselect("Concept sets", list(options), key="concept_sets", on_change=remember_sets,
                           help="Built-in sets and your own (add them on the Concepts page).")
 
 
