@@ -51,9 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stats(commands)
     _add_extract(commands)
     _add_report(commands)
-    export = commands.add_parser("export", help="every figure (PNG, SVG, HTML) and table (CSV, JSON) as one zip")
+    export = commands.add_parser("export", help="every figure (PNG, SVG, PDF, HTML) and table (CSV, JSON) as one zip")
     export.add_argument("folder", metavar="DIR", help="a results folder made by extract")
     export.add_argument("--out", required=True, metavar="FILE.zip")
+    export.add_argument("--images", default="png,svg,pdf", metavar="LIST",
+                        help="image formats beside each figure's HTML page: a comma-separated list of png, svg, pdf "
+                             "(default all three), or none")
+    # `interp.styles.STYLES` and the paper widths, written out so that --help imports no plotly (a test keeps them equal).
+    export.add_argument("--style", choices=STYLES, default="screen",
+                        help="screen (default): the app's figures; paper: no titles (captions in NAME.txt), a "
+                             "column or page width, 300 dpi PNG, a TrueType font, Okabe-Ito colours")
+    export.add_argument("--width", choices=PAPER_WIDTHS, default=None,
+                        help="paper figures 3.5 in wide (column, the default) or 7 in (page)")
     _add_analysis(export)
     export.set_defaults(command=run_export)
     demo = commands.add_parser("demo", help="the offline demo lineage (a miniature for trying the tool)")
@@ -143,6 +152,8 @@ def _add_report(commands) -> None:
     shares.set_defaults(command=run_shares)
 
 
+STYLES = ("screen", "paper")
+PAPER_WIDTHS = ("column", "page")
 # `interp.alignment.FIRST_POSITION_RULES`, written out so that --help imports no numpy (a test keeps them equal).
 FIRST_POSITIONS = ("bos", "first", "none")
 
@@ -329,11 +340,31 @@ def run_shares(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from interp.export import export_run
 
     if not args.out.endswith(".zip"):
         raise InterpError(f"--out {args.out}: the bundle is a zip file; name it *.zip")
-    path, n_figures, n_tables = export_run(_results(args), args.out)
+    formats = () if args.images == "none" else tuple(f.strip().lower() for f in args.images.split(",") if f.strip())
+    results = _results(args)
+    views = tqdm(desc="views", unit="view", file=sys.stderr, position=0, dynamic_ncols=True)
+    images = tqdm(desc="images", unit="image", total=0, file=sys.stderr, position=1, dynamic_ncols=True) if formats else None
+
+    def on_progress(progress) -> None:
+        views.total = progress.steps
+        views.update(progress.steps_done - views.n)
+        if images is not None and (progress.images != images.total or progress.images_done != images.n):
+            images.total = progress.images
+            images.update(progress.images_done - images.n)
+
+    try:
+        path, n_figures, n_tables = export_run(results, args.out, formats, style=args.style, width=args.width,
+                                               progress=on_progress)
+    finally:
+        if images is not None:
+            images.close()
+        views.close()
     print(f"{path}: {n_figures} figures, {n_tables} tables")
     return 0
 
