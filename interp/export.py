@@ -43,11 +43,12 @@ from interp.errors import InterpError
 from interp.images import CHROMIUM_MISSING, IMAGE_FORMATS, FigureExporter, figure_job
 from interp.output import csv_text
 from interp.results import Results
-from interp.styles import figure_title, get_style, style_manifest
+from interp.styles import Style, figure_title, get_style, style_manifest
 
 __all__ = ["CHROMIUM_MISSING", "IMAGE_FORMATS", "BundleWriter", "ExportProgress", "FigureExporter", "bundle_file_name",
-           "bundle_manifest", "bundle_names", "chromium_found", "count_bundle_entries", "export_run", "figure_bytes",
-           "figure_html", "image_formats_available", "shared_exporter", "table_bytes", "write_bundle"]
+           "bundle_manifest", "bundle_names", "check_export_options", "chromium_found", "count_bundle_entries",
+           "export_run", "figure_bytes", "figure_html", "figure_page", "image_formats_available", "shared_exporter",
+           "table_bytes", "write_bundle"]
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # A name stem in the bundle; with `.html` or `.json` it stays far below the 255 bytes of a file name.
@@ -114,8 +115,8 @@ def figure_page(spec: dict, title: str, standalone: bool = True, spec_json: str 
     div_id = "figure-" + hashlib.sha256(spec_json.encode("utf-8")).hexdigest()[:16]
     include = True if standalone else "directory"
     page = pio.to_html(spec, validate=False, include_plotlyjs=include, full_html=True, div_id=div_id)
-    head = '<head><meta charset="utf-8" />'
-    page = page.replace(head, f"{head}<title>{html.escape(title or 'figure')}</title>", 1)
+    # The page's first `<head>` is its own (plotly.js, when embedded, comes after it).
+    page = page.replace("<head>", f"<head>\n    <title>{html.escape(title or 'figure')}</title>", 1)
     return page.encode("utf-8")
 
 
@@ -180,11 +181,15 @@ def _check_names(kind: str, names: Sequence[str]) -> None:
             )
 
 
-def _check_image_formats(image_formats: Sequence[str]) -> tuple[str, ...]:
+def check_export_options(image_formats: Sequence[str], style: str = "screen",
+                         width: str | None = None) -> tuple[tuple[str, ...], Style, str | None]:
+    """The image formats (each once), the style and its width of a bundle, or an `InterpError`
+    naming what is valid: checked before any work starts."""
     unknown = [f for f in image_formats if f not in IMAGE_FORMATS]
     if unknown:
         raise InterpError(f"image formats must be among {', '.join(IMAGE_FORMATS)}, got {unknown}")
-    return tuple(dict.fromkeys(image_formats))
+    chosen = get_style(style)
+    return tuple(dict.fromkeys(image_formats)), chosen, chosen.resolve_width(width)
 
 
 def _check_extra_files(extra_files: Mapping[str, bytes]) -> None:
@@ -245,9 +250,7 @@ class BundleWriter:
 
     def __init__(self, image_formats: Sequence[str] = IMAGE_FORMATS, style: str = "screen", width: str | None = None,
                  steps: int = 1, progress: Callable[[ExportProgress], None] | None = None) -> None:
-        self.image_formats = _check_image_formats(image_formats)
-        self.style = get_style(style)
-        self.width = self.style.resolve_width(width)
+        self.image_formats, self.style, self.width = check_export_options(image_formats, style, width)
         self.figures = self.tables = 0
         self._entries: dict[str, bytes] = {}
         self._figure_stems: set[str] = set()
@@ -281,7 +284,7 @@ class BundleWriter:
             if self.style.name != "screen" and title:
                 self._entries[f"figures/{stem}.txt"] = (title + "\n").encode("utf-8")
             if images:
-                job = figure_job(spec, self.image_formats, self.style.png_scale, stem, spec_json)
+                job = figure_job(spec, self.image_formats, self.style.png_scale, stem, spec_json, title)
                 self._pending.append((stem, self._exporter.submit(job)))
                 self._images += len(self.image_formats)
             self.figures += 1

@@ -44,6 +44,7 @@ RENDER_SCRIPT = r"""
   document.body.replaceChildren(image);
   window.interpRender = async (figure, options) => {
     const {width, height, scale, formats} = options;
+    document.title = options.title || 'figure';  // the PDF's title
     const svg = await Plotly.toImage(
       {data: figure.data || [], layout: figure.layout || {}, config: figure.config || {}},
       {format: 'svg', width, height, scale: 1, imageDataOnly: true});
@@ -83,7 +84,8 @@ PDF_OPTIONS = {"printBackground": True, "preferCSSPageSize": True, "pageRanges":
 @dataclass(frozen=True)
 class RenderJob:
     """One figure to render: its JSON (as `plotly.io.json.to_json_plotly` writes it, so it is
-    also a JavaScript expression), the formats wanted, its size in CSS pixels and the PNG scale."""
+    also a JavaScript expression), the formats wanted, its size in CSS pixels, the PNG scale,
+    its name in messages and its title (the PDF's)."""
 
     spec_json: str
     formats: tuple[str, ...]
@@ -91,19 +93,25 @@ class RenderJob:
     height: float
     png_scale: float = 2.0
     name: str = "figure"
+    title: str = ""
 
 
 def figure_job(spec: dict, formats: Sequence[str], png_scale: float = 2.0, name: str = "figure",
-               spec_json: str | None = None) -> RenderJob:
+               spec_json: str | None = None, title: str | None = None) -> RenderJob:
     """The render job of a figure dict (`fig.to_dict()`, styled or not); `spec_json` is the dict
-    as `to_json_plotly` writes it, when the caller has it already."""
+    as `to_json_plotly` writes it, when the caller has it already; `title` defaults to the
+    figure's own."""
+    if title is None:
+        from interp.styles import figure_title
+
+        title = figure_title(spec)
     if spec_json is None:
         from plotly.io.json import to_json_plotly
 
         spec_json = to_json_plotly(spec)
     layout = spec.get("layout", {})
     return RenderJob(spec_json, tuple(formats), float(layout.get("width") or DEFAULT_SIZE[0]),
-                     float(layout.get("height") or DEFAULT_SIZE[1]), png_scale, name)
+                     float(layout.get("height") or DEFAULT_SIZE[1]), png_scale, name, title)
 
 
 async def _cancel_pending() -> None:
@@ -248,7 +256,8 @@ class FigureExporter:
             self._idle.put_nowait(tab)
 
     async def _render_in(self, tab: Any, job: RenderJob) -> dict[str, bytes]:
-        options = {"width": job.width, "height": job.height, "scale": job.png_scale, "formats": list(job.formats)}
+        options = {"width": job.width, "height": job.height, "scale": job.png_scale, "formats": list(job.formats),
+                   "title": job.title}
         reply = await tab.send_command("Runtime.evaluate", params={
             "expression": f"interpRender({job.spec_json}, {json.dumps(options)})",
             "awaitPromise": True, "returnByValue": True,

@@ -43,7 +43,7 @@ PAPER_FONT_SIZE = 10  # CSS px: 7.5 pt, the size most journals ask for at least
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
 # Fixed colours of the screen figures with their Okabe–Ito counterparts.
 FIXED_COLOURS = {CONCEPT_COLOUR: "#D55E00", "#1f77b4": "#0072B2"}
-_TAGS = re.compile(r"<[^>]+>")
+_TAGS = re.compile(r"</?[A-Za-z][^<>]*>")  # plotly's text markup: <b>, <br>, <span style=...>
 AXIS = re.compile(r"[xy]axis\d*")
 
 
