@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import hashlib
 import json
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -136,17 +138,54 @@ def _reply_error(reply: Any) -> str | None:
     return None
 
 
+class _ImageCache:
+    """The most recently rendered images, up to `limit` bytes in all, keyed by what made them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, dict[str, bytes]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(job: RenderJob) -> str:
+        digest = hashlib.sha256(job.spec_json.encode("utf-8"))
+        digest.update(repr((job.formats, job.width, job.height, job.png_scale, job.title)).encode("utf-8"))
+        return digest.hexdigest()
+
+    def get(self, key: str) -> dict[str, bytes] | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
+
+    def put(self, key: str, images: dict[str, bytes]) -> None:
+        size = sum(map(len, images.values()))
+        with self._lock:
+            if key in self._items or size > self.limit:
+                return
+            self._items[key] = images
+            self._size += size
+            while self._size > self.limit:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= sum(map(len, dropped.values()))
+
+
 class FigureExporter:
     """One kaleido browser with `tabs` tabs, opened on first use and reused until `close()`.
 
-    `starts` counts browser launches. After a failed render the browser is closed; the next
-    call opens a new one.
+    `starts` counts browser launches, `rendered` figures laid out; the last `cache_bytes` of
+    images are kept for figures asked for again. After a failed render the browser is closed;
+    the next call opens a new one.
     """
 
-    def __init__(self, tabs: int | None = None, timeout: float = 90.0) -> None:
+    def __init__(self, tabs: int | None = None, timeout: float = 90.0, cache_bytes: int = 256 * 2**20) -> None:
         self.tabs = tabs or max(1, min(4, os.cpu_count() or 1))
         self.timeout = timeout
         self.starts = 0
+        self.rendered = 0  # figures laid out in the browser (not answered from the cache)
+        self._cache = _ImageCache(cache_bytes)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -233,18 +272,31 @@ class FigureExporter:
         return (False, failure) if failure else (True, "PNG, SVG and PDF export available")
 
     def submit(self, job: RenderJob) -> concurrent.futures.Future:
-        """Queue a figure; the future gives `{format: bytes}` or raises `InterpError` (one line)."""
+        """Queue a figure; the future gives `{format: bytes}` or raises `InterpError` (one line).
+
+        A figure rendered before with the same JSON, size, scale and formats comes from the
+        cache: a bundle made again after one setting changed renders only the figures it changed."""
         unknown = [fmt for fmt in job.formats if fmt not in IMAGE_FORMATS]
         if unknown or not job.formats:
             raise InterpError(f"image format must be one of {', '.join(IMAGE_FORMATS)}, got {unknown or 'none'}")
         failure = self._start()
         if failure:
             raise InterpError(failure)
-        return asyncio.run_coroutine_threadsafe(self._render(job), self._loop)
+        key = _ImageCache.key(job)
+        cached = self._cache.get(key)
+        if cached is not None:
+            future: concurrent.futures.Future = concurrent.futures.Future()
+            future.set_result(cached)
+            return future
+        future = asyncio.run_coroutine_threadsafe(self._render(job), self._loop)
+        future.add_done_callback(lambda done: self._cache.put(key, done.result())
+                                 if not done.cancelled() and done.exception() is None else None)
+        return future
 
     async def _render(self, job: RenderJob) -> dict[str, bytes]:
         tab = await self._idle.get()
         try:
+            self.rendered += 1
             return await asyncio.wait_for(self._render_in(tab, job), self.timeout)
         except InterpError:
             raise

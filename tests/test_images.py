@@ -7,10 +7,7 @@ import plotly.graph_objects as go
 import pytest
 
 from interp.errors import InterpError
-from interp.images import FigureExporter, RenderJob, figure_job
-
-pytestmark = pytest.mark.browser
-
+from interp.images import FigureExporter, RenderJob, _ImageCache, figure_job
 
 @pytest.fixture(scope="module")
 def exporter():
@@ -33,6 +30,7 @@ def bar(width: int, height: int, title: str = "Bars") -> go.Figure:
     return go.Figure(go.Bar(x=["a", "b"], y=[1, 2]), layout=dict(width=width, height=height, title=title))
 
 
+@pytest.mark.browser
 def test_one_job_gives_all_three_formats_of_one_layout(exporter):
     job = figure_job(bar(400, 300, "Bars & <i>more</i>").to_dict(), ("png", "svg", "pdf"), png_scale=3, name="bars")
     assert job.title == "Bars & more"
@@ -47,6 +45,7 @@ def test_one_job_gives_all_three_formats_of_one_layout(exporter):
     assert exporter.starts == 1
 
 
+@pytest.mark.browser
 def test_many_figures_come_back_in_order_from_one_browser(exporter):
     starts = exporter.starts
     widths = [300, 320, 340, 360, 380, 400]
@@ -56,6 +55,7 @@ def test_many_figures_come_back_in_order_from_one_browser(exporter):
     assert exporter.starts == starts
 
 
+@pytest.mark.browser
 def test_a_figure_plotly_refuses_is_one_line_and_the_next_call_works(exporter):
     job = RenderJob(go.Figure().to_json(), ("svg",), width=-5, height=100, name="negative")
     with pytest.raises(InterpError) as raised:
@@ -66,6 +66,7 @@ def test_a_figure_plotly_refuses_is_one_line_and_the_next_call_works(exporter):
     assert exporter.starts == starts + 1  # the failed browser was closed, a new one opened
 
 
+@pytest.mark.browser
 def test_a_png_too_large_for_a_canvas_is_refused_not_empty(exporter):
     with pytest.raises(InterpError, match=r"'huge' failed: Error: the PNG came out empty \(18000 x 18000 px\)"):
         exporter.render([figure_job(bar(9000, 9000).to_dict(), ("png",), png_scale=2, name="huge")])
@@ -78,3 +79,23 @@ def test_formats_are_checked_before_the_browser_starts():
     with pytest.raises(InterpError, match="png, svg, pdf"):
         exporter.submit(RenderJob("{}", (), 10, 10))
     assert exporter.starts == 0
+
+
+@pytest.mark.browser
+def test_a_figure_asked_for_again_comes_from_the_cache(exporter):
+    job = figure_job(bar(310, 210, "cached").to_dict(), ("png", "svg"), png_scale=1)
+    first = exporter.render([job])[0]
+    rendered = exporter.rendered
+    assert exporter.render([job])[0] == first and exporter.rendered == rendered
+    exporter.render([figure_job(bar(310, 210, "cached").to_dict(), ("png", "svg"), png_scale=2)])
+    assert exporter.rendered == rendered + 1  # another scale is another image
+
+
+@pytest.mark.parametrize("limit", [10, 25])
+def test_the_cache_keeps_the_most_recent_images_within_its_size(limit):
+    cache = _ImageCache(limit)
+    cache.put("a", {"png": b"x" * 8})
+    cache.put("b", {"png": b"y" * 8})
+    cache.put("too-big", {"png": b"z" * (limit + 1)})
+    assert cache.get("too-big") is None and cache.get("b") == {"png": b"y" * 8}
+    assert (cache.get("a") is None) == (limit < 16)
