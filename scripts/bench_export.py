@@ -34,25 +34,35 @@ def interp(*args: str) -> list[str]:
 
 
 def timed(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, CPU seconds of the process tree (sampled every 0.1 s) and stdout of `command`."""
+    """Wall seconds, CPU seconds and stdout of `command`. The CPU seconds are those of every
+    process of its tree, sampled every 0.1 s (Chromium's renderers are no children it waits
+    for), or its own rusage where that is more (a command that ends before the first sample)."""
     cpu: dict[int, float] = {}
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
-        process = psutil.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.DEVNULL)
-        while process.poll() is None:
-            for member in [process, *process.children(recursive=True)]:
+        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.DEVNULL)
+        root = psutil.Process(process.pid)
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            try:
+                members = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                members = []
+            for member in members:
                 try:
                     times = member.cpu_times()
-                    cpu[member.pid] = times.user + times.system + times.children_user + times.children_system
+                    cpu[member.pid] = times.user + times.system
                 except psutil.Error:
                     pass
             time.sleep(0.1)
         wall = time.perf_counter() - start
         out.seek(0)
         printed = out.read().decode()
-    if process.returncode:
-        raise SystemExit(f"{' '.join(command)} exited with {process.returncode}")
-    return wall, sum(cpu.values()), printed
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"{' '.join(command)} exited with {os.waitstatus_to_exitcode(status)}")
+    return wall, max(sum(cpu.values()), usage.ru_utime + usage.ru_stime), printed
 
 
 def ensure_run(folder: Path) -> None:
