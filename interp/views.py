@@ -165,16 +165,30 @@ def bundle_contents(results: Results) -> tuple[dict[str, go.Figure], dict[str, p
     """Every figure and table of every view, named for files: what "Download everything" exports."""
     figures_out: dict[str, go.Figure] = {}
     tables_out: dict[str, pd.DataFrame] = {}
+    for figures_step, tables_step in bundle_steps(results):
+        figures_out.update(figures_step)
+        tables_out.update(tables_step)
+    return figures_out, tables_out
+
+
+def bundle_steps(results: Results) -> Iterator[tuple[dict[str, go.Figure], dict[str, pd.DataFrame]]]:
+    """`bundle_contents` one view and choice at a time (`count_bundle_steps` of them), names unique
+    across all steps: the exporter renders a step's figures while the next is computed."""
     figure_names: set[str] = set()
     table_names: set[str] = set()
     for view in VIEWS.values():
         for chosen in bundle_choices(view, results):
             output = view.compute(results, **chosen)
-            for key, fig in output.figures.items():
-                figures_out[_unique(entry_name(view, key, chosen), figure_names)] = fig
-            for key, table in {**output.tables, **output.downloads}.items():
-                tables_out[_unique(entry_name(view, key, chosen), table_names)] = table
-    return figures_out, tables_out
+            figures_step = {_unique(entry_name(view, key, chosen), figure_names): fig
+                            for key, fig in output.figures.items()}
+            tables_step = {_unique(entry_name(view, key, chosen), table_names): table
+                           for key, table in {**output.tables, **output.downloads}.items()}
+            yield figures_step, tables_step
+
+
+def count_bundle_steps(results: Results) -> int:
+    """How many steps `bundle_steps` takes: a progress bar's length."""
+    return sum(1 for view in VIEWS.values() for _ in bundle_choices(view, results))
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -743,3 +743,28 @@ def test_the_app_waits_on_the_lock_the_pipeline_takes():
     import ui.run
 
     assert ui.run.LOCK_FILE == interp.pipeline.LOCK_FILE
+
+
+def test_download_everything_is_made_on_request_for_the_chosen_style(run_folder):
+    import io
+    import zipfile
+
+    at = start_app("overview")
+    assert_clean(at)
+    labels = [button.label for button in at.get("download_button")]
+    assert not any(label.startswith("Download everything") for label in labels)  # nothing made before it is asked for
+    at.radio(key="bundle-style").set_value("Paper, page width (7 in)")
+    at.button(key="make-bundle").click().run()
+    assert_clean(at)
+    (label,) = [button.label for button in at.get("download_button") if button.label.startswith("Download everything")]
+    assert re.fullmatch(r"Download everything \(zip, [0-9.]+ MB\)", label)
+    wanted, data = at.session_state["bundle-made"]
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+        manifest = json.loads(bundle.read("manifest.json"))
+        assert bundle.read("figures/overview-shifts.txt").startswith(b"Mean shift of the concept share")
+    assert manifest["figures"]["style"]["width"] == "page" and manifest["analysis"]["controls"] == 200
+    assert wanted[0] == str(run_folder) and wanted[-2:] == ("paper", "page")
+    # Another choice: the zip made for the old one is no longer offered.
+    at.radio(key="bundle-style").set_value("Screen (as shown here)").run()
+    assert not any(button.label.startswith("Download everything") for button in at.get("download_button"))
+    assert at.button(key="make-bundle").label.startswith("Make the zip")

@@ -416,23 +416,39 @@ def test_svg_pdf_and_html_downloads_of_a_figure(small_run_page):
     assert b"<html" in html[:500].lower() and b"Mean shift of the concept share" in html
 
 
+def make_bundle(page) -> tuple[bytes, str]:
+    """Press "Make the zip", wait for its download button, download the zip."""
+    page.get_by_role("button", name="Make the zip (manifest, every figure and table)").click()
+    button = page.locator('[data-testid="stDownloadButton"] button').filter(
+        has_text=re.compile(r"^Download everything \(zip, [0-9.]+ MB\)$"))
+    button.wait_for(timeout=DOWNLOAD_MS)
+    wait_for_app(page)
+    with page.expect_download(timeout=DOWNLOAD_MS) as caught:
+        button.click()
+    assert caught.value.failure() is None
+    return Path(caught.value.path()).read_bytes(), caught.value.suggested_filename
+
+
 def test_download_everything_is_a_zip_with_the_manifest(small_run_page, small_run):
-    label = "Download everything (zip: manifest, every figure and table)"
-    with zipfile.ZipFile(io.BytesIO(download(small_run_page, label))) as bundle:
+    data, name = make_bundle(small_run_page)
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
         names = bundle.namelist()
         assert names[0] == "manifest.json"
-        assert b'"small-condition"' in bundle.read("manifest.json")
+        manifest = bundle.read("manifest.json")
+        assert b'"small-condition"' in manifest and b'"name": "screen"' in manifest
         assert {"figures/overview-shifts.html", "figures/plotly.min.js", "tables/overview-statistics.csv"} <= set(names)
         assert not any(name.endswith(".png") for name in names), "images only when asked for"
-    choice = small_run_page.get_by_role("radio", name="HTML, PNG and SVG figures (minutes on a large run)")
-    small_run_page.get_by_text("HTML, PNG and SVG figures (minutes on a large run)").click()
-    assert choice.is_checked()
-    # The rerun that the choice starts replaces the download button; clicking the old one
-    # would ask for a file the server has already dropped.
-    small_run_page.wait_for_timeout(1500)
+    assert name.endswith("-c200-s0.zip")
+    # A new choice drops the zip made for the old one: the button to make one is back.
+    small_run_page.get_by_text("HTML, PNG, SVG and PDF figures").click()
+    small_run_page.get_by_text("Paper, page width (7 in)").click()
     wait_for_app(small_run_page)
-    with zipfile.ZipFile(io.BytesIO(download(small_run_page, label))) as bundle:
+    data, name = make_bundle(small_run_page)
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
         names = set(bundle.namelist())
-        assert {"figures/overview-shifts.png", "figures/overview-shifts.svg"} <= names
+        assert {f"figures/overview-shifts.{fmt}" for fmt in ("png", "svg", "pdf", "html", "txt")} <= names
         assert bundle.read("figures/overview-shifts.png")[:8] == b"\x89PNG\r\n\x1a\n"
+        assert bundle.read("figures/overview-shifts.pdf")[:5] == b"%PDF-"
+        assert b'"name": "paper"' in bundle.read("manifest.json")
+    assert name.endswith("-c200-s0-paper-page.zip")
     assert (small_run / "manifest.json").is_file()

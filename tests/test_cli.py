@@ -133,6 +133,15 @@ def test_concepts_show_missing_tokenizer(capsys, tmp_path):
     assert code == 2 and err.count("\n") == 1 and "cannot be loaded" in err
 
 
+def test_names_written_out_in_the_cli_are_the_registries():
+    from interp.cli import PACKAGED_NAMES, PAPER_WIDTHS, STYLES
+    from interp.packaged import PACKAGED
+    from interp.styles import STYLES as STYLE_REGISTRY
+
+    assert PACKAGED_NAMES == tuple(PACKAGED)
+    assert STYLES == tuple(STYLE_REGISTRY) and PAPER_WIDTHS == STYLE_REGISTRY["paper"].widths
+
+
 def test_first_position_choices_are_the_rules_of_alignment():
     from interp.alignment import FIRST_POSITION_RULES
     from interp.cli import FIRST_POSITIONS
@@ -253,7 +262,7 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
 
     out = tmp_path / "bundle.zip"
     assert main(["export", str(tiny_run[0]), "--out", str(out), "--controls", "20"]) == 0
-    printed = capsys.readouterr().out
+    printed, progress = capsys.readouterr()
     with zipfile.ZipFile(out) as bundle:
         names = set(bundle.namelist())
         manifest = json.loads(bundle.read("manifest.json"))
@@ -262,6 +271,16 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
     assert printed.strip().endswith(f"{len(html)} figures, {len(csvs)} tables")
     assert manifest["lineage"] == "tiny" and manifest["analysis"] == {
         "exclusions": "paper", "reference": "base", "controls": 20, "seed": 0, "first_position": "bos", "measure": "attention"}
+    assert manifest["figures"] == {"style": {"name": "screen", "png_scale": 2}, "image_formats": ["png", "svg", "pdf"]}
+    for page in html:  # every figure in every format, PDF included
+        assert {page.replace(".html", f".{fmt}") for fmt in ("png", "svg", "pdf")} <= names
+    # Progress on stderr, per view and per figure and format, ending complete.
+    from interp.results import Results, Selection
+    from interp.views import count_bundle_steps
+
+    steps = count_bundle_steps(Results(tiny_run[0], Selection(n_controls=20)))
+    assert "views: 100%" in progress and f"{steps}/{steps}" in progress
+    assert "images: 100%" in progress and f"{3 * len(html)}/{3 * len(html)}" in progress
     for table in ("overview-statistics", "overview-mean-share", "layers-profiles", "overview-shares"):
         assert {f"tables/{table}.csv", f"tables/{table}.json"} <= names
     assert "figures/overview-shifts.html" in names and "figures/heads-shift-seller-1-ift-vs-base.html" in names
@@ -408,6 +427,35 @@ def test_export_keeps_every_figure_when_names_collide_and_prints_what_it_wrote(h
     # (s, y-x) and (s-y, x) both name "heads-share-s-y-x-vs-x": the second is kept beside the first.
     assert {"figures/heads-share-s-y-x-vs-x.html", "figures/heads-share-s-y-x-vs-x-2.html"} <= set(names)
     assert "'=HYPERLINK" in stats and "\n=HYPERLINK" not in stats and ",=HYPERLINK" not in stats
+
+
+@pytest.mark.slow
+def test_export_paper_pdfs_only(tiny_run, tmp_path, capsys):
+    import zipfile
+
+    out = tmp_path / "paper.zip"
+    assert main(["export", str(tiny_run[0]), "--out", str(out), "--controls", "0", "--style", "paper",
+                 "--width", "page", "--images", "pdf"]) == 0
+    with zipfile.ZipFile(out) as bundle:
+        names = set(bundle.namelist())
+        manifest = json.loads(bundle.read("manifest.json"))
+        pdf = bundle.read("figures/overview-shifts.pdf")
+        caption = bundle.read("figures/overview-shifts.txt").decode()
+    assert manifest["figures"]["style"]["name"] == "paper" and manifest["figures"]["style"]["width"] == "page"
+    assert manifest["figures"]["image_formats"] == ["pdf"]
+    assert not any(name.endswith((".png", ".svg")) for name in names)
+    assert b"/MediaBox [0 0 504 " in pdf and b"/FontFile2" in pdf
+    assert caption == "Mean shift of the concept share against base, per sequence\n"
+    assert "images: 100%" in capsys.readouterr().err
+
+
+def test_export_options_are_checked_in_one_line(tiny_run, tmp_path, capsys):
+    for options, message in ((["--width", "page"], "style 'screen' keeps each figure's own width"),
+                             (["--images", "png,gif"], "image formats must be among png, svg, pdf, got ['gif']")):
+        assert main(["export", str(tiny_run[0]), "--out", str(tmp_path / "b.zip"), "--controls", "0", *options]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture()

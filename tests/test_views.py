@@ -151,3 +151,13 @@ def test_views_of_a_byte_level_model_without_bos(smollm2_run):
     left_out = views.get_view("first-token").compute(Results(smollm2_run[0], Selection(first_position="first")),
                                                     sequence="permit-2")
     assert not left_out.notes and left_out.tables["summary"]["first_token_excluded"].all()
+
+
+def test_bundle_steps_make_the_bundle_one_view_choice_at_a_time(results):
+    steps = list(views.bundle_steps(results))
+    assert len(steps) == views.count_bundle_steps(results) == sum(
+        len(list(views.bundle_choices(view, results))) for view in views.VIEWS.values())
+    figures, tables = views.bundle_contents(results)
+    assert [name for step, _ in steps for name in step] == list(figures)
+    assert [name for _, step in steps for name in step] == list(tables)
+    assert steps[0][0].keys() == {"overview-shifts"}  # the overview first, alone in its step
