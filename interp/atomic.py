@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,8 @@ from typing import Any
 import numpy as np
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder and `os.replace`."""
-    path = Path(path)
+def _write_temporary(path: Path, data: bytes) -> str:
+    """`data` in a new temporary file beside `path`, flushed to disk; its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -26,6 +26,17 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and `os.replace`."""
+    path = Path(path)
+    temporary = _write_temporary(path, data)
+    try:
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -61,16 +72,23 @@ def create_bytes_atomic(path: str | Path, data: bytes) -> bool:
     fails when the name exists), so two writers racing for one name never overwrite each other.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = _write_temporary(path, data)
     try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
         os.link(temporary, path)
         return True
     except FileExistsError:
         return False
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+def replace_folder(staging: str | Path, target: str | Path) -> Path:
+    """Put the finished folder `staging` in place of `target` (a sibling): the old folder is
+    renamed aside and removed, so a reader finds the old folder or the new one, never a mix."""
+    staging, target = Path(staging), Path(target)
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        shutil.rmtree(old)
+    os.replace(staging, target)
+    return target

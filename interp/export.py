@@ -41,7 +41,7 @@ from plotly.offline import get_plotlyjs
 from interp.atomic import write_bytes_atomic
 from interp.errors import InterpError
 from interp.images import CHROMIUM_MISSING, IMAGE_FORMATS, FigureExporter, figure_job
-from interp.output import csv_text
+from interp.output import csv_text, unique_name
 from interp.results import Results
 from interp.styles import Style, figure_title, get_style, style_manifest
 
@@ -164,12 +164,7 @@ def _claim_stem(name: str, taken: set[str]) -> str:
     stem = name
     if len(stem) > MAX_ENTRY_STEM:
         stem = f"{stem[:MAX_ENTRY_STEM - 13]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
-    candidate, number = stem, 1
-    while candidate.lower() in taken:
-        number += 1
-        candidate = f"{stem}-{number}"
-    taken.add(candidate.lower())
-    return candidate
+    return unique_name(stem, taken)
 
 
 def _check_names(kind: str, names: Sequence[str]) -> None:

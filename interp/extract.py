@@ -308,12 +308,23 @@ def _lean_forward(self, *args, layer: int, window: int | None, collector: _Colle
 # ---------------------------------------------------------------- value norms (both routes)
 
 @contextlib.contextmanager
-def _value_norm_hooks(bridge, collector: _Collector) -> Iterator[None]:
+def _hooks_on(bridge, name: str, make_hook) -> Iterator[None]:
+    """`make_hook(layer)` on the hook point `blocks.{layer}.attn.{name}` of every layer, removed
+    on exit (from TransformerLens's list as well, which keeps the handle otherwise)."""
+    hook_dict = bridge.hook_dict  # a property that rebuilds its dict on every access
+    points = [hook_dict[f"blocks.{layer}.attn.{name}"] for layer in range(int(bridge.cfg.n_layers))]
+    handles = [point.add_hook(make_hook(layer)) for layer, point in enumerate(points)]
+    try:
+        yield
+    finally:
+        for point, handle in zip(points, handles):
+            handle.hook.remove()
+            point.fwd_hooks[:] = [kept for kept in point.fwd_hooks if kept is not handle]
+
+
+def _value_norm_hooks(bridge, collector: _Collector):
     """On every layer's `hook_v` (`[1, n, kv_heads, d]`, fired on either route), the norm of
     each key's transformed value for every head: `‖v_k W_O^h‖`."""
-    layers = int(bridge.cfg.n_layers)
-    hook_dict = bridge.hook_dict
-    points = [hook_dict[f"blocks.{layer}.attn.hook_v"] for layer in range(layers)]
 
     def on_values(layer: int):
         def hook(values: torch.Tensor, hook) -> None:
@@ -322,13 +333,7 @@ def _value_norm_hooks(bridge, collector: _Collector) -> Iterator[None]:
 
         return hook
 
-    handles = [point.add_hook(on_values(layer)) for layer, point in enumerate(points)]
-    try:
-        yield
-    finally:
-        for point, handle in zip(points, handles):
-            handle.hook.remove()
-            point.fwd_hooks[:] = [kept for kept in point.fwd_hooks if kept is not handle]
+    return _hooks_on(bridge, "hook_v", on_values)
 
 
 _GRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -361,11 +366,8 @@ def value_output_norms(values: torch.Tensor, grams: torch.Tensor) -> torch.Tenso
 
 # ---------------------------------------------------------------- the fallback route
 
-@contextlib.contextmanager
-def _pattern_hooks(bridge, collector: _Collector) -> Iterator[None]:
+def _pattern_hooks(bridge, collector: _Collector):
     """Reduce each layer's `hook_pattern` as it fires (the bridge's eager attention)."""
-    hook_dict = bridge.hook_dict  # a property that rebuilds its dict on every access
-    points = [hook_dict[f"blocks.{layer}.attn.hook_pattern"] for layer in range(int(bridge.cfg.n_layers))]
 
     def reducer(layer: int):
         def hook(pattern: torch.Tensor, hook) -> None:
@@ -373,13 +375,7 @@ def _pattern_hooks(bridge, collector: _Collector) -> Iterator[None]:
 
         return hook
 
-    handles = [point.add_hook(reducer(layer)) for layer, point in enumerate(points)]
-    try:
-        yield
-    finally:
-        for point, handle in zip(points, handles):
-            handle.hook.remove()
-            point.fwd_hooks[:] = [kept for kept in point.fwd_hooks if kept is not handle]
+    return _hooks_on(bridge, "hook_pattern", reducer)
 
 
 @functools.cache

@@ -75,3 +75,14 @@ def _escape(match: re.Match) -> str:
         return named[character]
     code = ord(character)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name-2`, `name-3`, ...: unique ignoring case among `taken` (lower case, updated),
+    since names `X` and `x` would be one file on a case-insensitive file system."""
+    candidate, number = name, 1
+    while candidate.lower() in taken:
+        number += 1
+        candidate = f"{name}-{number}"
+    taken.add(candidate.lower())
+    return candidate

