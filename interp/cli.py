@@ -278,19 +278,21 @@ def run_extract(args: argparse.Namespace) -> int:
         print(f"demo lineage: {DEMO_NOTICE}", file=sys.stderr)
     from interp.pipeline import extract_lineage
 
-    bar = tqdm(total=len(lineage.stages) * len(shard.select(sequences) if shard else sequences), unit="seq",
-               desc="extract", file=sys.stderr)
+    bars = []  # made at the first news, so that input refused up front prints no empty bar
 
     def on_progress(progress) -> None:
-        bar.set_description(f"stage {progress.stage}")
-        bar.update(progress.done - bar.n)
+        if not bars:
+            bars.append(tqdm(total=progress.total, unit="seq", desc="extract", file=sys.stderr))
+        bars[0].set_description(f"stage {progress.stage}")
+        bars[0].update(progress.done - bars[0].n)
         tqdm.write(progress.message, file=sys.stderr)
 
     try:
         manifest = extract_lineage(lineage, sequences, args.out, settings, on_progress, executor=args.executor,
                                    options=options, shard=shard, block_size=args.block_size)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     cached = sum(1 for record in manifest.stages if record.cached)
     part = f" (shard {shard} of {len(sequences)} sequences; put the shards together with merge)" if shard else ""
     print(f"{args.out}: {len(manifest.stages)} stages × {len(manifest.sequences)} sequences{part} "
