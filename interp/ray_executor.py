@@ -6,8 +6,10 @@ cache keys and the results folder's path, a few kilobytes, together with the `in
 itself (Ray's `py_modules`, so workers run the driver's code). A worker loads the checkpoint
 (from the hub, its own cache or a folder it can read), writes the entries straight into the
 results folder, which must be a filesystem shared with the driver at the same path, and returns
-a few numbers; progress comes back on a queue as each entry is written. Ray reruns a task lost
-with its worker (`max_retries`); the rerun skips the entries the lost attempt wrote.
+a few numbers. The driver follows progress in that folder: each task writes its entries in order,
+so a glance at the next entry of each running task tells what is done, with no channel to keep
+(an actor for progress cost a process start, 1–3 s, per command). Ray reruns a task lost with its
+worker (`max_retries`); the rerun skips the entries the lost attempt wrote.
 Ray is imported only here and only when this executor is chosen: it is an optional extra.
 """
 
@@ -23,10 +25,11 @@ from interp.boundary import first_line
 from interp.errors import InterpError
 from interp.executors import ExecutorOptions
 from interp.plan import StageTask
+from interp.store import ResultsStore
 
 PACKAGE = Path(__file__).resolve().parent
 CONNECT_TIMEOUT_S = 5.0
-POLL_S = 0.2
+POLL_S = 0.5
 INSTALL = "pip install -r requirements-ray.txt (ray==2.60.0)"
 HOST_PORT = re.compile(r"\[?([^\[\]]+?)\]?:(\d{1,5})")
 
@@ -104,29 +107,30 @@ class RayRunner:
     def run(self, tasks: Sequence[StageTask], on_event: Callable, on_outcome: Callable) -> None:
         if not tasks:
             return
-        from ray.util.queue import Queue
+        from interp.tasks import TaskEvent
 
         ray = self.ray
         for task in tasks:
             self._check_fits(task)
-        events = Queue(actor_options={"num_cpus": 0})
         remote = ray.remote(run_on_worker)
         pending = {
             remote.options(max_retries=self.options.max_retries, retry_exceptions=False,
                            name=f"interp-{task.stage.label}", **self._resources(task))
-            .remote(self.options.task_function, task, events): task
+            .remote(self.options.task_function, task): _Follower(task)
             for task in tasks
         }
+        for label in dict.fromkeys(task.stage.label for task in tasks):
+            on_event(TaskEvent("start", label))
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_S)
-                _drain(events, on_event)
+                for follower in pending.values():
+                    follower.report(on_event)
                 for ref in ready:
-                    on_outcome(self._outcome(ref, pending.pop(ref)))
+                    on_outcome(self._outcome(ref, pending.pop(ref).task))
         finally:
             for ref in pending:
                 ray.cancel(ref)
-            events.shutdown()
 
     def close(self) -> None:
         if self.started and self.ray.is_initialized():
@@ -166,14 +170,25 @@ class RayRunner:
         return max((node["Resources"].get(kind, 0.0) for node in self.ray.nodes() if node.get("Alive")), default=0.0)
 
 
-def run_on_worker(function: Callable | None, task: StageTask, events):
-    """What a Ray worker runs: the task function, with its events put on the driver's queue."""
+def run_on_worker(function: Callable | None, task: StageTask):
+    """What a Ray worker runs: the task function (default `interp.tasks.run_task`)."""
     if function is None:
         from interp.tasks import run_task as function
-    return function(task, events.put)
+    return function(task, None)
 
 
-def _drain(events, on_event: Callable) -> None:
-    while size := events.qsize():
-        for event in events.get_nowait_batch(size):
-            on_event(event)
+class _Follower:
+    """Follows one task's entries in the results folder, in the order the task writes them."""
+
+    def __init__(self, task: StageTask):
+        self.task, self.next = task, 0
+        self.store = ResultsStore(task.folder)
+
+    def report(self, on_event: Callable) -> None:
+        from interp.tasks import TaskEvent
+
+        entries, label = self.task.entries, self.task.stage.label
+        while self.next < len(entries) and self.store.has_entry(label, entries[self.next].aligned.sequence_id,
+                                                                entries[self.next].key):
+            on_event(TaskEvent("entry", label, entries[self.next].aligned.sequence_id))
+            self.next += 1

@@ -101,7 +101,8 @@ def run_or_die(task: StageTask, on_event, open_stage=None, *, marker: str, log: 
     process right after (once: the marker file says it happened). Every entry written is logged."""
 
     def watch(event):
-        on_event(event)
+        if on_event is not None:
+            on_event(event)
         if event.kind == "entry":
             with open(log, "a") as handle:
                 handle.write(f"{event.stage} {event.sequence_id} {os.getpid()}\n")
