@@ -121,9 +121,10 @@ def _add_scaling(extract: argparse.ArgumentParser) -> None:
     from interp.executors import EXECUTORS
 
     extract.add_argument("--executor", choices=list(EXECUTORS), default="local",
-                         help="; ".join(f"{e.name}: {e.description}" for e in EXECUTORS.values()) + " (default local)")
+                         help="; ".join(f"{e.name}: {e.description}" for e in EXECUTORS.values()))
     extract.add_argument("--address", default=None, metavar="ADDR",
-                         help="with --executor ray: the cluster's head, host:port or auto (default: a local Ray)")
+                         help="with --executor ray: the cluster's head, host:port or auto (default: a cluster started "
+                              "on this machine with `ray start`, else a local Ray for this command)")
     extract.add_argument("--gpus-per-task", type=float, default=1.0, metavar="N",
                          help="with --executor ray on CUDA: GPUs per task, more than 1 with --device-map auto (default 1)")
     extract.add_argument("--threads", type=int, default=None, metavar="N",
