@@ -82,7 +82,7 @@ def check_address(address: str | None) -> None:
 
 
 class RayRunner:
-    """Tasks as Ray tasks: CPUs (`--threads`) or GPUs (`--gpus-per-task`) reserved per task."""
+    """Tasks as Ray tasks, each reserving `--threads` CPUs and, on CUDA, `--gpus-per-task` GPUs."""
 
     def __init__(self, ray, options: ExecutorOptions, started: bool):
         self.ray, self.options, self.started = ray, options, started
@@ -110,8 +110,9 @@ class RayRunner:
         from interp.tasks import TaskEvent
 
         ray = self.ray
+        largest = {kind: self._largest(kind) for kind in ("CPU", "GPU")}
         for task in tasks:
-            self._check_fits(task)
+            self._check_fits(task, largest)
         remote = ray.remote(run_on_worker)
         pending = {
             remote.options(max_retries=self.options.max_retries, retry_exceptions=False,
@@ -152,19 +153,19 @@ class RayRunner:
             ) from None
 
     def _resources(self, task: StageTask) -> dict[str, float]:
+        """A task reserves the CPUs its pinned threads use, and on CUDA `--gpus-per-task` GPUs."""
         if task.device.startswith("cuda"):
-            return {"num_gpus": self.options.gpus_per_task, "num_cpus": 1}
+            return {"num_cpus": task.threads, "num_gpus": self.options.gpus_per_task}
         return {"num_cpus": task.threads}
 
-    def _check_fits(self, task: StageTask) -> None:
+    def _check_fits(self, task: StageTask, largest: dict[str, float]) -> None:
         """Ray waits forever for a task no node can hold; say so at once instead."""
         for resource, amount in self._resources(task).items():
             kind = {"num_gpus": "GPU", "num_cpus": "CPU"}[resource]
-            largest = self._largest(kind)
-            if amount > largest:
+            if amount > largest[kind]:
                 option = "--gpus-per-task" if kind == "GPU" else "--threads"
                 raise InterpError(f"{option} {amount:g}: no node of the Ray cluster has {amount:g} {kind}s "
-                                  f"(the largest has {largest:g}); ask for fewer")
+                                  f"(the largest has {largest[kind]:g}); ask for fewer")
 
     def _largest(self, kind: str) -> float:
         return max((node["Resources"].get(kind, 0.0) for node in self.ray.nodes() if node.get("Alive")), default=0.0)

@@ -186,11 +186,11 @@ def test_devices_and_requests_are_checked_against_the_cluster(tiny_lineage):
     assert gpus.resolve_device("auto") == "cuda"
     with pytest.raises(InterpError, match="^--device cuda:1: under Ray each task uses the GPUs Ray gives it"):
         gpus.resolve_device("cuda:1")
-    task = StageTask(tiny_lineage.stages[0], "/tmp/x", (), SETTINGS, "cuda", "bfloat16", threads=1)
-    assert gpus._resources(task) == {"num_gpus": 8, "num_cpus": 1}
+    task = StageTask(tiny_lineage.stages[0], "/tmp/x", (), SETTINGS, "cuda", "bfloat16", threads=4)
+    assert gpus._resources(task) == {"num_cpus": 4, "num_gpus": 8}
     with pytest.raises(InterpError, match=r"^--gpus-per-task 8: no node of the Ray cluster has 8 GPUs \(the largest has 4\)"):
-        gpus._check_fits(task)
+        gpus.run([task], print, print)
     on_cpu = StageTask(tiny_lineage.stages[0], "/tmp/x", (), SETTINGS, "cpu", "float32", threads=12)
+    assert cpus_only._resources(on_cpu) == {"num_cpus": 12}
     with pytest.raises(InterpError, match=r"^--threads 12: no node of the Ray cluster has 12 CPUs \(the largest has 8\)"):
-        cpus_only._check_fits(on_cpu)
-    gpus._check_fits(on_cpu)
+        cpus_only.run([on_cpu], print, print)
