@@ -16,6 +16,7 @@ Ray is imported only here and only when this executor is chosen: it is an option
 from __future__ import annotations
 
 import logging
+import os
 import re
 import socket
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ PACKAGE = Path(__file__).resolve().parent
 CONNECT_TIMEOUT_S = 5.0
 POLL_S = 0.5
 INSTALL = "pip install -r requirements-ray.txt (ray==2.60.0)"
+USAGE_STATS = "RAY_USAGE_STATS_ENABLED"
 HOST_PORT = re.compile(r"\[?([^\[\]]+?)\]?:(\d{1,5})")
 
 
@@ -54,6 +56,8 @@ def connect_ray(options: ExecutorOptions) -> RayRunner:
     if ray.is_initialized():
         return RayRunner(ray, options, started=False)
     check_address(options.address)
+    # A Ray this command starts sends no usage statistics (nor does the app); the user's own setting wins.
+    os.environ.setdefault(USAGE_STATS, "0")
     try:
         ray.init(address=options.address, runtime_env={"py_modules": [str(PACKAGE)]},
                  logging_level=logging.WARNING)

@@ -227,7 +227,7 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
     csvs = sorted(name for name in names if name.endswith(".csv"))
     assert printed.strip().endswith(f"{len(html)} figures, {len(csvs)} tables")
     assert manifest["lineage"] == "tiny" and manifest["analysis"] == {
-        "exclusions": "paper", "reference": "base", "controls": 20, "seed": 0}
+        "exclusions": "paper", "reference": "base", "controls": 20, "seed": 0, "measure": "attention"}
     for table in ("overview-statistics", "overview-mean-share", "layers-profiles", "overview-shares"):
         assert {f"tables/{table}.csv", f"tables/{table}.json"} <= names
     assert "figures/overview-mean-share.html" in names and "figures/heads-shift-seller-1-ift-vs-base.html" in names

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def test_report_columns_follow_the_statistics_record():
     assert REPORT_COLUMNS[REPORT_COLUMNS.index("mean_share") + 1:][:len(STATISTIC_NAMES)] == STATISTIC_NAMES
-    assert REPORT_COLUMNS[-3:] == ("control_percentile", "control_p", "control_note")
+    assert REPORT_COLUMNS[-4:] == ("control_percentile", "control_p", "control_q", "control_note")
 
 
 def test_report_rows_and_statistics(tiny_run):
