@@ -33,6 +33,7 @@ CONNECT_TIMEOUT_S = 5.0
 POLL_S = 0.5
 INSTALL = "pip install -r requirements-ray.txt (ray==2.60.0)"
 USAGE_STATS = "RAY_USAGE_STATS_ENABLED"
+AUTH_MODE = "RAY_AUTH_MODE"
 HOST_PORT = re.compile(r"\[?([^\[\]]+?)\]?:(\d{1,5})")
 
 
@@ -59,11 +60,14 @@ def connect_ray(options: ExecutorOptions) -> RayRunner:
     # A Ray this command starts sends no usage statistics (nor does the app); the user's own setting wins.
     os.environ.setdefault(USAGE_STATS, "0")
     try:
-        ray.init(address=options.address, runtime_env={"py_modules": [str(PACKAGE)]},
+        ray.init(address=options.address, runtime_env={"py_modules": [str(PACKAGE)]}, include_dashboard=False,
                  logging_level=logging.WARNING)
     except (ConnectionError, ValueError, RuntimeError) as error:
         where = f"--address {options.address}" if options.address else "--executor ray"
-        raise InterpError(f"{where}: cannot connect to a Ray cluster ({first_line(error)})") from None
+        hint = "" if os.environ.get(AUTH_MODE) else (
+            "; a cluster with token authentication (Ray's default) also needs RAY_AUTH_MODE=token and its token "
+            "in ~/.ray/auth_token or RAY_AUTH_TOKEN")
+        raise InterpError(f"{where}: cannot connect to a Ray cluster ({first_line(error)}){hint}") from None
     return RayRunner(ray, options, started=True)
 
 
