@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from pathlib import Path
 
 import streamlit as st
 
@@ -18,9 +19,9 @@ from interp.lineage import Lineage
 from interp.store import ResultsStore
 from ui.concepts import render_concepts_page
 from ui.results import open_results, render_page_picker, render_view, results_version
-from ui.run import auto_open_demo, render_no_results, start_run
+from ui.run import auto_open_demo, render_no_results, results_match_sidebar, start_run
 from ui.sidebar import render_reference_choice, render_sidebar
-from ui.state import current_folder, init_state, selection_from_state
+from ui.state import SOURCE_RUN, current_folder, init_state, selection_from_state
 
 st.set_page_config(page_title="Legal concept attention across a lineage", page_icon="⚖️", layout="wide")
 
@@ -53,6 +54,10 @@ def render_main(lineage: Lineage | None, run: bool) -> None:
         return
     st.caption(f"Results: `{folder}` · lineage **{manifest.lineage}** · stages {', '.join(manifest.stage_labels)} · "
                f"{len(manifest.sequence_ids)} sequences · updated {manifest.updated}")
+    if lineage is not None and st.session_state.source == SOURCE_RUN:
+        mismatch = results_match_sidebar(lineage, Path(folder))
+        if mismatch:
+            st.warning(mismatch, icon="⚠️")
     if results.partial:
         st.warning(f"**Partial results**: the run stopped before it finished; {results.describe_missing()}. "
                    "Run it again to finish it.")

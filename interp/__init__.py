@@ -15,6 +15,8 @@ _HOMES = {
     "interp.errors": ("InterpError",),
     "interp.registry": ("ConceptSequence", "ConceptSet", "Span", "load_concept_file", "load_concepts"),
     "interp.alignment": ("AlignedSequence", "align_sequence", "compute_excluded_mask", "concept_runs"),
+    "interp.tokens": ("readable_tokens", "token_texts"),
+    "interp.packaged": ("ensure_packaged",),
     "interp.statistics": (
         "ControlComparison", "LayerProfile", "ShiftStatistics", "compare_with_controls", "compute_bootstrap_ci",
         "compute_layer_profile", "compute_share", "compute_shift", "compute_shift_statistics",

@@ -1,23 +1,94 @@
-"""Map concept spans (character offsets) to the tokens of any Hugging Face tokenizer.
+"""Map concept spans (character offsets) to the tokens of any Hugging Face tokenizer, and say
+which keys a share leaves out.
 
 A token is a concept token when its character range, with surrounding whitespace trimmed,
 overlaps a span. Trimming matters for SentencePiece-style tokenizers, whose offset for `▁word`
 starts at the space before the word: the space alone must not make the token part of a span
-that begins right after it.
+that begins right after it. A token that stands only for whitespace never overlaps a span, even
+where the offset mapping gives it a character (SentencePiece's prefix `▁` before `<0xE5>` byte
+tokens points at the character that follows).
+
+Excluded keys E are the tokens an exclusion preset names plus the first position under a
+first-position rule (`FIRST_POSITION_RULES`). Spans are character offsets into the text as
+given: alignment does not normalise Unicode (that would move the offsets); concept files are
+normalised where they are read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from interp.errors import InterpError
 from interp.registry import ConceptSequence
+from interp.tokens import readable_tokens, token_texts
 
 PAPER_EXCLUSIONS = ("'", "(", ")", ",", "-", ".", ":", "<s>", "▁", "▁(", "▁...", "▁[...]")
-EXCLUSION_PRESETS: dict[str, tuple[str, ...]] = {"paper": PAPER_EXCLUSIONS, "none": ()}
+FIRST_POSITION_RULES = {
+    "bos": "the first token where the tokenizer put a BOS there (the reference study)",
+    "first": "always the first token, the attention sink of models with or without a BOS",
+    "none": "nothing for being first (tokens the exclusion list names are still excluded)",
+}
+
+
+@dataclass(frozen=True)
+class ExclusionPreset:
+    """A named set of excluded key tokens: exact token strings, a rule over the tokens, or both.
+
+    `rule(tokens) -> bool [tokens]` sees the whole sequence, so it can read byte-level tokens
+    as the text they cover.
+    """
+
+    name: str
+    description: str
+    tokens: tuple[str, ...] = ()
+    rule: Callable[[Sequence[str]], np.ndarray] | None = None
+
+    def mask(self, tokens: Sequence[str]) -> np.ndarray:
+        """`bool [tokens]`: the tokens this preset excludes."""
+        listed = set(self.tokens)
+        mask = np.array([token in listed for token in tokens], dtype=bool)
+        if self.rule is not None:
+            mask |= np.asarray(self.rule(tokens), dtype=bool)
+        return mask
+
+
+def compute_punctuation_mask(tokens: Sequence[str]) -> np.ndarray:
+    """`bool [tokens]`: tokens that cover only punctuation (Unicode P*) or whitespace once read as
+    the text they cover, so `▁(`, `Ġ(` and `<0x28>` alike. Control tokens (`<s>`) are not text and
+    are left to the first-position rule."""
+    return np.array([
+        not text.special and all(_is_punctuation_or_space(char) for char in text.text) for text in token_texts(tokens)
+    ], dtype=bool)
+
+
+def _is_punctuation_or_space(char: str) -> bool:
+    return len(char) == 1 and (char.isspace() or unicodedata.category(char).startswith("P"))
+
+
+EXCLUSION_PRESETS: dict[str, ExclusionPreset] = {}
+
+
+def register_exclusion_preset(preset: ExclusionPreset) -> ExclusionPreset:
+    """Add a preset to the registry that the CLI's `--exclude`, the app's picker and the tests read."""
+    if preset.name in EXCLUSION_PRESETS or preset.name == "custom":
+        raise ValueError(f"exclusion preset {preset.name!r} is registered twice or reserved")
+    EXCLUSION_PRESETS[preset.name] = preset
+    return preset
+
+
+register_exclusion_preset(ExclusionPreset(
+    "paper", "the reference study's list, byte-exact for SentencePiece tokenizers: " + " ".join(PAPER_EXCLUSIONS),
+    tokens=PAPER_EXCLUSIONS,
+))
+register_exclusion_preset(ExclusionPreset(
+    "punctuation", "every token that is only punctuation or whitespace once read as text, for any tokenizer",
+    rule=compute_punctuation_mask,
+))
+register_exclusion_preset(ExclusionPreset("none", "no tokens (only the first-position rule applies)"))
 
 
 @dataclass(frozen=True)
@@ -42,13 +113,20 @@ class AlignedSequence:
         return len(self.tokens)
 
 
-def resolve_exclusions(preset: str | Sequence[str]) -> tuple[str, ...]:
-    """Token strings to exclude: a preset name (`paper`, `none`) or a custom list."""
+def resolve_exclusions(preset: str | Sequence[str]) -> ExclusionPreset:
+    """The preset called `preset` (see `EXCLUSION_PRESETS`), or a custom list of token strings."""
     if isinstance(preset, str):
         if preset not in EXCLUSION_PRESETS:
             raise InterpError(f"exclusion preset {preset!r} is unknown; use one of {', '.join(EXCLUSION_PRESETS)} or a list of tokens")
         return EXCLUSION_PRESETS[preset]
-    return tuple(preset)
+    return ExclusionPreset("custom", "a list of token strings", tokens=tuple(preset))
+
+
+def check_first_position(rule: str) -> str:
+    """`rule` if it is a first-position rule, else an `InterpError` listing them."""
+    if rule not in FIRST_POSITION_RULES:
+        raise InterpError(f"first-position rule {rule!r} is unknown; use one of {', '.join(FIRST_POSITION_RULES)}")
+    return rule
 
 
 def parse_exclusions(text: str) -> str | tuple[str, ...]:
@@ -66,11 +144,14 @@ def parse_exclusions(text: str) -> str | tuple[str, ...]:
     return tokens
 
 
-def compute_excluded_mask(aligned: AlignedSequence, exclusions: str | Sequence[str] = "paper") -> np.ndarray:
-    """Excluded keys E as `bool [tokens]`: BOS and every token whose string is in the list."""
-    excluded = set(resolve_exclusions(exclusions))
-    mask = np.array([token in excluded for token in aligned.tokens], dtype=bool)
-    if aligned.has_bos:
+def compute_excluded_mask(
+    aligned: AlignedSequence, exclusions: str | Sequence[str] = "paper", first_position: str = "bos"
+) -> np.ndarray:
+    """Excluded keys E as `bool [tokens]`: the tokens the preset (or list) excludes, and the first
+    token under the first-position rule (`bos`: where it is a BOS; `first`: always; `none`: never)."""
+    mask = resolve_exclusions(exclusions).mask(aligned.tokens)
+    rule = check_first_position(first_position)
+    if mask.size and (rule == "first" or (rule == "bos" and aligned.has_bos)):
         mask[0] = True
     return mask
 
@@ -93,7 +174,11 @@ def align_sequence(
     token_ids = tuple(int(i) for i in encoding["input_ids"])
     offsets = tuple((int(s), int(e)) for s, e in encoding["offset_mapping"])
     tokens = tuple(tokenizer.convert_ids_to_tokens(list(token_ids)))
-    trimmed = [_trim(text, start, end) for start, end in offsets]
+    covered = token_texts(tokens)
+    trimmed = [
+        (start, start) if not piece.special and not piece.text.strip() else _trim(text, start, end)
+        for piece, (start, end) in zip(covered, offsets)
+    ]
     span_tokens = []
     straddling: set[int] = set()
     for span in sequence.spans:
@@ -153,9 +238,10 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def format_marked_tokens(tokens: Sequence[str], concept_mask) -> str:
-    """Tokens separated by spaces, each run of concept tokens wrapped in brackets."""
+    """Tokens as readable text (`interp.tokens`), separated by spaces, each run of concept tokens
+    wrapped in brackets: `<s> ␣The [␣lessee] ␣shall`."""
     pieces = []
-    for index, token in enumerate(tokens):
+    for index, token in enumerate(readable_tokens(tokens)):
         inside = bool(concept_mask[index])
         opens = inside and (index == 0 or not concept_mask[index - 1])
         closes = inside and (index == len(tokens) - 1 or not concept_mask[index + 1])

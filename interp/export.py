@@ -1,8 +1,11 @@
 """Figures and tables as files: PNG/SVG/PDF through one headless Chromium, HTML, CSV, JSON, zip.
 
-Kaleido 1.x renders images in a Chromium it drives over a pipe. Starting that browser takes
-about two seconds, rendering a figure in an open one a fraction of a second, so the process
-keeps one browser (a `FigureExporter`) and sends every image to it.
+Images come from `interp.images`: one browser per process (`shared_exporter`), each figure laid
+out once for all its formats, tabs in parallel. A bundle is written by a `BundleWriter`, which
+sends each figure to the browser as soon as it is added, so that `export_run` computes the next
+view while earlier figures render, and which writes the zip only once everything has arrived: a
+failure leaves no partial zip. Each figure is serialised once, in the chosen style
+(`interp.styles`), and that JSON feeds both the browser and the figure's HTML page.
 
 Every CSV is written by `table_bytes` through `interp.output.csv_text`, so no cell reaches a
 spreadsheet as a formula; bundle entry names are unique ignoring case and short enough for any
@@ -11,9 +14,10 @@ file system once unzipped (`bundle_names`).
 
 from __future__ import annotations
 
-import asyncio
 import atexit
+import concurrent.futures
 import hashlib
+import html
 import io
 import json
 import math
@@ -22,150 +26,36 @@ import re
 import shutil
 import threading
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
 from interp.atomic import write_bytes_atomic
 from interp.errors import InterpError
+from interp.images import CHROMIUM_MISSING, IMAGE_FORMATS, FigureExporter, figure_job
 from interp.output import csv_text
 from interp.results import Results
+from interp.styles import Style, figure_title, get_style, style_manifest
 
-IMAGE_FORMATS = ("png", "svg", "pdf")
-PNG_SCALE = 2
-CHROMIUM_MISSING = (
-    "Chromium not found: install Debian's chromium package (apt-get install chromium), "
-    "or point BROWSER_PATH at a Chromium, for PNG/SVG/PDF export"
-)
+__all__ = ["CHROMIUM_MISSING", "IMAGE_FORMATS", "BundleWriter", "ExportProgress", "FigureExporter", "bundle_file_name",
+           "bundle_manifest", "bundle_names", "check_export_options", "chromium_found", "count_bundle_entries",
+           "export_run", "figure_bytes", "figure_html", "figure_page", "image_formats_available", "shared_exporter",
+           "table_bytes", "write_bundle"]
+
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # A name stem in the bundle; with `.html` or `.json` it stays far below the 255 bytes of a file name.
 MAX_ENTRY_STEM = 150
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same content gives the same zip
-
-
-async def _cancel_pending() -> None:
-    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-class FigureExporter:
-    """One kaleido browser, opened on first use and reused for every image until `close()`.
-
-    The browser lives in an asyncio loop on a daemon thread; calls from any thread (Streamlit
-    runs each session in its own) submit to that loop and wait with a timeout, so a browser
-    that dies cannot hang the caller. `starts` counts browser launches.
-    """
-
-    def __init__(self, tabs: int | None = None, timeout: float = 90.0) -> None:
-        self.tabs = tabs or max(1, min(4, os.cpu_count() or 1))
-        self.timeout = timeout
-        self.starts = 0
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._browser: Any = None
-        self._failure: str | None = None
-
-    def _submit(self, coroutine: Any, timeout: float) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
-
-    def _start(self) -> str | None:
-        """Open the browser unless it is open; return why it cannot be opened, or None."""
-        with self._lock:
-            if self._browser is not None or self._failure is not None:
-                return self._failure
-            import kaleido  # deferred: importing it is slow and only images need it
-            from choreographer.errors import ChromeNotFoundError
-
-            # mathjax=False: the default loads MathJax from a CDN, a network call per start.
-            try:
-                browser = kaleido.Kaleido(n=self.tabs, timeout=self.timeout, mathjax=False)
-            except ChromeNotFoundError:
-                return CHROMIUM_MISSING  # not remembered: Chromium may be installed later
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(
-                target=self._loop.run_forever, name="interp-kaleido", daemon=True
-            )
-            self._thread.start()
-            self.starts += 1
-            try:
-                self._submit(browser.open(), self.timeout)
-            except Exception as error:  # noqa: BLE001 - any launch failure is the reason given
-                detail = error.args[0] if error.args else error
-                try:
-                    self._submit(browser.close(), 10)
-                except Exception:  # noqa: BLE001 - there may be no process left to close
-                    pass
-                self._failure = (f"Chromium could not be started for PNG/SVG/PDF export: "
-                                 f"{type(error).__name__}: {detail}")
-                self._stop_loop()
-                return self._failure
-            self._browser = browser
-            return None
-
-    def _stop_loop(self) -> None:
-        """Cancel what still runs on the loop (a failed launch leaves a watchdog), then stop it."""
-        if self._loop is not None:
-            try:
-                self._submit(_cancel_pending(), 10)
-            except Exception:  # noqa: BLE001 - the loop is stopped below either way
-                pass
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()
-        self._loop = self._thread = None
-
-    def close(self) -> None:
-        """Close the browser; the next image opens a new one."""
-        with self._lock:
-            if self._browser is not None:
-                try:
-                    self._submit(self._browser.close(), 30)
-                except Exception:  # noqa: BLE001 - a browser that already died needs no closing
-                    pass
-                self._browser = None
-            self._stop_loop()
-            self._failure = None
-
-    def available(self) -> tuple[bool, str]:
-        """Whether images can be made (opening the browser if needed) and, if not, why."""
-        failure = self._start()
-        return (False, failure) if failure else (True, "PNG, SVG and PDF export available")
-
-    def figures_bytes(self, figures: Sequence[go.Figure], fmt: str) -> list[bytes]:
-        """Render several figures at once, spread over the browser's tabs."""
-        if fmt not in IMAGE_FORMATS:
-            raise InterpError(
-                f"image format must be one of {', '.join(IMAGE_FORMATS)}, got {fmt!r}"
-            )
-        failure = self._start()
-        if failure:
-            raise InterpError(failure)
-        if not figures:
-            return []
-        options = {"format": fmt, "scale": PNG_SCALE if fmt == "png" else 1}
-        browser = self._browser
-        specs = [fig.to_dict() for fig in figures]  # copies made here, not on the browser's loop
-
-        async def render_all() -> list[bytes]:
-            return await asyncio.gather(*(browser.calc_fig(s, opts=options) for s in specs))
-
-        try:
-            return self._submit(render_all(), self.timeout * (1 + len(figures) / self.tabs))
-        except Exception as error:
-            self.close()  # a failed browser is replaced on the next call
-            raise InterpError(f"{fmt.upper()} export failed: {error!r}") from error
-
-    def figure_bytes(self, fig: go.Figure, fmt: str) -> bytes:
-        """One figure as png (scale 2), svg or pdf."""
-        return self.figures_bytes([fig], fmt)[0]
+# Compressed already: deflating them again costs time and saves nothing.
+STORED_SUFFIXES = (".png", ".pdf")
 
 
 _shared: FigureExporter | None = None
@@ -212,11 +102,22 @@ def figure_html(fig: go.Figure, standalone: bool = True) -> bytes:
     A bundle of a hundred figures shares one copy of plotly.js (4.8 MB) instead of embedding it
     in every page.
     """
+    spec = fig.to_dict()
+    return figure_page(spec, figure_title(spec), standalone)
+
+
+def figure_page(spec: dict, title: str, standalone: bool = True, spec_json: str | None = None) -> bytes:
+    """`figure_html` of a figure dict, titled `title`; `spec_json` (the dict as
+    `to_json_plotly` writes it) names the page's plot after a hash of the figure."""
     # plotly names the page's div with a random uuid; a hash of the figure keeps the same
     # figure's page, and so the bundle, byte-for-byte reproducible.
-    div_id = "figure-" + hashlib.sha256(fig.to_json().encode("utf-8")).hexdigest()[:16]
+    spec_json = spec_json if spec_json is not None else to_json_plotly(spec)
+    div_id = "figure-" + hashlib.sha256(spec_json.encode("utf-8")).hexdigest()[:16]
     include = True if standalone else "directory"
-    return fig.to_html(include_plotlyjs=include, full_html=True, div_id=div_id).encode("utf-8")
+    page = pio.to_html(spec, validate=False, include_plotlyjs=include, full_html=True, div_id=div_id)
+    # The page's first `<head>` is its own (plotly.js, when embedded, comes after it).
+    page = page.replace("<head>", f"<head>\n    <title>{html.escape(title or 'figure')}</title>", 1)
+    return page.encode("utf-8")
 
 
 def _json_value(value: Any) -> Any:
@@ -254,19 +155,21 @@ def bundle_names(names: Sequence[str]) -> dict[str, str]:
     """A file name stem for each name: unique ignoring case (`x` and `X` would be one file on a
     case-insensitive file system; the later becomes `X-2`) and at most `MAX_ENTRY_STEM`
     characters (a longer one is cut and ends in a hash of the whole name)."""
-    stems: dict[str, str] = {}
     taken: set[str] = set()
-    for name in names:
-        stem = name
-        if len(stem) > MAX_ENTRY_STEM:
-            stem = f"{stem[:MAX_ENTRY_STEM - 13]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
-        candidate, number = stem, 1
-        while candidate.lower() in taken:
-            number += 1
-            candidate = f"{stem}-{number}"
-        taken.add(candidate.lower())
-        stems[name] = candidate
-    return stems
+    return {name: _claim_stem(name, taken) for name in names}
+
+
+def _claim_stem(name: str, taken: set[str]) -> str:
+    """`bundle_names` one name at a time: its stem, added to `taken` (lower case)."""
+    stem = name
+    if len(stem) > MAX_ENTRY_STEM:
+        stem = f"{stem[:MAX_ENTRY_STEM - 13]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+    candidate, number = stem, 1
+    while candidate.lower() in taken:
+        number += 1
+        candidate = f"{stem}-{number}"
+    taken.add(candidate.lower())
+    return candidate
 
 
 def _check_names(kind: str, names: Sequence[str]) -> None:
@@ -278,104 +181,261 @@ def _check_names(kind: str, names: Sequence[str]) -> None:
             )
 
 
-def write_bundle(
-    out_zip: str | Path,
-    figures: Mapping[str, go.Figure],
-    tables: Mapping[str, pd.DataFrame],
-    manifest: Mapping,
-    image_formats: Sequence[str] = ("png", "svg"),
-    extra_files: Mapping[str, bytes] | None = None,
-) -> Path:
-    """Write a zip of `manifest.json`, `figures/NAME.{png,svg,html}`, `tables/NAME.{csv,json}`.
-
-    The HTML pages load `figures/plotly.min.js`, stored once in the bundle. Names are made
-    unique ignoring case and cut to a safe length by `bundle_names`; extra files must not
-    collide (ignoring case) with the manifest or the two folders.
-
-    Images come from the shared browser when it is available; otherwise `figures/README.txt`
-    says why they are missing. `extra_files` land at the top level. The zip is built in memory
-    and written atomically.
-    """
-    extra_files = extra_files or {}
-    _check_names("figure", list(figures))
-    _check_names("table", list(tables))
-    _check_names("extra file", list(extra_files))
+def check_export_options(image_formats: Sequence[str], style: str = "screen",
+                         width: str | None = None) -> tuple[tuple[str, ...], Style, str | None]:
+    """The image formats (each once), the style and its width of a bundle, or an `InterpError`
+    naming what is valid: checked before any work starts."""
     unknown = [f for f in image_formats if f not in IMAGE_FORMATS]
     if unknown:
         raise InterpError(f"image formats must be among {', '.join(IMAGE_FORMATS)}, got {unknown}")
+    chosen = get_style(style)
+    return tuple(dict.fromkeys(image_formats)), chosen, chosen.resolve_width(width)
+
+
+def _check_extra_files(extra_files: Mapping[str, bytes]) -> None:
+    _check_names("extra file", list(extra_files))
     clashes = [name for name in extra_files if name.lower() in ("manifest.json", "figures", "tables")]
     if clashes:
         raise InterpError(f"extra file {clashes[0]!r} would collide with the bundle's manifest or folders")
     if len({name.lower() for name in extra_files}) < len(extra_files):
         raise InterpError("extra files: two names differ only in case")
-    figures = {stem: figures[name] for name, stem in bundle_names(list(figures)).items()}
-    tables = {stem: tables[name] for name, stem in bundle_names(list(tables)).items()}
 
-    entries: dict[str, bytes] = {
-        "manifest.json": (json.dumps(_json_value(manifest), indent=2, ensure_ascii=False,
-                                     allow_nan=False) + "\n").encode("utf-8")
-    }
-    names, figure_list = list(figures), list(figures.values())
-    if figure_list and image_formats:
-        exporter = shared_exporter()
-        available, reason = exporter.available()
-        if available:
-            for fmt in image_formats:
-                for name, data in zip(names, exporter.figures_bytes(figure_list, fmt)):
-                    entries[f"figures/{name}.{fmt}"] = data
-        else:
+
+@dataclass(frozen=True)
+class ExportProgress:
+    """How far a bundle is: steps computed (a view with one set of choices each) and images
+    rendered (a figure in one format each; the count grows while steps are computed)."""
+
+    steps_done: int
+    steps: int
+    images_done: int
+    images: int
+
+    @property
+    def fraction(self) -> float:
+        """Between 0 and 1: half for the steps, half for the images of the steps so far."""
+        built = self.steps_done / self.steps if self.steps else 1.0
+        if not self.images:
+            return built
+        return 0.5 * built * (1 + self.images_done / self.images)
+
+    def describe(self) -> str:
+        text = f"{self.steps_done} of {self.steps} views computed"
+        return text + (f", {self.images_done} of {self.images} images rendered" if self.images else "")
+
+
+def _in_background(function: Callable[[], Any]) -> concurrent.futures.Future:
+    """Run `function` on a thread of its own; its result or error arrives in the future."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(function())
+        except BaseException as error:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="interp-open-browser", daemon=True).start()
+    return future
+
+
+class BundleWriter:
+    """Collects a bundle's figures and tables and writes them as one zip.
+
+    Each added figure is styled and serialised once; its HTML page is made at once and its
+    images are queued in the shared browser (opened in the background when the writer is
+    made), so images render while the caller computes what it adds next. `write` waits for the
+    images and writes the zip atomically; until then nothing is on disk. `progress` is called
+    from the caller's thread only (Streamlit draws from that thread alone).
+    """
+
+    def __init__(self, image_formats: Sequence[str] = IMAGE_FORMATS, style: str = "screen", width: str | None = None,
+                 steps: int = 1, progress: Callable[[ExportProgress], None] | None = None) -> None:
+        self.image_formats, self.style, self.width = check_export_options(image_formats, style, width)
+        self.figures = self.tables = 0
+        self._entries: dict[str, bytes] = {}
+        self._figure_stems: set[str] = set()
+        self._table_stems: set[str] = set()
+        self._pending: list[tuple[str, concurrent.futures.Future]] = []
+        self._steps, self._steps_done, self._images, self._images_done = steps, 0, 0, 0
+        self._progress = progress
+        self._exporter = shared_exporter() if self.image_formats else None
+        self._opening = _in_background(self._exporter.available) if self._exporter else None
+        self._unavailable: str | None = None
+
+    def _images_possible(self) -> bool:
+        if self._opening is None:
+            return False
+        available, reason = self._opening.result(timeout=2 * self._exporter.timeout + 30)
+        self._unavailable = None if available else reason
+        return available
+
+    def add(self, figures: Mapping[str, go.Figure], tables: Mapping[str, pd.DataFrame], step_done: bool = True) -> None:
+        """Add figures (rendered in the background) and tables; names as `write_bundle` takes them."""
+        _check_names("figure", list(figures))
+        _check_names("table", list(tables))
+        images = bool(figures) and self._images_possible()
+        for name, fig in figures.items():
+            stem = _claim_stem(name, self._figure_stems)
+            original = fig.to_dict()
+            title = figure_title(original)
+            spec = self.style.apply(original, self.width)
+            spec_json = to_json_plotly(spec)
+            self._entries[f"figures/{stem}.html"] = figure_page(spec, title, standalone=False, spec_json=spec_json)
+            if self.style.name != "screen" and title:
+                self._entries[f"figures/{stem}.txt"] = (title + "\n").encode("utf-8")
+            if images:
+                job = figure_job(spec, self.image_formats, self.style.png_scale, stem, spec_json, title)
+                self._pending.append((stem, self._exporter.submit(job)))
+                self._images += len(self.image_formats)
+            self.figures += 1
+        for name, frame in tables.items():
+            stem = _claim_stem(name, self._table_stems)
+            self._entries[f"tables/{stem}.csv"] = table_bytes(frame, "csv")
+            self._entries[f"tables/{stem}.json"] = table_bytes(frame, "json")
+            self.tables += 1
+        self._steps_done += step_done
+        self._collect(block=False)
+
+    def _report(self) -> None:
+        if self._progress is not None:
+            self._progress(ExportProgress(self._steps_done, self._steps, self._images_done, self._images))
+
+    def _collect(self, block: bool) -> None:
+        """Move rendered images into the bundle as they arrive; with `block`, until all have."""
+        while True:
+            finished = [item for item in self._pending if item[1].done()]
+            if block and not finished and self._pending:
+                futures = [future for _, future in self._pending]
+                limit = self._exporter.timeout * (1 + len(futures) / self._exporter.tabs)
+                concurrent.futures.wait(futures, timeout=limit, return_when=concurrent.futures.FIRST_COMPLETED)
+                # None in time: waiting on the first once more raises the timeout as one line.
+                finished = [item for item in self._pending if item[1].done()] or self._pending[:1]
+            for stem, future in finished:
+                for fmt, data in self._exporter.wait(future, len(self._pending)).items():
+                    self._entries[f"figures/{stem}.{fmt}"] = data
+                self._images_done += len(self.image_formats)
+            done = {id(future) for _, future in finished}
+            self._pending = [item for item in self._pending if id(item[1]) not in done]
+            self._report()
+            if not (block and self._pending):
+                return
+
+    def abandon(self) -> None:
+        """Drop the images still queued (after a failure elsewhere); nothing is written."""
+        for _, future in self._pending:
+            future.cancel()
+        self._pending = []
+
+    def write(self, out_zip: str | Path, manifest: Mapping, extra_files: Mapping[str, bytes] | None = None) -> Path:
+        """Wait for the images, then write the zip atomically: manifest first, entries sorted."""
+        extra_files = extra_files or {}
+        _check_extra_files(extra_files)
+        try:
+            self._collect(block=True)
+        except BaseException:
+            self.abandon()
+            raise
+        entries = dict(self._entries)
+        entries["manifest.json"] = (json.dumps(_json_value(manifest), indent=2, ensure_ascii=False,
+                                               allow_nan=False) + "\n").encode("utf-8")
+        if self.figures and self.image_formats and self._unavailable:
             entries["figures/README.txt"] = (
-                f"No {', '.join(f.upper() for f in image_formats)} images in this bundle: "
-                f"{reason}\nThe HTML files open in any browser and can be saved as images there.\n"
+                f"No {', '.join(f.upper() for f in self.image_formats)} images in this bundle: "
+                f"{self._unavailable}\nThe HTML files open in any browser and can be saved as images there.\n"
             ).encode("utf-8")
-    if figures:
-        entries["figures/plotly.min.js"] = get_plotlyjs().encode("utf-8")
-    for name, fig in figures.items():
-        entries[f"figures/{name}.html"] = figure_html(fig, standalone=False)
-    for name, frame in tables.items():
-        entries[f"tables/{name}.csv"] = table_bytes(frame, "csv")
-        entries[f"tables/{name}.json"] = table_bytes(frame, "json")
-    entries.update(extra_files)
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as bundle:
-        for path in sorted(entries, key=lambda p: (p != "manifest.json", p)):
-            info = zipfile.ZipInfo(path, date_time=ZIP_TIME)
-            png = path.endswith(".png")  # already compressed
-            info.compress_type = zipfile.ZIP_STORED if png else zipfile.ZIP_DEFLATED
-            bundle.writestr(info, entries[path])
-    return write_bytes_atomic(out_zip, buffer.getvalue())
+        if self.figures:
+            entries["figures/plotly.min.js"] = get_plotlyjs().encode("utf-8")
+        entries.update(extra_files)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as bundle:
+            for path in sorted(entries, key=lambda p: (p != "manifest.json", p)):
+                info = zipfile.ZipInfo(path, date_time=ZIP_TIME)
+                info.compress_type = zipfile.ZIP_STORED if path.endswith(STORED_SUFFIXES) else zipfile.ZIP_DEFLATED
+                bundle.writestr(info, entries[path])
+        return write_bytes_atomic(out_zip, buffer.getvalue())
 
 
-def bundle_manifest(results: Results) -> dict[str, Any]:
-    """The run's manifest plus every setting of the analysis that shaped the bundle's numbers."""
+def write_bundle(
+    out_zip: str | Path,
+    figures: Mapping[str, go.Figure],
+    tables: Mapping[str, pd.DataFrame],
+    manifest: Mapping,
+    image_formats: Sequence[str] = IMAGE_FORMATS,
+    extra_files: Mapping[str, bytes] | None = None,
+    style: str = "screen",
+    width: str | None = None,
+    progress: Callable[[ExportProgress], None] | None = None,
+) -> Path:
+    """Write a zip of `manifest.json`, `figures/NAME.{png,svg,pdf,html}`, `tables/NAME.{csv,json}`.
+
+    The HTML pages load `figures/plotly.min.js`, stored once in the bundle; in a style other
+    than "screen", `figures/NAME.txt` holds the caption (the title taken out of the figure).
+    Names are made unique ignoring case and cut to a safe length by `bundle_names`; extra files
+    land at the top level and must not collide (ignoring case) with the manifest or the two
+    folders. Images come from the shared browser when it is available; otherwise
+    `figures/README.txt` says why they are missing. Nothing is written unless all of it is.
+    """
+    _check_names("figure", list(figures))
+    _check_names("table", list(tables))
+    _check_extra_files(extra_files or {})
+    writer = BundleWriter(image_formats, style, width, progress=progress)
+    try:
+        writer.add(figures, tables)
+    except BaseException:
+        writer.abandon()
+        raise
+    return writer.write(out_zip, manifest, extra_files)
+
+
+def bundle_manifest(results: Results, style: str = "screen", width: str | None = None,
+                    image_formats: Sequence[str] = IMAGE_FORMATS) -> dict[str, Any]:
+    """The run's manifest plus every setting of the analysis that shaped the bundle's numbers,
+    and the style and image formats of its figures."""
     manifest = results.manifest.model_dump(mode="json")
     selection = results.selection
     manifest["analysis"] = {
         "exclusions": selection.exclusions if isinstance(selection.exclusions, str) else list(selection.exclusions),
         "reference": results.reference, "controls": selection.n_controls, "seed": selection.seed,
         "measure": selection.measure,
+        "first_position": selection.first_position,
     }
+    manifest["figures"] = {"style": style_manifest(style, width), "image_formats": list(image_formats)}
     if results.partial:
         manifest["partial"] = results.describe_missing()
     return manifest
 
 
-def bundle_file_name(results: Results) -> str:
-    """A zip name that says which run and which analysis settings: `run-ref-base-paper-c200-s0.zip`."""
+def bundle_file_name(results: Results, style: str = "screen", width: str | None = None) -> str:
+    """A zip name that says which run, analysis settings and style:
+    `run-ref-base-paper-attention-c200-s0.zip`, `...-s0-paper-column.zip` for paper figures."""
     selection = results.selection
     exclusions = selection.exclusions if isinstance(selection.exclusions, str) else "custom"
-    return (f"{results.store.folder.name}-ref-{results.reference}-{exclusions}-{selection.measure}"
-            f"-c{selection.n_controls}-s{selection.seed}.zip")
+    first = "" if selection.first_position == "bos" else f"-first-{selection.first_position}"
+    chosen = get_style(style)
+    look = "" if chosen.name == "screen" else f"-{chosen.name}-{chosen.resolve_width(width)}"
+    return (f"{results.store.folder.name}-ref-{results.reference}-{exclusions}{first}-{selection.measure}"
+            f"-c{selection.n_controls}-s{selection.seed}{look}.zip")
 
 
-def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[str] = ("png", "svg")) -> tuple[Path, int, int]:
+def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[str] = IMAGE_FORMATS,
+               style: str = "screen", width: str | None = None,
+               progress: Callable[[ExportProgress], None] | None = None) -> tuple[Path, int, int]:
     """Every view's figures and tables of a run as one zip; returns the path and how many
-    figures and tables it holds, counted in the zip as written."""
-    from interp.views import bundle_contents
+    figures and tables it holds, counted in the zip as written.
 
-    figures, tables = bundle_contents(results)
-    path = write_bundle(out_zip, figures, tables, bundle_manifest(results), image_formats=image_formats)
+    Views are computed one step at a time (`interp.views.bundle_steps`) while the figures of
+    earlier steps render; `progress` hears of every step and every rendered figure."""
+    from interp.views import bundle_steps, count_bundle_steps
+
+    manifest = bundle_manifest(results, style, width, image_formats)
+    writer = BundleWriter(image_formats, style, width, steps=count_bundle_steps(results), progress=progress)
+    try:
+        for figures, tables in bundle_steps(results):
+            writer.add(figures, tables)
+    except BaseException:
+        writer.abandon()
+        raise
+    path = writer.write(out_zip, manifest)
     return (path, *count_bundle_entries(path))
 
 

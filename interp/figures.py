@@ -26,19 +26,23 @@ from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from interp.errors import InterpError
+from interp.tokens import readable_tokens
 
 TEMPLATE = "interp"
 TRACE_TYPES = ("bar", "heatmap", "histogram", "scatter")
 SEQUENTIAL_SCALE = "Viridis"
 DIVERGING_SCALE = "RdBu_r"
 CONCEPT_COLOUR = "#d62728"
+TEXT_CHARACTER_PX = 7.83
+# Okabe & Ito's colour-blind-safe palette: stage i of a run has colour i in every figure and export.
+STAGE_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 MAX_ANNOTATIONS = 400
 # At most this many token labels on an axis; longer windows label every k-th token.
 MAX_TOKEN_TICKS = 60
 PANEL_COLUMNS = 3
-# Beyond this many stages (the qualitative palette's size) stages take colours along a scale,
-# and the mean share per stage is a map rather than grouped bars.
-MANY_STAGES = 10
+# Beyond this many stages (the palette's size) stages take colours along a scale, and the
+# Overview's shifts are a sequence × stage map rather than grouped points.
+MANY_STAGES = len(STAGE_PALETTE)
 
 
 def _register_template() -> None:
@@ -53,6 +57,16 @@ def _register_template() -> None:
 
 
 _register_template()
+
+
+def stage_colours(stages: Sequence[str]) -> dict[str, str]:
+    """A colour per stage, by the stage's place in its run (not in one figure), so a stage keeps its
+    colour across views whichever stages a figure leaves out: Okabe–Ito for up to `MANY_STAGES`
+    stages; beyond, colours along Viridis in lineage order, so that no two stages share one and a
+    training trajectory reads as a gradient (`_stage_scale` draws its colour bar)."""
+    if len(stages) <= MANY_STAGES:
+        return {stage: STAGE_PALETTE[index] for index, stage in enumerate(stages)}
+    return dict(zip(stages, sample_colorscale(SEQUENTIAL_SCALE, list(np.linspace(0.0, 0.9, len(stages))))))
 
 
 def _check_kind(kind: str, allowed: tuple[str, ...]) -> None:
@@ -94,66 +108,75 @@ def _text_colour(value: float, colours: dict) -> str:
     return "black" if value > 0.6 * colours["zmax"] else "white"
 
 
+def short_number(value: float) -> str:
+    """A value with enough digits to tell small ones apart: `0.123`, `-0.004`, `3.2e-05`, never `-0.00`."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    return f"{value:.3f}" if abs(value) >= 0.001 else f"{value:.1e}"
+
+
 def _cell_annotations(
-    cells: list[tuple[float, float, float]], colours: dict, size: int = 9
+    cells: list[tuple[float, float, float]], colours: dict, size: int = 9, text=lambda value: f"{value:.2f}",
 ) -> list[dict]:
     return [
-        dict(x=x, y=y, text=f"{value:.2f}", showarrow=False,
+        dict(x=x, y=y, text=text(value), showarrow=False,
              font=dict(size=size, color=_text_colour(value, colours)))
         for x, y, value in cells
     ]
 
 
-def mean_share_figure(table: pd.DataFrame) -> go.Figure:
-    """Grouped bars of the mean share: one group per sequence, one bar per stage.
+def shift_overview_figure(table: pd.DataFrame, reference: str, all_stages: Sequence[str] = ()) -> go.Figure:
+    """Mean shift per sequence and stage against the reference, with its interval: the study's
+    question at a glance. Zero is marked; a point whose interval stays off zero moved.
 
-    `table` has columns `sequence_id, stage, mean_share`; sequences and stages keep the order
-    in which they first appear.
+    `table` has columns `sequence_id, concept, stage, mean, low, high, control_percentile` (the
+    overview table of `interp.views`); `low`/`high` may be NaN (no interval drawn). Stages keep
+    their run-wide colours (`all_stages`).
     """
-    missing = {"sequence_id", "stage", "mean_share"} - set(table.columns)
+    missing = {"sequence_id", "concept", "stage", "mean", "low", "high", "control_percentile"} - set(table.columns)
     if missing:
-        raise InterpError(f"mean share table lacks column(s) {', '.join(sorted(missing))}")
-    if table.duplicated(["sequence_id", "stage"]).any():
-        raise InterpError("mean share table has more than one row for a sequence and stage")
+        raise InterpError(f"shift table lacks column(s) {', '.join(sorted(missing))}")
     sequences = list(dict.fromkeys(table["sequence_id"]))
     stages = list(dict.fromkeys(table["stage"]))
     if len(stages) > MANY_STAGES:
-        return _mean_share_map(table, sequences, stages)
-    fig = go.Figure()
+        return _shift_map(table, sequences, stages, reference)
+    colours = stage_colours(all_stages or stages)
+    traces = []
     for stage in stages:
-        rows = table[table["stage"] == stage].set_index("sequence_id")["mean_share"]
-        fig.add_trace(go.Bar(
-            x=sequences, y=[rows.get(s, np.nan) for s in sequences], name=str(stage),
-            hovertemplate="sequence %{x}<br>stage %{fullData.name}"
-                          "<br>mean share %{y:.4f}<extra></extra>",
+        rows = table[table["stage"] == stage].set_index("sequence_id").reindex(sequences)
+        has_interval = rows["low"].notna().any()
+        traces.append(go.Scatter(
+            x=sequences, y=rows["mean"], mode="markers", name=str(stage), offsetgroup=str(stage),
+            marker=dict(size=8, color=colours[stage]),
+            error_y=dict(type="data", symmetric=False, array=rows["high"] - rows["mean"],
+                         arrayminus=rows["mean"] - rows["low"], visible=bool(has_interval)),
+            customdata=np.stack([rows["concept"].astype(str), rows["low"], rows["high"],
+                                 rows["control_percentile"]], axis=-1),
+            hovertemplate="%{x} (%{customdata[0]})<br>stage %{fullData.name}<br>mean shift %{y:.4f}"
+                          "<br>95% interval [%{customdata[1]:.4f}, %{customdata[2]:.4f}]"
+                          "<br>control percentile %{customdata[3]:.0f}<extra></extra>",
         ))
-    return _finish(fig, "Mean share of attention on the concept, per stage",
-                   "sequence", "mean share over heads", barmode="group", legend_title_text="stage")
+    fig = go.Figure(traces)
+    fig.add_hline(y=0, line=dict(color="grey", width=1, dash="dash"))
+    return _finish(fig, f"Mean shift of the concept share against {reference}, per sequence",
+                   "sequence", f"mean shift Δ vs {reference} (95% bootstrap interval over heads)",
+                   scattermode="group", legend_title_text="stage")
 
 
-def _mean_share_map(table: pd.DataFrame, sequences: list, stages: list) -> go.Figure:
-    """The mean share of many stages as a sequence × stage map (stages in lineage order)."""
-    values = table.pivot(index="sequence_id", columns="stage", values="mean_share").reindex(
+def _shift_map(table: pd.DataFrame, sequences: list, stages: list, reference: str) -> go.Figure:
+    """The mean shift of many stages as a sequence × stage map (stages in lineage order), on
+    `RdBu_r` around 0: a trajectory of checkpoints reads along each row."""
+    values = table.pivot(index="sequence_id", columns="stage", values="mean").reindex(
         index=sequences, columns=stages).to_numpy(dtype=np.float64)
     fig = go.Figure(go.Heatmap(
         z=values, x=[str(stage) for stage in stages], y=[str(s) for s in sequences],
-        colorbar=dict(title="mean share"), **_colour_range(values, diverging=False, from_zero=False),
-        hovertemplate="sequence %{y}<br>stage %{x}<br>mean share %{z:.4f}<extra></extra>",
+        colorbar=dict(title=f"shift vs {reference}"), **_colour_range(values, diverging=True),
+        hovertemplate="sequence %{y}<br>stage %{x}<br>mean shift %{z:.4f}<extra></extra>",
     ))
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category", autorange="reversed")
-    return _finish(fig, "Mean share of attention on the concept, per stage", "stage (lineage order)", "sequence",
-                   height=max(320, 160 + 22 * len(sequences)))
-
-
-def stage_colours(stages: Sequence[str]) -> dict[str, str]:
-    """A colour per stage, the same in every figure: the qualitative palette for up to
-    `MANY_STAGES` stages; beyond, colours along Viridis in lineage order, so that no two stages
-    share one and a training trajectory reads as a gradient."""
-    palette = pio.templates[TEMPLATE].layout.colorway
-    if len(stages) <= MANY_STAGES:
-        return {stage: palette[index % len(palette)] for index, stage in enumerate(stages)}
-    return dict(zip(stages, sample_colorscale(SEQUENTIAL_SCALE, list(np.linspace(0.0, 0.9, len(stages))))))
+    return _finish(fig, f"Mean shift of the concept share against {reference}, per sequence and stage",
+                   "stage (lineage order)", "sequence", height=max(320, 160 + 22 * len(sequences)))
 
 
 def _stage_scale(stages: Sequence[str]) -> go.Scatter:
@@ -173,11 +196,15 @@ def layer_profile_figure(
     profiles: Mapping[str, Mapping[str, np.ndarray]],
     reference: str,
     concepts: Mapping[str, str] | None = None,
+    all_stages: Sequence[str] = (),
+    bands: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]] | None = None,
 ) -> go.Figure:
-    """Mean shift per layer against `reference`: one panel per sequence, one line per stage.
+    """Mean shift per layer against `reference`: one panel per sequence (or concept type), one
+    line per stage.
 
-    `profiles[sequence_id][stage] = mean shift over heads: [layers]`. Panels wrap into at most
-    three columns and are titled "id (concept)"; a stage has one colour in every panel.
+    `profiles[panel][stage] = mean shift over heads: [layers]`; `bands[panel][stage] = (low,
+    high)`, where given, shades an interval around the line. Panels wrap into at most three
+    columns and are titled "panel (concepts[panel])"; a stage has one colour in every panel.
     """
     if not profiles:
         raise InterpError("layer profile figure needs at least one sequence")
@@ -189,8 +216,8 @@ def layer_profile_figure(
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, shared_yaxes=True,
                         horizontal_spacing=0.06, vertical_spacing=min(0.12, 0.3 / rows))
     stages = list(dict.fromkeys(stage for by_stage in profiles.values() for stage in by_stage))
-    colours = stage_colours(stages)
-    many = len(stages) > MANY_STAGES
+    colours = stage_colours(all_stages or stages)
+    many = len(all_stages or stages) > MANY_STAGES
     # Traces and zero lines go in with one call each: plotly validates per call, and a call
     # per panel (add_trace, add_hline) cost a second for ten sequences.
     traces, rows_of, cols_of, zero_lines = [], [], [], []
@@ -199,6 +226,17 @@ def layer_profile_figure(
         row, col = divmod(index, columns)
         for stage, profile in profiles[sequence_id].items():
             profile = np.asarray(profile, dtype=np.float64)
+            band = (bands or {}).get(sequence_id, {}).get(stage)
+            if band is not None:
+                layers_axis = np.arange(profile.size)
+                traces.append(go.Scatter(
+                    x=np.concatenate([layers_axis, layers_axis[::-1]]),
+                    y=np.concatenate([np.asarray(band[1]), np.asarray(band[0])[::-1]]),
+                    fill="toself", fillcolor=colours[stage], opacity=0.2, line=dict(width=0), mode="lines",
+                    legendgroup=stage, showlegend=False, hoverinfo="skip", name=f"{stage} band",
+                ))
+                rows_of.append(row + 1)
+                cols_of.append(col + 1)
             traces.append(go.Scatter(
                 x=np.arange(profile.size), y=profile, mode="lines+markers", name=stage,
                 legendgroup=stage, showlegend=not many and stage not in in_legend,
@@ -213,7 +251,7 @@ def layer_profile_figure(
         zero_lines.append(dict(type="line", xref=f"x{axis} domain", yref=f"y{axis}", x0=0, x1=1, y0=0, y1=0,
                                line=dict(color="grey", width=1, dash="dash")))
     if many:
-        traces.append(_stage_scale(stages))
+        traces.append(_stage_scale(list(all_stages or stages)))
         rows_of.append(1)
         cols_of.append(1)
     fig.add_traces(traces, rows=rows_of, cols=cols_of)
@@ -256,12 +294,71 @@ def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> 
     ))
     fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 16)))
     fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
-    return _finish(fig, title, "head", "layer (0 = first, at the bottom)")
+    return clickable_heads(_finish(fig, title, "head", "layer (0 = first, at the bottom)"))
 
 
-def _token_tick(token: str, is_concept: bool) -> str:
-    """Tick label of a token; concept tokens are «bold and red»."""
-    shown = html.escape(token.replace("\n", "↵").replace("\t", "⇥"), quote=False)
+def clickable_heads(fig: go.Figure) -> go.Figure:
+    """Lay a transparent marker on every head cell of the figure's heat maps, carrying the
+    cell's hover text, so that a click selects the head: heat maps cannot be selected in Plotly
+    (Streamlit hears only selections), markers can. The nearest marker answers anywhere in the
+    plot (`hoverdistance=-1`)."""
+    for trace in [t for t in fig.data if isinstance(t, go.Heatmap) and t.customdata is not None]:
+        cells = np.asarray(trace.customdata).reshape(-1, 2)
+        values = np.asarray(trace.z, dtype=np.float64).reshape(-1)
+        template = (trace.hovertemplate or "").replace("%{z", "%{customdata[2]")
+        fig.add_trace(go.Scatter(
+            x=cells[:, 1], y=cells[:, 0], customdata=np.column_stack([cells, values]), mode="markers",
+            marker=dict(size=6, opacity=0), selected=dict(marker=dict(opacity=0)),
+            unselected=dict(marker=dict(opacity=0)), hovertemplate=template, showlegend=False,
+            xaxis=trace.xaxis, yaxis=trace.yaxis, name=trace.name,
+        ))
+        trace.update(hoverinfo="skip", hovertemplate=None)
+    return fig.update_layout(hoverdistance=-1)
+
+
+def first_token_figure(values: Mapping[str, np.ndarray], title: str, kind: str = "share") -> go.Figure:
+    """Each head's share of attention on the first token, one panel per stage (layer 0 at the bottom).
+
+    `values[stage]: [layers, heads]`. A sink diagnostic: `kind="share"` uses one `Viridis` scale
+    fixed to [0, 1] for every panel, so that stages and models compare; `kind="change"` (a stage
+    minus the reference) uses `RdBu_r` on `±max|change|` over all panels. Every cell carries
+    `customdata = [layer, head]`, so a click selects the head as on `head_heatmap_figure`.
+    """
+    _check_kind(kind, ("share", "change"))
+    if not values:
+        raise InterpError("first-token figure needs at least one stage")
+    arrays = {stage: np.asarray(array, dtype=np.float64) for stage, array in values.items()}
+    shapes = {array.shape for array in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise InterpError(f"first-token shares must share one shape [layers, heads], got {sorted(shapes)}")
+    layers, heads = next(iter(shapes))
+    if kind == "share":
+        colours = dict(colorscale=SEQUENTIAL_SCALE, cmin=0.0, cmax=1.0)
+    else:
+        limit = _colour_range(np.concatenate([a.ravel() for a in arrays.values()]), diverging=True)["zmax"]
+        colours = dict(colorscale=DIVERGING_SCALE, cmid=0.0, cmin=-limit, cmax=limit)
+    label = "share on the first token" if kind == "share" else "change of the first-token share"
+    layer_grid, head_grid = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
+    customdata = np.stack([layer_grid, head_grid], axis=-1)
+    fig = make_subplots(rows=1, cols=len(arrays), subplot_titles=list(arrays), shared_yaxes=True,
+                        horizontal_spacing=0.04)
+    fig.add_traces([
+        go.Heatmap(z=array, x=np.arange(heads), y=np.arange(layers), coloraxis="coloraxis", customdata=customdata,
+                   name=stage, hovertemplate=f"{html.escape(stage)}<br>layer %{{customdata[0]}}, head "
+                                             f"%{{customdata[1]}}<br>{label} %{{z:.4f}}<extra></extra>")
+        for stage, array in arrays.items()
+    ], rows=[1] * len(arrays), cols=list(range(1, len(arrays) + 1)))
+    fig.update_layout(coloraxis=dict(colorbar=dict(title="on first token" if kind == "share" else "change"), **colours))
+    fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 8)), title_text="head")
+    fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
+    fig.update_layout(template=TEMPLATE, title=dict(text=title))
+    fig.update_yaxes(title_text="layer (0 = first, at the bottom)", col=1)
+    return clickable_heads(fig)
+
+
+def _token_tick(shown: str, is_concept: bool) -> str:
+    """Tick label of a token in its readable form (`interp.tokens`); concept tokens are «bold and red»."""
+    shown = html.escape(shown, quote=False)
     if is_concept:
         return f"<b><span style='color:{CONCEPT_COLOUR}'>«{shown}»</span></b>"
     return shown
@@ -282,8 +379,9 @@ def token_attention_figure(
 
     `pattern: [n, n]` (rows = queries, columns = keys) over tokens at positions
     `first_position, first_position + 1, ...`, cropped to `window = [start, end)` (indices into
-    `pattern`; default: all of it); axes are labelled with the tokens' absolute positions and
-    text, concept tokens marked «like this». The upper triangle (a key after its query) is blank.
+    `pattern`; default: all of it); axes are labelled with the tokens' absolute positions and the
+    text they cover (`interp.tokens.readable_tokens`: `▁shall` and `Ġshall` are `␣shall`), concept
+    tokens marked «like this». The upper triangle (a key after its query) is blank.
     Cells with value (|value| for differences) above `threshold` are annotated with their value,
     the largest 400 when more pass.
     """
@@ -303,7 +401,8 @@ def token_attention_figure(
     colours = _colour_range(z, diverging=kind == "difference")
     # Categories "position: token" carry position, token and concept flag into the hover without
     # a per-cell customdata array (that tripled the figure's size).
-    labels = [_token_label(first_position + p, tokens[p], concept_mask[p]) for p in positions]
+    shown = readable_tokens(tokens)
+    labels = [_token_label(first_position + p, shown[p], concept_mask[p]) for p in positions]
     fig = go.Figure(go.Heatmap(
         z=z.astype(np.float32), x=labels, y=labels, colorbar=dict(title=kind), hoverongaps=False,
         hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{kind} %{{z:.4f}}<extra></extra>", **colours,
@@ -323,16 +422,16 @@ def token_attention_figure(
     fig.update_layout(annotations=_cell_annotations(cells, colours), width=side, height=side)
     step = max(1, math.ceil(len(labels) / MAX_TOKEN_TICKS))
     ticks = dict(tickmode="array", tickvals=labels[::step],
-                 ticktext=[_token_tick(tokens[p], concept_mask[p]) for p in positions[::step]])
+                 ticktext=[_token_tick(shown[p], concept_mask[p]) for p in positions[::step]])
     fig.update_xaxes(type="category", tickangle=-60, side="bottom", **ticks)
     fig.update_yaxes(type="category", autorange="reversed", **ticks)
     return _finish(fig, (title or f"Token {kind}") + note, "key token", "query token")
 
 
-def _token_label(position: int, token: str, is_concept: bool) -> str:
-    """A token's category on a token axis: its position and text, and whether it is a concept token."""
-    shown = html.escape(token.replace("\n", "↵").replace("\t", "⇥"), quote=False)
-    return f"{position}: {shown}" + (" (concept)" if is_concept else "")
+def _token_label(position: int, shown: str, is_concept: bool) -> str:
+    """A token's category on a token axis: its position and readable text, and whether it is a
+    concept token."""
+    return f"{position}: {html.escape(shown, quote=False)}" + (" (concept)" if is_concept else "")
 
 
 def shift_histogram_figure(shift: np.ndarray, title: str) -> go.Figure:
@@ -393,12 +492,14 @@ def control_null_figure(
 
 
 def span_structure_figure(
-    matrix: np.ndarray, labels: Sequence[str], title: str, kind: str = "attention"
+    matrix: np.ndarray, labels: Sequence[str], title: str, kind: str = "attention", limit: float | None = None,
 ) -> go.Figure:
     """Attention from query spans (rows, first at the top) to key spans (columns), annotated.
 
     `matrix: [spans, spans]` as `interp.structure.compute_span_attention` makes it; NaN cells
-    (causally impossible) stay blank. `kind="difference"` uses `RdBu_r` centred on 0.
+    (causally impossible) stay blank. `kind="difference"` uses `RdBu_r` centred on 0. `limit`
+    fixes the top of the colour scale (`±limit` for differences), so panels of several stages
+    share one scale and compare.
     """
     _check_kind(kind, ("attention", "difference"))
     matrix = np.asarray(matrix, dtype=np.float64)
@@ -407,6 +508,8 @@ def span_structure_figure(
         raise InterpError(f"span matrix must be [{size}, {size}] for {size} labels, "
                           f"got {matrix.shape}")
     colours = _colour_range(matrix, diverging=kind == "difference")
+    if limit:
+        colours.update(zmin=-limit if kind == "difference" else 0.0, zmax=limit)
     ticks = [html.escape(label, quote=False) for label in labels]
     names = np.array(ticks, dtype=object)
     customdata = np.stack(np.broadcast_arrays(names[:, None], names[None, :]), axis=-1)
@@ -419,14 +522,15 @@ def span_structure_figure(
     ))
     rows, cols = np.nonzero(np.isfinite(matrix))
     fig.update_layout(annotations=_cell_annotations(
-        [(c, r, matrix[r, c]) for r, c in zip(rows, cols)], colours, size=13))
+        [(c, r, matrix[r, c]) for r, c in zip(rows, cols)], colours, size=13, text=short_number))
     fig.update_xaxes(tickmode="array", tickvals=np.arange(size), ticktext=ticks)
     fig.update_yaxes(tickmode="array", tickvals=np.arange(size), ticktext=ticks,
                      autorange="reversed")
     return _finish(fig, title, "key span", "query span")
 
 
-def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str = "attention") -> go.Figure:
+def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str = "attention",
+                        all_stages: Sequence[str] = ()) -> go.Figure:
     """Forest plot: per concept type (rows) and stage (colours), the mean shift over the type's
     sequences with its interval, and beside it, in grey, the same for their control spans.
 
@@ -440,7 +544,7 @@ def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str 
     concepts = list(dict.fromkeys(table["concept"]))
     stages = list(dict.fromkeys(table["stage"]))
     slots = len(stages) + 1
-    colours = stage_colours(stages)
+    colours = stage_colours(all_stages or stages)
     traces = []
     for index, stage in enumerate(stages):
         rows = table[table["stage"] == stage].set_index("concept").reindex(concepts)
@@ -494,7 +598,7 @@ def head_consistency_figure(fraction_up: np.ndarray, significant: np.ndarray, ti
     ))
     fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 16)))
     fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
-    return _finish(fig, title, "head", "layer (0 = first, at the bottom)", showlegend=True)
+    return clickable_heads(_finish(fig, title, "head", "layer (0 = first, at the bottom)", showlegend=True))
 
 
 def trajectory_figure(table: pd.DataFrame, reference: str, axis_title: str, by_step: bool, title: str) -> go.Figure:
@@ -513,12 +617,12 @@ def trajectory_figure(table: pd.DataFrame, reference: str, axis_title: str, by_s
     stages = np.array([str(stage) for stage in table["stage"]], dtype=object)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("mean share", f"mean shift vs {reference}"))
-    colour = pio.templates[TEMPLATE].layout.colorway[0]
+    colour = STAGE_PALETTE[0]
     for row, (value, low, high, what) in enumerate((("mean_share", "share_low", "share_high", "mean share"),
                                                     ("mean_shift", "shift_low", "shift_high", "mean shift")), start=1):
         fig.add_trace(go.Scatter(
             x=x + x[::-1], y=list(table[high]) + list(table[low])[::-1], fill="toself", mode="lines",
-            line=dict(width=0), fillcolor="rgba(31, 119, 180, 0.18)", name="10th–90th percentile of sequences",
+            line=dict(width=0), fillcolor="rgba(0, 114, 178, 0.18)", name="10th–90th percentile of sequences",
             legendgroup="band", showlegend=row == 1, hoverinfo="skip",
         ), row=row, col=1)
         fig.add_trace(go.Scatter(
@@ -554,3 +658,108 @@ def stage_layer_figure(shifts: np.ndarray, stages: Sequence[str], reference: str
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
     fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-values.shape[1] // 16)))
     return _finish(fig, title, "stage (lineage order)", "layer (0 = first, at the bottom)")
+
+
+def _luminance(colour: str) -> float:
+    """Relative luminance of a colour `#rrggbb` or `rgb(r, g, b)` (0 dark, 1 light)."""
+    if colour.startswith("#"):
+        channels = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    else:
+        channels = [float(part) for part in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3]]
+    return (0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]) / 255
+
+
+def token_text_figure(
+    tokens: Sequence[str], values: np.ndarray, concept_mask: np.ndarray, excluded_mask: np.ndarray, title: str,
+    kind: str = "attention", first_position: int = 0, line_characters: int = 90,
+) -> go.Figure:
+    """The text, each token on a background coloured by the attention it receives: read like a
+    page, as CircuitsVis shows attention. Concept tokens are bold and underlined; excluded tokens
+    (which no share counts) stay grey.
+
+    `tokens` are readable token texts (`interp.tokens.readable_tokens`, `␣` for a space), `values`
+    one number per token; `kind="difference"` uses `RdBu_r` centred on 0. Lines wrap after about
+    `line_characters` characters.
+    """
+    _check_kind(kind, ("attention", "difference"))
+    values = np.asarray(values, dtype=np.float64)
+    n = len(tokens)
+    if values.shape != (n,) or np.asarray(concept_mask).shape != (n,) or np.asarray(excluded_mask).shape != (n,):
+        raise InterpError(f"values, concept and excluded masks must each hold {n} entries")
+    counted = values[~np.asarray(excluded_mask, dtype=bool)]
+    colours = _colour_range(counted if counted.size else values, diverging=kind == "difference")
+
+    low, high = colours["zmin"], colours["zmax"]
+    annotations, column, line = [], 0, 0
+    for index, (token, value) in enumerate(zip(tokens, values)):
+        text = token.replace("␣", " ")
+        at_word = text[:1].isspace() or not text[:1].isalnum()
+        if column and column + len(text) > line_characters and (at_word or column > line_characters + 12):
+            column, line = 0, line + 1
+        if excluded_mask[index]:
+            background, ink = "#eeeeee", "#9e9e9e"
+        else:
+            position = 0.5 if high == low else (np.clip(value, low, high) - low) / (high - low)
+            background = sample_colorscale(colours["colorscale"], [float(position)])[0]
+            ink = "black" if _luminance(background) > 0.5 else "white"
+        shown = html.escape(text, quote=False).replace(" ", "&nbsp;")
+        if concept_mask[index]:
+            shown = f"<b><u>{shown}</u></b>"
+        annotations.append(dict(
+            x=column, y=line, text=shown, xanchor="left", showarrow=False, bgcolor=background,
+            font=dict(family="DejaVu Sans Mono, monospace", size=13, color=ink), borderpad=1,
+            hovertext=f"token {first_position + index}: {html.escape(token, quote=False)}<br>{kind} {value:.4f}"
+                      + (" (concept)" if concept_mask[index] else "") + (" (excluded)" if excluded_mask[index] else ""),
+        ))
+        column += max(len(text), 1) + 0.15
+    lines = line + 1
+    scale_trace = go.Scatter(
+        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        marker=dict(colorscale=colours["colorscale"], cmin=low, cmax=high, color=[low], showscale=True,
+                    colorbar=dict(title="received" if kind == "attention" else "change")),
+    )
+    fig = go.Figure(scale_trace)
+    # One x unit is one character of the monospace font (13 px DejaVu Sans Mono: 7.83 px wide), so
+    # tokens placed by character count sit side by side; the figure has that width exactly.
+    plot_width = (line_characters + 17) * TEXT_CHARACTER_PX
+    fig.update_layout(annotations=annotations, height=160 + 26 * lines, width=int(plot_width) + 140,
+                      margin=dict(l=20, r=120, t=60, b=20))
+    fig.update_xaxes(visible=False, range=[-1, line_characters + 16])
+    fig.update_yaxes(visible=False, range=[lines, -1])
+    fig.update_layout(template=TEMPLATE, title=dict(text=title))
+    return fig
+
+
+def head_grid_figure(patterns: np.ndarray, tokens: Sequence[str], title: str, first_position: int = 0) -> go.Figure:
+    """Small multiples of every head of one layer, token × token (BertViz's overview): which heads
+    look where, at a glance. `patterns: [heads, w, w]` over tokens `first_position ...`, one shared
+    colour scale from 0; click-free, for overview (the Tokens view shows one head in detail)."""
+    patterns = np.asarray(patterns, dtype=np.float64)
+    if patterns.ndim != 3 or patterns.shape[1] != patterns.shape[2] or patterns.shape[1] != len(tokens):
+        raise InterpError(f"patterns must be [heads, w, w] for {len(tokens)} tokens, got {patterns.shape}")
+    heads, width = patterns.shape[:2]
+    columns = min(heads, 8)
+    rows = math.ceil(heads / columns)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[f"head {h}" for h in range(heads)],
+                        horizontal_spacing=0.02, vertical_spacing=0.06 / max(rows, 1) + 0.02)
+    labels = [_token_label(first_position + p, token, False) for p, token in enumerate(tokens)]
+    upper = np.triu(np.ones((width, width), dtype=bool), k=1)
+    traces, rows_of, cols_of = [], [], []
+    for head in range(heads):
+        z = patterns[head].copy()
+        z[upper] = np.nan
+        traces.append(go.Heatmap(z=z, x=labels, y=labels, coloraxis="coloraxis", hoverongaps=False,
+                                 hovertemplate=f"head {head}<br>query %{{y}}<br>key %{{x}}<br>attention %{{z:.3f}}"
+                                               "<extra></extra>"))
+        row, col = divmod(head, columns)
+        rows_of.append(row + 1)
+        cols_of.append(col + 1)
+    fig.add_traces(traces, rows=rows_of, cols=cols_of)
+    top = float(np.nanmax(patterns)) if np.isfinite(patterns).any() else 1.0
+    fig.update_layout(coloraxis=dict(colorscale=SEQUENTIAL_SCALE, cmin=0, cmax=top or 1.0,
+                                     colorbar=dict(title="attention")),
+                      height=140 + 150 * rows, template=TEMPLATE, title=dict(text=title))
+    fig.update_xaxes(showticklabels=False, type="category")
+    fig.update_yaxes(showticklabels=False, type="category", autorange="reversed")
+    fig.update_annotations(font_size=10)
+    return fig

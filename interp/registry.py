@@ -12,6 +12,7 @@ input changed under NFC says so (`ConceptSequence.normalised`).
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 import json
@@ -367,6 +368,28 @@ def write_concept_lines(sequences: Iterable[ConceptSequence], path: str | Path) 
     return write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
+def _field_hint(error: dict) -> str:
+    """For an unknown field, the known field it was probably meant to be: `occurence` → `occurrence`."""
+    if error["type"] != "extra_forbidden" or not error["loc"]:
+        return ""
+    fields = _SpanEntry.model_fields if "spans" in error["loc"] else _SequenceEntry.model_fields
+    close = difflib.get_close_matches(str(error["loc"][-1]), list(fields), n=1, cutoff=0.75)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _near_miss(text: str, needle: str) -> str:
+    """Where a span that does not occur nearly does: the same words in other letter case or spacing."""
+    folded = " ".join(needle.split()).casefold()
+    flat = " ".join(text.split())
+    at = flat.casefold().find(folded)
+    if at >= 0:
+        return f"; the text has {flat[at:at + len(folded)]!r} (letter case or spacing differ)"
+    words = text.split()
+    candidates = [" ".join(words[i:i + len(needle.split())]).strip(".,;:!?") for i in range(len(words))]
+    close = difflib.get_close_matches(needle, candidates, n=1, cutoff=0.8)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _sequence_label(item: Any, index: int) -> str:
     if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
         return f"sequence '{item['id']}'"
@@ -379,7 +402,7 @@ def _build_sequence(item: Any, where: str) -> ConceptSequence:
     try:
         entry = _SequenceEntry.model_validate(item)
     except ValidationError as error:
-        raise ConceptFileError([f"{where}, {describe_validation_error(e)}" for e in error.errors()]) from None
+        raise ConceptFileError([f"{where}, {describe_validation_error(e)}{_field_hint(e)}" for e in error.errors()]) from None
     problems = []
     id_problem = sequence_id_problem(entry.id)
     if id_problem:
@@ -465,7 +488,7 @@ def _resolve_span(entry: _SpanEntry, given: str, text: str, where: str) -> Span:
     starts = _occurrences(text, needle)
     if not starts:
         note = "" if (needle + text).isascii() else f" (compared after Unicode {TEXT_NORMALISATION} normalisation of both)"
-        raise ConceptFileError([f"{where}, field 'text': {entry.text!r} does not occur in the text{note}"])
+        raise ConceptFileError([f"{where}, field 'text': {entry.text!r} does not occur in the text{note}{_near_miss(text, needle)}"])
     if entry.occurrence > len(starts):
         raise ConceptFileError([
             f"{where}, field 'occurrence': {entry.occurrence} asked, but {entry.text!r} occurs {len(starts)} time(s)"

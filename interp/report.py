@@ -17,7 +17,7 @@ from interp.statistics import STATISTIC_NAMES, compute_layer_profile
 IDENTITY_COLUMNS = ("sequence_id", "concept", "stage", "reference")
 CONTROL_COLUMNS = ("control_percentile", "control_p", "control_q", "control_note")
 REPORT_COLUMNS = (*IDENTITY_COLUMNS, "mean_share", *STATISTIC_NAMES, *CONTROL_COLUMNS)
-SHARE_COLUMNS = ("sequence_id", "concept", "stage", "layer", "head", "share")
+SHARE_COLUMNS = ("sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share")
 MEAN_SHARE_COLUMNS = ("sequence_id", "concept", "stage", "mean_share")
 LAYER_PROFILE_COLUMNS = ("sequence_id", "stage", "layer", "mean_shift", "median_shift")
 
@@ -44,13 +44,36 @@ def report_table(results: Results) -> pd.DataFrame:
     return table
 
 
+OVERVIEW_COLUMNS = ("sequence_id", "concept", "stage", "mean", "low", "high", "control_percentile")
+# Past this many rows the overview leaves intervals out: a BCa bootstrap per row would take minutes
+# (the Concept types view gives intervals across sequences instead).
+MAX_OVERVIEW_INTERVALS = 100
+
+
+def overview_table(results: Results) -> pd.DataFrame:
+    """Per sequence × compared stage: the mean shift, its 95% bootstrap interval over heads
+    (`Results.interval`, for up to `MAX_OVERVIEW_INTERVALS` rows) and its control percentile."""
+    pairs = [(sequence, stage) for sequence in results.sequences for stage in results.compared_stages]
+    with_intervals = len(pairs) <= MAX_OVERVIEW_INTERVALS
+    rows = []
+    for sequence, stage in pairs:
+        low, high = results.interval(sequence.id, stage) if with_intervals else (np.nan, np.nan)
+        rows.append({"sequence_id": sequence.id, "concept": sequence.concept, "stage": stage,
+                     "mean": results.statistics(sequence.id, stage).mean, "low": low, "high": high,
+                     "control_percentile": results.control_placement(sequence.id, stage).percentile})
+    return pd.DataFrame(rows, columns=list(OVERVIEW_COLUMNS))
+
+
 def shares_table(results: Results) -> pd.DataFrame:
-    """The long table `sequence_id, concept, stage, layer, head, share`, one row per head."""
+    """The long table `sequence_id, concept, stage, layer, head, share, first_token_share`, one
+    row per head; `first_token_share` is the share of all attention on the first token (a sink
+    diagnostic, nothing excluded)."""
     layers, heads = results.shape
     layer_index, head_index = (grid.ravel() for grid in np.indices((layers, heads)))
     frames = [
         pd.DataFrame({"sequence_id": sequence.id, "concept": sequence.concept, "stage": stage,
-                      "layer": layer_index, "head": head_index, "share": results.share(stage, sequence.id).ravel()})
+                      "layer": layer_index, "head": head_index, "share": results.share(stage, sequence.id).ravel(),
+                      "first_token_share": results.first_token_share(stage, sequence.id).ravel()})
         for sequence in results.sequences for stage in results.stages
     ]
     return pd.concat(frames, ignore_index=True)[list(SHARE_COLUMNS)]
@@ -84,3 +107,16 @@ def provenance_table(results: Results) -> pd.DataFrame:
     """Each stage as it was run: model, revision, fingerprint of the weights, tokenizer, shape,
     dtype, device, and whether it came from an earlier run's cache."""
     return pd.DataFrame([record.model_dump() for record in results.manifest.stages])
+
+
+# What each column of the tables means to a reader: a label with its unit, for the app's headers.
+COLUMN_LABELS = {
+    "sequence_id": "Sequence", "concept": "Concept", "stage": "Stage", "reference": "Reference",
+    "mean_share": "Mean share", "mean": "Mean shift Δ", "median": "Median Δ", "frac_positive": "Heads with Δ > 0",
+    "skewness": "Skewness", "kurtosis": "Kurtosis", "entropy": "Entropy (nats)",
+    "control_percentile": "Control percentile", "control_p": "Control p", "control_q": "Control q (BH)",
+    "control_note": "Why no controls", "low": "Interval low", "high": "Interval high",
+    "layer": "Layer", "head": "Head", "share": "Share", "mean_shift": "Mean shift Δ", "median_shift": "Median shift Δ",
+}
+# Columns whose sign is a direction (attention moved to the concept, or away): coloured by sign.
+SIGNED_COLUMNS = ("mean", "median", "mean_shift", "median_shift", "contrast", "low", "high")

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from interp.alignment import AlignedSequence, compute_excluded_mask, concept_runs
+from interp.alignment import AlignedSequence, check_first_position, compute_excluded_mask, concept_runs
 from interp.errors import InterpError
 from interp.measures import get_measure
 from interp.registry import ConceptSequence
@@ -26,6 +26,7 @@ from interp.statistics import (
     ShiftStatistics,
     compare_with_controls,
     compute_bootstrap_ci,
+    compute_first_token_share,
     compute_share,
     compute_shift,
     compute_shift_statistics,
@@ -38,13 +39,18 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Selection:
-    """What every table and figure of a run is computed for, besides the stored arrays."""
+    """What every table and figure of a run is computed for, besides the stored arrays.
+
+    `first_position` is the first-position rule of `interp.alignment.FIRST_POSITION_RULES`:
+    exclude the first token where it is a BOS (`bos`), always (`first`), or never (`none`).
+    """
 
     exclusions: str | tuple[str, ...] = "paper"
     reference: str | None = None
     n_controls: int = 200
     seed: int = 0
     measure: str = "attention"
+    first_position: str = "bos"
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class Results:
     def __init__(self, store: ResultsStore | str | Path, selection: Selection = Selection(), partial: bool = False):
         self.store = store if isinstance(store, ResultsStore) else ResultsStore(store)
         self.selection = selection
+        check_first_position(selection.first_position)
         self._measure = get_measure(selection.measure)
         self.manifest: RunManifest = self.store.open(partial=partial)
         self.missing: list[tuple[str, str]] = self.store.missing(self.manifest) if partial else []
@@ -139,8 +146,9 @@ class Results:
 
     @_memo
     def excluded(self, stage: str, sequence_id: str) -> np.ndarray:
-        """Excluded keys E `[keys]` under the selection's exclusion list."""
-        return compute_excluded_mask(self.aligned(stage, sequence_id), self.selection.exclusions)
+        """Excluded keys E `[keys]` under the selection's exclusion list and first-position rule."""
+        return compute_excluded_mask(self.aligned(stage, sequence_id), self.selection.exclusions,
+                                     self.selection.first_position)
 
     def tokens_match(self, sequence_id: str, stage: str, other: str) -> bool:
         """Token-by-token views and controls need the same tokenization in both stages."""
@@ -166,6 +174,12 @@ class Results:
         """Per-head share `[layers, heads]` of one stage on one sequence (DESIGN.md §3)."""
         aligned = self.aligned(stage, sequence_id)
         return compute_share(self.columns(stage, sequence_id), aligned.concept_mask, self.excluded(stage, sequence_id))
+
+    @_memo
+    def first_token_share(self, stage: str, sequence_id: str) -> np.ndarray:
+        """Per-head share `[layers, heads]` of all attention on the first token, nothing excluded:
+        the attention sink that the first-position rule decides about."""
+        return compute_first_token_share(self.store.read_colsums(stage, sequence_id))
 
     def shift(self, sequence_id: str, stage: str, against: str | None = None) -> np.ndarray:
         """`Δ = share(stage) − share(against)` per head; `against` defaults to the reference."""
@@ -228,6 +242,16 @@ class Results:
         except InterpError as error:
             return ControlPlacement(math.nan, math.nan, _reason(str(error)))
         return ControlPlacement(comparison.percentile, comparison.p_value)
+
+    def received(self, stage: str, sequence_id: str, layer: int | None = None, head: int | None = None) -> np.ndarray:
+        """Attention each token receives `[keys]`, in the selection's measure: its column total
+        over the queries that can see it, `columns[l, h, k] / (n − k)`, for one head or averaged
+        over heads (`head=None`) and layers (`layer=None`). Sliding windows are not subtracted."""
+        columns = self.columns(stage, sequence_id)
+        columns = columns if layer is None else columns[layer:layer + 1]
+        columns = columns if head is None else columns[:, head:head + 1]
+        n = columns.shape[-1]
+        return columns.mean(axis=(0, 1), dtype=np.float64) / (n - np.arange(n))
 
     # ------------------------------------------------------------ patterns
 

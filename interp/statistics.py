@@ -87,6 +87,21 @@ def compute_share(
         return numerator / denominator
 
 
+def compute_first_token_share(colsums: np.ndarray) -> np.ndarray:
+    """Share of all attention that lands on the first token, per head: a diagnostic of sink heads.
+
+    `first[l,h] = colsum[l,h,0] / Σ_k colsum[l,h,k]`, nothing excluded: rows of a causal
+    pattern sum to 1, so this is the mean over queries of the attention paid to position 0.
+    `colsums: [layers, heads, keys]` -> `[layers, heads]`.
+    """
+    colsums = _check_ndim("colsums", colsums, 3, "[layers, heads, keys]")
+    if colsums.shape[2] == 0:
+        raise InterpError("colsums has no keys, so there is no first token")
+    total = colsums.sum(axis=2, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return colsums[:, :, 0].astype(np.float64) / total
+
+
 def compute_shift(share: np.ndarray, reference_share: np.ndarray) -> np.ndarray:
     """Shift of each head's share against the reference stage: `Δ = share − reference_share`.
 

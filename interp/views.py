@@ -18,12 +18,16 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from interp import figures, report, studies, trajectory
-from interp.alignment import concept_window
+from interp.across import layer_band
+from interp.alignment import FIRST_POSITION_RULES, concept_window
 from interp.errors import InterpError
 from interp.measures import get_measure
 from interp.results import Results
+from interp.tokens import readable_tokens
 
 Options = Callable[[Results, Mapping[str, Any]], Sequence[Any]]
+# A head that puts more than this share of its attention on the first token is counted as a sink head.
+SINK_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -161,16 +165,30 @@ def bundle_contents(results: Results) -> tuple[dict[str, go.Figure], dict[str, p
     """Every figure and table of every view, named for files: what "Download everything" exports."""
     figures_out: dict[str, go.Figure] = {}
     tables_out: dict[str, pd.DataFrame] = {}
+    for figures_step, tables_step in bundle_steps(results):
+        figures_out.update(figures_step)
+        tables_out.update(tables_step)
+    return figures_out, tables_out
+
+
+def bundle_steps(results: Results) -> Iterator[tuple[dict[str, go.Figure], dict[str, pd.DataFrame]]]:
+    """`bundle_contents` one view and choice at a time (`count_bundle_steps` of them), names unique
+    across all steps: the exporter renders a step's figures while the next is computed."""
     figure_names: set[str] = set()
     table_names: set[str] = set()
     for view in VIEWS.values():
         for chosen in bundle_choices(view, results):
             output = view.compute(results, **chosen)
-            for key, fig in output.figures.items():
-                figures_out[_unique(entry_name(view, key, chosen), figure_names)] = fig
-            for key, table in {**output.tables, **output.downloads}.items():
-                tables_out[_unique(entry_name(view, key, chosen), table_names)] = table
-    return figures_out, tables_out
+            figures_step = {_unique(entry_name(view, key, chosen), figure_names): fig
+                            for key, fig in output.figures.items()}
+            tables_step = {_unique(entry_name(view, key, chosen), table_names): table
+                           for key, table in {**output.tables, **output.downloads}.items()}
+            yield figures_step, tables_step
+
+
+def count_bundle_steps(results: Results) -> int:
+    """How many steps `bundle_steps` takes: a progress bar's length."""
+    return sum(1 for view in VIEWS.values() for _ in bundle_choices(view, results))
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -207,32 +225,61 @@ AGAINST = Choice(
 # ---------------------------------------------------------------- the views
 
 def _overview(results: Results) -> ViewOutput:
-    mean_share = report.mean_share_table(results)
+    shifts = report.overview_table(results)
+    notes = ()
+    if shifts["low"].isna().all() and len(shifts):
+        notes = (f"{len(shifts)} sequence × stage rows: intervals are left out here (one bootstrap per row); "
+                 "the Concept types view gives intervals across sequences.",)
+    figure = figures.shift_overview_figure(shifts, results.reference, results.stages)
     return ViewOutput(
-        figures={"mean-share": figures.mean_share_figure(mean_share)},
-        tables={"statistics": report.report_table(results), "mean-share": mean_share,
+        figures={"shifts": figure},
+        tables={"statistics": report.report_table(results), "mean-share": report.mean_share_table(results),
                 "provenance": report.provenance_table(results)},
-        downloads={"shares": report.shares_table(results)},
+        downloads={"shares": report.shares_table(results)}, notes=notes,
     )
 
 
 register(View(
     "overview", "Overview",
-    "Shift Δ = share(stage) − share(reference) per head; red: attention moved to the concept, blue: away. "
-    "Skewness and kurtosis are population moments (kurtosis not excess); entropy in nats over 11 bins.",
+    "Shift Δ = share(stage) − share(reference) per head, averaged over heads, with a 95% bootstrap interval over "
+    "heads; above zero, training moved attention to the concept. Skewness and kurtosis are population moments "
+    "(kurtosis not excess); entropy in nats over 11 bins; control percentile: where the concept's mean shift falls "
+    "among random spans of the same lengths.",
     _overview,
 ))
 
 
+# Up to this many sequences the layer profile has a panel each; past it, a panel per concept type.
+MAX_SEQUENCE_PANELS = 12
+
+
 def _layers(results: Results) -> ViewOutput:
     table = report.layer_profile_table(results)
+    if len(results.sequences) > MAX_SEQUENCE_PANELS:
+        return _layers_by_type(results, table)
     profiles = {
         sequence_id: {stage: group["mean_shift"].to_numpy() for stage, group in rows.groupby("stage", sort=False)}
         for sequence_id, rows in table.groupby("sequence_id", sort=False)
     }
     concepts = {sequence.id: sequence.concept for sequence in results.sequences}
-    return ViewOutput(figures={"profiles": figures.layer_profile_figure(profiles, results.reference, concepts)},
-                      tables={"profiles": table})
+    figure = figures.layer_profile_figure(profiles, results.reference, concepts, results.stages)
+    return ViewOutput(figures={"profiles": figure}, tables={"profiles": table})
+
+
+def _layers_by_type(results: Results, table: pd.DataFrame) -> ViewOutput:
+    """Many sequences: one panel per concept type, the mean over its sequences with a band."""
+    profiles, bands, counts = {}, {}, {}
+    for concept in studies.concept_types(results):
+        counts[concept] = sum(1 for sequence in results.sequences if sequence.concept == concept)
+        profiles[concept], bands[concept] = {}, {}
+        for stage in results.compared_stages:
+            band = layer_band(studies.concept_shifts(results, concept, stage), seed=results.selection.seed)
+            profiles[concept][stage], bands[concept][stage] = band.mean, (band.low, band.high)
+    labels = {concept: f"{count} sequences" for concept, count in counts.items()}
+    figure = figures.layer_profile_figure(profiles, results.reference, labels, results.stages, bands=bands)
+    return ViewOutput(figures={"profiles": figure}, downloads={"profiles": table},
+                      notes=(f"{len(results.sequences)} sequences: one panel per concept type, the mean over its "
+                             "sequences with a 95% bootstrap band (resampling sequences).",))
 
 
 register(View("layers", "Layer profile", "Mean shift of the concept share over the heads of each layer.", _layers))
@@ -282,15 +329,34 @@ THRESHOLD = Choice(
 )
 
 
+# Token maps and text show at most this many tokens, so the browser never draws an n × n map of a long document.
+MAX_SHOWN_TOKENS = 400
+
+
+def _extent_options(results: Results, chosen: Mapping[str, Any]) -> list[str]:
+    """Around the concept always; the whole sequence where it is stored and short enough to draw."""
+    aligned = results.aligned(chosen["stage"], chosen["sequence"])
+    stored = results.has_patterns(chosen["sequence"], chosen["stage"]) and \
+        results.pattern_extent(chosen["stage"], chosen["sequence"]) == (0, aligned.n_tokens)
+    whole = stored and aligned.n_tokens <= MAX_SHOWN_TOKENS and \
+        concept_window(aligned.concept_mask, aligned.n_tokens) != (0, aligned.n_tokens)
+    return ["concept", "whole"] if whole else ["concept"]
+
+
+EXTENT = Choice("extent", "Tokens shown", _extent_options, bundle=lambda r, c: ["concept"],
+                describe=lambda r, value: "around the concept" if value == "concept" else "the whole sequence",
+                slug=lambda value: "" if value == "concept" else "whole", follows=("sequence", "stage"))
+
+
 def _tokens(results: Results, sequence: str, stage: str, layer: int, head: int, difference: str | None,
-            threshold: float | None) -> ViewOutput:
+            threshold: float | None, extent: str = "concept") -> ViewOutput:
     stages = (stage,) if difference is None else (stage, difference)
     if not results.has_patterns(sequence, *stages):
         return ViewOutput(notes=("This run kept no token-by-token patterns (`--patterns none`): shares, shifts and "
                                  "span structure work; token maps need `--patterns window` or `full`.",))
     aligned = results.aligned(stage, sequence)
     start, end = results.pattern_extent(stage, sequence)
-    shown = concept_window(aligned.concept_mask, aligned.n_tokens)
+    shown = (0, aligned.n_tokens) if extent == "whole" else concept_window(aligned.concept_mask, aligned.n_tokens)
     shown = (max(shown[0], start), min(shown[1], end)) if shown[0] < end and shown[1] > start else (start, end)
     pattern = results.head_pattern(stage, sequence, layer, head, shown)
     kind, title = "attention", f"Attention of layer {layer}, head {head}, stage {stage}, {sequence}"
@@ -317,7 +383,7 @@ register(View(
     "tokens", "Tokens",
     "Token × token attention of one head around the concept (concept tokens «marked»), or its difference between "
     "two stages. First shown: the head whose share moved most against the reference.",
-    _tokens, choices=(SEQUENCE, ANY_STAGE, LAYER, HEAD, DIFFERENCE, THRESHOLD),
+    _tokens, choices=(SEQUENCE, ANY_STAGE, LAYER, HEAD, DIFFERENCE, THRESHOLD, EXTENT),
     unavailable=lambda results: None if results.compared_stages else "the run has one stage",
 ))
 
@@ -367,24 +433,35 @@ def _structure(results: Results, sequence: str) -> ViewOutput:
     picked = trajectory.representative_stages(results.compared_stages, STRUCTURE_STAGES - 1)
     shown = [stage for stage in results.stages if stage == results.reference or stage in picked]
     matrices = {stage: results.span_attention(stage, sequence) for stage in shown}
+    top = float(np.nanmax([np.nanmax(matrix) for matrix in matrices.values()]))
     output = {
-        stage: figures.span_structure_figure(matrix, labels, f"Span → span attention, stage {stage}, {sequence}")
+        stage: figures.span_structure_figure(matrix, labels, f"Span → span attention, stage {stage}, {sequence}",
+                                             limit=top)
         for stage, matrix in matrices.items()
     }
     notes = () if len(shown) == len(results.stages) else (
         f"{len(results.stages)} stages: shown are the reference and {len(picked)} stages spread over the lineage "
         f"({', '.join(picked)}).",)
-    for stage in picked:
-        if results.tokens_match(sequence, stage, results.reference):
+    differences = {stage: matrices[stage] - matrices[results.reference] for stage in picked
+                   if results.tokens_match(sequence, stage, results.reference)}
+    if differences:
+        spread = float(np.nanmax([np.nanmax(np.abs(d)) for d in differences.values()])) or None
+        for stage, difference in differences.items():
             output[f"{stage}-minus-{results.reference}"] = figures.span_structure_figure(
-                matrices[stage] - matrices[results.reference], labels,
-                f"Change in span → span attention, {stage} − {results.reference}, {sequence}", kind="difference",
+                difference, labels, f"Change in span → span attention, {stage} − {results.reference}, {sequence}",
+                kind="difference", limit=spread,
             )
+    single = len(results.sequences) - len(_several_spans(results))
+    if single:
+        notes += (f"{single} sequence(s) of this run have one span and are not listed here.",)
     return ViewOutput(figures=output, notes=notes)
 
 
 register(View(
-    "structure", "Structure", "How attention flows between the labelled spans of a sequence (e.g. duty → breach).",
+    "structure", "Structure",
+    "How attention flows between the labelled spans of a sequence (e.g. duty → breach): for query span i and key "
+    "span j, the attention each token of i pays to all tokens of j together, averaged over the tokens of i, then "
+    "over every head of every layer. Stages share one colour scale, and so do the changes.",
     _structure, choices=(Choice("sequence", "Sequence", lambda r, c: _several_spans(r), describe=_describe_sequence),),
     columns=2,
     unavailable=lambda results: None if _several_spans(results) else
@@ -406,7 +483,7 @@ def _concept_types_view(results: Results) -> ViewOutput:
     if len(drawn) < len(results.compared_stages):
         notes += (f"The figure draws {len(drawn)} of {len(results.compared_stages)} stages, spread over the lineage; "
                   "the table holds them all, and the Trajectory view follows every stage.",)
-    forest = figures.concept_type_figure(table[table["stage"].isin(drawn)], results.reference, measure)
+    forest = figures.concept_type_figure(table[table["stage"].isin(drawn)], results.reference, measure, results.stages)
     return ViewOutput(figures={"forest": forest}, tables={"types": table}, notes=notes)
 
 
@@ -491,4 +568,120 @@ register(View(
     "Where in the network and when in training attention to a concept type moved: its mean shift against the "
     "reference per stage (columns) and layer (rows), averaged over heads and over the type's sequences.",
     _stage_layers_view, choices=(Choice("concept", "Concept type", _concept_options, slug=_file_slug),),
+))
+
+
+def _first_token(results: Results, sequence: str) -> ViewOutput:
+    shares = {stage: results.first_token_share(stage, sequence) for stage in results.stages}
+    output = {"share": figures.first_token_figure(shares, f"Share of attention on the first token, {sequence}")}
+    if results.compared_stages:
+        changes = {f"{stage} − {results.reference}": shares[stage] - shares[results.reference]
+                   for stage in results.compared_stages}
+        output["change"] = figures.first_token_figure(
+            changes, f"Change in first-token share against {results.reference}, {sequence}", kind="change")
+    rule = results.selection.first_position
+    table = pd.DataFrame([
+        {"stage": stage, "mean_first_token_share": float(np.nanmean(share)), "sink_heads": int((share > SINK_SHARE).sum()),
+         "heads": int(share.size), "first_token": readable_tokens(results.aligned(stage, sequence).tokens)[0],
+         "first_token_is_bos": results.aligned(stage, sequence).has_bos,
+         "first_token_excluded": bool(results.excluded(stage, sequence)[0])}
+        for stage, share in shares.items()
+    ])
+    headlines = tuple(
+        Headline(f"Sink heads, {row.stage}", f"{row.sink_heads} of {row.heads}",
+                 f"Heads with more than {SINK_SHARE:g} of their attention on the first token; mean over heads "
+                 f"{row.mean_first_token_share:.3f}.")
+        for row in table.itertuples()
+    ) + (Headline("First position", rule, "; ".join(f"{name}: {text}" for name, text in FIRST_POSITION_RULES.items())),)
+    counted = table[~table["first_token_excluded"] & ~table["first_token_is_bos"]]
+    notes = ()
+    if len(counted):
+        firsts = ", ".join(f"{row.stage} '{row.first_token}'" for row in counted.itertuples())
+        notes = (f"The first token is no BOS ({firsts}), so under the '{rule}' rule it is a key of the concept share; "
+                 "where sink heads park attention there, the 'first' rule leaves it out.",)
+    return ViewOutput(figures=output, tables={"summary": table}, headlines=headlines, notes=notes)
+
+
+register(View(
+    "first-token", "First token",
+    "Share of each head's attention on the first token, nothing excluded: the attention sink, which dominates raw "
+    "attention. The first-position rule in the sidebar decides whether that token is a key of the concept share.",
+    _first_token, choices=(SEQUENCE,), columns=1, head_maps=True,
+))
+
+
+def _layer_or_all(results: Results, chosen: Mapping[str, Any]) -> list[int | None]:
+    return [None, *range(results.shape[0])]
+
+
+def _head_or_all(results: Results, chosen: Mapping[str, Any]) -> list[int | None]:
+    return [None, *range(results.shape[1])]
+
+
+def _text(results: Results, sequence: str, stage: str, layer: int | None, head: int | None,
+          difference: str | None) -> ViewOutput:
+    aligned = results.aligned(stage, sequence)
+    values = results.received(stage, sequence, layer, head)
+    kind = "attention"
+    if difference is not None:
+        if not results.tokens_match(sequence, stage, difference):
+            raise InterpError(f"sequence '{sequence}': stages '{stage}' and '{difference}' tokenize the text "
+                              "differently, so a token-by-token difference is not defined")
+        values, kind = values - results.received(difference, sequence, layer, head), "difference"
+    start, end = concept_window(aligned.concept_mask, aligned.n_tokens, margin=60, limit=MAX_SHOWN_TOKENS)
+    where = ("all layers" if layer is None else f"layer {layer}") + (", all heads" if head is None else f", head {head}")
+    stages = stage if difference is None else f"{stage} − {difference}"
+    title = f"Attention each token receives, {where}, stage {stages}, {sequence}"
+    figure = figures.token_text_figure(
+        readable_tokens(aligned.tokens)[start:end], values[start:end], aligned.concept_mask[start:end],
+        results.excluded(stage, sequence)[start:end], title, kind=kind, first_position=start)
+    notes = ()
+    if (start, end) != (0, aligned.n_tokens):
+        notes = (f"Tokens {start}–{end - 1} of {aligned.n_tokens}, around the concept.",)
+    return ViewOutput(figures={"text": figure}, notes=notes)
+
+
+register(View(
+    "text", "Text",
+    "The text as a reader sees it, each token coloured by the attention it receives: its column total over the "
+    "queries after it, for one head or averaged over heads and layers (grey: tokens excluded from every share; "
+    "bold and underlined: the concept).",
+    _text, choices=(
+        SEQUENCE, ANY_STAGE,
+        Choice("layer", "Layer", _layer_or_all, default=lambda r, c: None, bundle=lambda r, c: [None],
+               describe=lambda r, value: "all layers" if value is None else str(value),
+               slug=lambda value: "" if value is None else f"L{value}"),
+        Choice("head", "Head", _head_or_all, default=lambda r, c: None, bundle=lambda r, c: [None],
+               describe=lambda r, value: "all heads" if value is None else str(value),
+               slug=lambda value: "" if value is None else f"H{value}"),
+        DIFFERENCE,
+    ),
+))
+
+
+# The head grid shows each head's pattern over this many tokens around the concept at most.
+GRID_TOKENS = 48
+
+
+def _grid(results: Results, sequence: str, stage: str, layer: int) -> ViewOutput:
+    if not results.has_patterns(sequence, stage):
+        return ViewOutput(notes=("This run kept no token-by-token patterns (`--patterns none`).",))
+    aligned = results.aligned(stage, sequence)
+    start, end = results.pattern_extent(stage, sequence)
+    shown = concept_window(aligned.concept_mask, aligned.n_tokens, margin=6, limit=GRID_TOKENS)
+    shown = (max(shown[0], start), min(shown[1], end))
+    patterns = np.stack([results.head_pattern(stage, sequence, layer, head, shown) for head in range(results.shape[1])])
+    tokens = readable_tokens(aligned.tokens)[shown[0]:shown[1]]
+    title = f"Every head of layer {layer}, stage {stage}, {sequence} (tokens {shown[0]}–{shown[1] - 1})"
+    return ViewOutput(figures={"heads": figures.head_grid_figure(patterns, tokens, title, first_position=shown[0])})
+
+
+register(View(
+    "grid", "Head grid",
+    "Every head of one layer at a glance, each a small token × token map around the concept on one colour scale "
+    "(as BertViz's overview); the Tokens view shows one head in detail.",
+    _grid, choices=(SEQUENCE, ANY_STAGE, Choice("layer", "Layer", _layer_options, default=_most_shifted(0),
+                                                bundle=lambda r, c: [_most_shifted(0)(r, c)],
+                                                slug=lambda value: f"L{value}", follows=("sequence", "stage"))),
+    unavailable=lambda results: None if results.compared_stages else "the run has one stage",
 ))

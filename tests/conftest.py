@@ -10,7 +10,7 @@ import pytest
 from interp.tiny import build_tiny_mistral
 from interp.tokenizer import train_tokenizer
 
-pytest_plugins = ["tests.demo_fixtures"]
+pytest_plugins = ["tests.demo_fixtures", "tests.packaged_fixtures"]
 
 SUBJECTS = ["The lessee", "The lessor", "A tenant", "The magistrate", "Any person", "The buyer", "The seller"]
 MODALS = ["shall", "may", "must not", "shall not", "may not"]

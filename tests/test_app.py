@@ -172,8 +172,8 @@ def test_first_start_runs_the_demo_and_opens_the_overview(first_start):
     assert table[["mean", "skewness", "kurtosis", "entropy"]].notna().all().all()
 
     (spec,) = specs(at)
-    assert spec["layout"]["title"]["text"] == "Mean share of attention on the concept, per stage"
-    assert [trace["name"] for trace in spec["data"]] == ["base", "cpt", "ift"]
+    assert spec["layout"]["title"]["text"] == "Mean shift of the concept share against base, per sequence"
+    assert [trace["name"] for trace in spec["data"]] == ["cpt", "ift"]
     assert all(list(trace["x"]) == manifest.sequence_ids for trace in spec["data"])
     assert any(str(folder) in caption.value for caption in at.caption)
 
@@ -255,6 +255,34 @@ def test_exclusion_preset_changes_the_statistics(home):
     assert_clean(at)
     custom = statistics(at)
     assert (custom["mean_share"] != paper["mean_share"]).any() and (custom["mean_share"] != none["mean_share"]).any()
+
+
+def test_first_position_and_punctuation_preset_change_the_statistics(home):
+    at = start_app()
+    bos = statistics(at)
+    assert at.sidebar.selectbox(key="first_position").options == ["bos", "first", "none"]
+    assert at.sidebar.selectbox(key="exclusion").options == ["paper", "punctuation", "none", "custom"]
+    # The demo adds a BOS, so 'first' excludes the same token as 'bos'; 'none' keeps it as a key.
+    at.sidebar.selectbox(key="exclusion").select("none").run()
+    kept_bos = statistics(at)
+    at.sidebar.selectbox(key="first_position").select("none").run()
+    assert_clean(at)
+    counted = statistics(at)
+    assert (counted["mean_share"] < kept_bos["mean_share"]).all(), "the BOS as a key takes share from the concept"
+    at.sidebar.selectbox(key="first_position").select("first").run()
+    assert statistics(at)["mean_share"].tolist() == kept_bos["mean_share"].tolist()
+    at.sidebar.selectbox(key="exclusion").select("punctuation").run()
+    assert_clean(at)
+    assert (statistics(at)["mean_share"] != bos["mean_share"]).any()
+
+
+def test_an_unbuilt_real_base_demo_says_how_to_build_it(home):
+    at = start_app()
+    at.sidebar.selectbox(key="lineage_choice").select("demo-smollm2").run()
+    assert not at.exception
+    at.sidebar.button[0].click().run()
+    assert not at.exception
+    assert any("python -m interp demo build --base smollm2" in e.value for e in at.error), [e.value for e in at.error]
 
 
 def test_reference_stage_switch_changes_the_rows(home):
@@ -607,7 +635,7 @@ def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, 
     at.sidebar.text_input(key="open_folder").input(str(elsewhere)).run()
     assert_clean(at)
     assert len(statistics(at)) == 20
-    assert titles(at) == ["Mean share of attention on the concept, per stage"]
+    assert titles(at) == ["Mean shift of the concept share against base, per sequence"]
     assert any(f"Results: `{elsewhere}`" in c.value for c in at.caption)
     for view in ("tokens", "structure"):
         at.segmented_control(key="view").set_value(view).run()
@@ -715,3 +743,28 @@ def test_the_app_waits_on_the_lock_the_pipeline_takes():
     import ui.run
 
     assert ui.run.LOCK_FILE == interp.pipeline.LOCK_FILE
+
+
+def test_download_everything_is_made_on_request_for_the_chosen_style(run_folder):
+    import io
+    import zipfile
+
+    at = start_app("overview")
+    assert_clean(at)
+    labels = [button.label for button in at.get("download_button")]
+    assert not any(label.startswith("Download everything") for label in labels)  # nothing made before it is asked for
+    at.radio(key="bundle-style").set_value("Paper, page width (7 in)")
+    at.button(key="make-bundle").click().run()
+    assert_clean(at)
+    (label,) = [button.label for button in at.get("download_button") if button.label.startswith("Download everything")]
+    assert re.fullmatch(r"Download everything \(zip, [0-9.]+ MB\)", label)
+    wanted, data = at.session_state["bundle-made"]
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+        manifest = json.loads(bundle.read("manifest.json"))
+        assert bundle.read("figures/overview-shifts.txt").startswith(b"Mean shift of the concept share")
+    assert manifest["figures"]["style"]["width"] == "page" and manifest["analysis"]["controls"] == 200
+    assert wanted[0] == str(run_folder) and wanted[-2:] == ("paper", "page")
+    # Another choice: the zip made for the old one is no longer offered.
+    at.radio(key="bundle-style").set_value("Screen (as shown here)").run()
+    assert not any(button.label.startswith("Download everything") for button in at.get("download_button"))
+    assert at.button(key="make-bundle").label.startswith("Make the zip")

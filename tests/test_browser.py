@@ -272,6 +272,68 @@ def test_every_view_renders_in_chromium(page, view, view_charts):
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
 
+# ---------------------------------------------------------------- selection
+
+def chosen(page, label: str) -> str:
+    """The value a view's select box shows under `label` (a combo box named by its label)."""
+    return page.locator('[data-testid="stMain"]').get_by_role("combobox", name=label, exact=True).input_value()
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` (its shown text) in the view's select box `label`, then wait for the rerun."""
+    page.locator('[data-testid="stMain"]').get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_timeout(300)  # the rerun starts after the click
+    wait_for_app(page)
+
+
+def test_clicking_a_head_map_cell_selects_that_head_for_tokens(page, demo_run, view_charts):
+    results = Results(demo_run)
+    layers, heads = results.shape
+    heads_view = views.VIEWS["heads"]
+    sequence = views.resolve_choices(heads_view, results)["sequence"]
+    default = results.most_shifted_head(sequence, results.stages[-1])
+    layer, head = next((l, h) for l in range(layers) for h in range(heads) if (l, h) != default)
+    open_view(page, "heads", view_charts["heads"])
+    drag = page.locator(CHART).first.locator(".nsewdrag").first
+    box = drag.bounding_box()
+    # Heads along x, layers along y with layer 0 at the bottom.
+    page.mouse.click(box["x"] + (head + 0.5) / heads * box["width"],
+                     box["y"] + box["height"] - (layer + 0.5) / layers * box["height"])
+    page.wait_for_function(f"() => location.search.includes('head={head}')", timeout=RENDER_MS)
+    assert f"layer={layer}" in page.url
+    page.locator('[data-testid="stButtonGroup"] button').filter(has_text=re.compile(
+        rf"^{re.escape(views.VIEWS['tokens'].label)}$")).click()
+    page.wait_for_function("() => location.search.includes('view=tokens')")
+    wait_for_charts(page, view_charts["tokens"])
+    assert "view=tokens" in page.url
+    assert (chosen(page, "Layer"), chosen(page, "Head")) == (str(layer), str(head))
+    assert_no_problem_shown(page)
+
+
+def test_a_new_sequence_opens_on_its_own_most_moved_head_and_a_reload_keeps_the_selection(page, demo_run,
+                                                                                           view_charts):
+    results = Results(demo_run)
+    stage = results.stages[-1]
+    defaults = {s.id: results.most_shifted_head(s.id, stage) for s in results.sequences}
+    first = results.sequences[0].id
+    other = next((s for s, head in defaults.items() if head != defaults[first]), None)
+    assert other is not None, f"every sequence of the demo run moves most at {defaults[first]}"
+    page.goto(f"/?view=tokens&sequence={first}")
+    wait_for_charts(page, view_charts["tokens"])
+    assert (chosen(page, "Layer"), chosen(page, "Head")) == tuple(map(str, defaults[first]))
+    choose(page, "Sequence", f"{other} ({results.sequence(other).concept})")
+    wait_for_charts(page, view_charts["tokens"])
+    assert (chosen(page, "Layer"), chosen(page, "Head")) == tuple(map(str, defaults[other]))
+    assert f"sequence={other}" in page.url
+    choose(page, "Stage", results.stages[0])
+    shown = {label: chosen(page, label) for label in ("Sequence", "Stage", "Layer", "Head")}
+    page.reload()
+    wait_for_charts(page, view_charts["tokens"])
+    assert {label: chosen(page, label) for label in shown} == shown
+    assert_no_problem_shown(page)
+
+
 # ---------------------------------------------------------------- uploads
 
 def sidebar_concept_choice(page):
@@ -348,29 +410,45 @@ def test_png_download_of_a_figure(small_run_page):
 def test_svg_pdf_and_html_downloads_of_a_figure(small_run_page):
     svg = download(small_run_page, "SVG")
     assert svg.lstrip()[:5] in (b"<svg ", b"<?xml") and b"<svg" in svg[:500]
-    assert b"Mean share of attention on the concept" in svg
+    assert b"Mean shift of the concept share" in svg
     assert download(small_run_page, "PDF")[:5] == b"%PDF-"
     html = download(small_run_page, "HTML")
-    assert b"<html" in html[:500].lower() and b"Mean share of attention on the concept" in html
+    assert b"<html" in html[:500].lower() and b"Mean shift of the concept share" in html
+
+
+def make_bundle(page) -> tuple[bytes, str]:
+    """Press "Make the zip", wait for its download button, download the zip."""
+    page.get_by_role("button", name="Make the zip (manifest, every figure and table)").click()
+    button = page.locator('[data-testid="stDownloadButton"] button').filter(
+        has_text=re.compile(r"^Download everything \(zip, [0-9.]+ MB\)$"))
+    button.wait_for(timeout=DOWNLOAD_MS)
+    wait_for_app(page)
+    with page.expect_download(timeout=DOWNLOAD_MS) as caught:
+        button.click()
+    assert caught.value.failure() is None
+    return Path(caught.value.path()).read_bytes(), caught.value.suggested_filename
 
 
 def test_download_everything_is_a_zip_with_the_manifest(small_run_page, small_run):
-    label = "Download everything (zip: manifest, every figure and table)"
-    with zipfile.ZipFile(io.BytesIO(download(small_run_page, label))) as bundle:
+    data, name = make_bundle(small_run_page)
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
         names = bundle.namelist()
         assert names[0] == "manifest.json"
-        assert b'"small-condition"' in bundle.read("manifest.json")
-        assert {"figures/overview-mean-share.html", "figures/plotly.min.js", "tables/overview-statistics.csv"} <= set(names)
+        manifest = bundle.read("manifest.json")
+        assert b'"small-condition"' in manifest and b'"name": "screen"' in manifest
+        assert {"figures/overview-shifts.html", "figures/plotly.min.js", "tables/overview-statistics.csv"} <= set(names)
         assert not any(name.endswith(".png") for name in names), "images only when asked for"
-    choice = small_run_page.get_by_role("radio", name="HTML, PNG and SVG figures (minutes on a large run)")
-    small_run_page.get_by_text("HTML, PNG and SVG figures (minutes on a large run)").click()
-    assert choice.is_checked()
-    # The rerun that the choice starts replaces the download button; clicking the old one
-    # would ask for a file the server has already dropped.
-    small_run_page.wait_for_timeout(1500)
+    assert name.endswith("-c200-s0.zip")
+    # A new choice drops the zip made for the old one: the button to make one is back.
+    small_run_page.get_by_text("HTML, PNG, SVG and PDF figures").click()
+    small_run_page.get_by_text("Paper, page width (7 in)").click()
     wait_for_app(small_run_page)
-    with zipfile.ZipFile(io.BytesIO(download(small_run_page, label))) as bundle:
+    data, name = make_bundle(small_run_page)
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
         names = set(bundle.namelist())
-        assert {"figures/overview-mean-share.png", "figures/overview-mean-share.svg"} <= names
-        assert bundle.read("figures/overview-mean-share.png")[:8] == b"\x89PNG\r\n\x1a\n"
+        assert {f"figures/overview-shifts.{fmt}" for fmt in ("png", "svg", "pdf", "html", "txt")} <= names
+        assert bundle.read("figures/overview-shifts.png")[:8] == b"\x89PNG\r\n\x1a\n"
+        assert bundle.read("figures/overview-shifts.pdf")[:5] == b"%PDF-"
+        assert b'"name": "paper"' in bundle.read("manifest.json")
+    assert name.endswith("-c200-s0-paper-page.zip")
     assert (small_run / "manifest.json").is_file()

@@ -14,6 +14,7 @@ from scipy import stats
 from interp.alignment import format_marked_tokens
 from interp.cli import main
 from interp.tokenizer import train_tokenizer
+from tests.packaged_fixtures import REAL_TOKENIZERS
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO.parent / "shared" / "reference" / "paper-shares"
@@ -105,13 +106,47 @@ def test_concepts_show_marks_the_concept_tokens(capsys, tmp_path):
     blocks = out.split("\n")
     role_line = blocks[blocks.index(next(line for line in blocks if line.startswith("role (Role)"))) + 1]
     bracketed = [part.strip("[] ") for part in role_line.split("[")[1:]]
-    assert "".join(bracketed[0].split("]")[0].split()).replace("▁", " ").strip() == "the outgoing holder"
+    assert "".join(bracketed[0].split("]")[0].split()).replace("␣", " ").strip() == "the outgoing holder"
+    assert "▁" not in out, "tokens are shown as text, a leading space as ␣"
     assert out.count("span ") >= sum(len(s.spans) for s in sequences)
+
+
+@pytest.mark.parametrize("name", REAL_TOKENIZERS)
+def test_concepts_show_reads_the_tokens_of_every_family(capsys, real_tokenizer_folders, name, offline):
+    code, out, _ = run(capsys, "concepts", "show", str(REPO / "concepts" / "paper-types.yaml"),
+                       "--tokenizer", str(real_tokenizer_folders[name]))
+    assert code == 0 and "␣shall" in out and "[␣" in out
+    assert not any(marker in out for marker in ("▁", "Ġ", "Ċ", "âĢ", "Â", "<0x"))
+
+
+def test_fetch_prints_the_converted_folder(capsys, real_tokenizer_folders, offline):
+    folder = real_tokenizer_folders["smollm2-tokenizer"]
+    code, out, _ = run(capsys, "fetch", "smollm2-tokenizer", "--out", str(folder.parent))
+    assert code == 0 and out.strip() == str(folder)
+    with pytest.raises(SystemExit):
+        main(["fetch", "smollm2-tokenizer", "gpt-5"])
+    assert "invalid choice: 'gpt-5'" in capsys.readouterr().err
 
 
 def test_concepts_show_missing_tokenizer(capsys, tmp_path):
     code, _, err = run(capsys, "concepts", "show", str(REPO / "concepts"), "--tokenizer", str(tmp_path / "none"))
     assert code == 2 and err.count("\n") == 1 and "cannot be loaded" in err
+
+
+def test_names_written_out_in_the_cli_are_the_registries():
+    from interp.cli import PACKAGED_NAMES, PAPER_WIDTHS, STYLES
+    from interp.packaged import PACKAGED
+    from interp.styles import STYLES as STYLE_REGISTRY
+
+    assert PACKAGED_NAMES == tuple(PACKAGED)
+    assert STYLES == tuple(STYLE_REGISTRY) and PAPER_WIDTHS == STYLE_REGISTRY["paper"].widths
+
+
+def test_first_position_choices_are_the_rules_of_alignment():
+    from interp.alignment import FIRST_POSITION_RULES
+    from interp.cli import FIRST_POSITIONS
+
+    assert FIRST_POSITIONS == tuple(FIRST_POSITION_RULES)
 
 
 def test_format_marked_tokens_brackets_runs():
@@ -161,7 +196,7 @@ def test_help_and_light_commands_import_no_torch(tmp_path):
 @pytest.mark.slow
 def test_cli_report_and_shares(tiny_run, capsys):
     from interp.report import REPORT_COLUMNS, shares_table
-    from interp.results import Results
+    from interp.results import Results, Selection
 
     out = str(tiny_run[0])
     assert main(["report", out, "--format", "json", "--controls", "20"]) == 0
@@ -169,9 +204,17 @@ def test_cli_report_and_shares(tiny_run, capsys):
     assert len(rows) == 4 and all(list(row) == list(REPORT_COLUMNS) for row in rows)
     assert main(["shares", out, "--format", "csv"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert list(table[0]) == ["sequence_id", "concept", "stage", "layer", "head", "share"]
+    assert list(table[0]) == ["sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share"]
     assert len(table) == 2 * 3 * 2 * 4
     assert float(table[5]["share"]) == pytest.approx(shares_table(Results(out))["share"][5])
+    assert main(["shares", out, "--first-position", "none", "--exclude", "none"]) == 0
+    unfiltered = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    expected = shares_table(Results(out, Selection(exclusions="none", first_position="none")))["share"][5]
+    assert float(unfiltered[5]["share"]) == pytest.approx(expected) and expected != pytest.approx(float(table[5]["share"]))
+    assert [row["first_token_share"] for row in unfiltered] == [row["first_token_share"] for row in table]
+    with pytest.raises(SystemExit):
+        main(["report", out, "--first-position", "sink"])
+    assert "invalid choice: 'sink'" in capsys.readouterr().err
     assert main(["report", out, "--format", "table", "--controls", "0"]) == 0
     assert "lessee-1" in capsys.readouterr().out
     assert main(["report", out, "--exclude", " , "]) == 2
@@ -219,7 +262,7 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
 
     out = tmp_path / "bundle.zip"
     assert main(["export", str(tiny_run[0]), "--out", str(out), "--controls", "20"]) == 0
-    printed = capsys.readouterr().out
+    printed, progress = capsys.readouterr()
     with zipfile.ZipFile(out) as bundle:
         names = set(bundle.namelist())
         manifest = json.loads(bundle.read("manifest.json"))
@@ -227,10 +270,20 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
     csvs = sorted(name for name in names if name.endswith(".csv"))
     assert printed.strip().endswith(f"{len(html)} figures, {len(csvs)} tables")
     assert manifest["lineage"] == "tiny" and manifest["analysis"] == {
-        "exclusions": "paper", "reference": "base", "controls": 20, "seed": 0, "measure": "attention"}
+        "exclusions": "paper", "reference": "base", "controls": 20, "seed": 0, "first_position": "bos", "measure": "attention"}
+    assert manifest["figures"] == {"style": {"name": "screen", "png_scale": 2}, "image_formats": ["png", "svg", "pdf"]}
+    for page in html:  # every figure in every format, PDF included
+        assert {page.replace(".html", f".{fmt}") for fmt in ("png", "svg", "pdf")} <= names
+    # Progress on stderr, per view and per figure and format, ending complete.
+    from interp.results import Results, Selection
+    from interp.views import count_bundle_steps
+
+    steps = count_bundle_steps(Results(tiny_run[0], Selection(n_controls=20)))
+    assert "views: 100%" in progress and f"{steps}/{steps}" in progress
+    assert "images: 100%" in progress and f"{3 * len(html)}/{3 * len(html)}" in progress
     for table in ("overview-statistics", "overview-mean-share", "layers-profiles", "overview-shares"):
         assert {f"tables/{table}.csv", f"tables/{table}.json"} <= names
-    assert "figures/overview-mean-share.html" in names and "figures/heads-shift-seller-1-ift-vs-base.html" in names
+    assert "figures/overview-shifts.html" in names and "figures/heads-shift-seller-1-ift-vs-base.html" in names
     assert any(name.startswith("figures/structure-") and name.endswith("-seller-1.html") for name in names)
     assert any(name.startswith("figures/tokens-map-lessee-1-cpt-L") for name in names)
     assert main(["export", str(tiny_run[0]), "--out", str(tmp_path / "bundle.tar")]) == 2
@@ -374,6 +427,35 @@ def test_export_keeps_every_figure_when_names_collide_and_prints_what_it_wrote(h
     # (s, y-x) and (s-y, x) both name "heads-share-s-y-x-vs-x": the second is kept beside the first.
     assert {"figures/heads-share-s-y-x-vs-x.html", "figures/heads-share-s-y-x-vs-x-2.html"} <= set(names)
     assert "'=HYPERLINK" in stats and "\n=HYPERLINK" not in stats and ",=HYPERLINK" not in stats
+
+
+@pytest.mark.slow
+def test_export_paper_pdfs_only(tiny_run, tmp_path, capsys):
+    import zipfile
+
+    out = tmp_path / "paper.zip"
+    assert main(["export", str(tiny_run[0]), "--out", str(out), "--controls", "0", "--style", "paper",
+                 "--width", "page", "--images", "pdf"]) == 0
+    with zipfile.ZipFile(out) as bundle:
+        names = set(bundle.namelist())
+        manifest = json.loads(bundle.read("manifest.json"))
+        pdf = bundle.read("figures/overview-shifts.pdf")
+        caption = bundle.read("figures/overview-shifts.txt").decode()
+    assert manifest["figures"]["style"]["name"] == "paper" and manifest["figures"]["style"]["width"] == "page"
+    assert manifest["figures"]["image_formats"] == ["pdf"]
+    assert not any(name.endswith((".png", ".svg")) for name in names)
+    assert b"/MediaBox [0 0 504 " in pdf and b"/FontFile2" in pdf
+    assert caption == "Mean shift of the concept share against base, per sequence\n"
+    assert "images: 100%" in capsys.readouterr().err
+
+
+def test_export_options_are_checked_in_one_line(tiny_run, tmp_path, capsys):
+    for options, message in ((["--width", "page"], "style 'screen' keeps each figure's own width"),
+                             (["--images", "png,gif"], "image formats must be among png, svg, pdf, got ['gif']")):
+        assert main(["export", str(tiny_run[0]), "--out", str(tmp_path / "b.zip"), "--controls", "0", *options]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture()

@@ -17,6 +17,7 @@ from interp.errors import InterpError
 from interp.export import (
     CHROMIUM_MISSING,
     MAX_ENTRY_STEM,
+    ExportProgress,
     FigureExporter,
     bundle_names,
     count_bundle_entries,
@@ -26,6 +27,7 @@ from interp.export import (
     write_bundle,
 )
 from interp.figures import head_heatmap_figure
+from interp.styles import OKABE_ITO
 
 CHROMIUM_INSTALLED = bool(shutil.which("chromium") or Path("/usr/bin/chromium").is_file())
 MAGIC = {"png": (b"\x89PNG",), "svg": (b"<svg", b"<?xml"), "pdf": (b"%PDF",)}
@@ -196,8 +198,7 @@ def test_many_figures_reuse_one_browser(monkeypatch):
 
 @pytest.mark.browser
 def test_bundle_with_images(tmp_path):
-    out = write_bundle(tmp_path / "export.zip", small_figures(3), {"stats": TABLE}, {"run": 1},
-                       image_formats=("png", "svg", "pdf"))
+    out = write_bundle(tmp_path / "export.zip", small_figures(3), {"stats": TABLE}, {"run": 1})
     entries = read_zip(out)
     if not CHROMIUM_INSTALLED:
         assert "figures/README.txt" in entries and "figures/heads_0.png" not in entries
@@ -250,3 +251,73 @@ def test_extra_files_may_not_collide_with_the_manifest_or_folders(tmp_path, name
     with pytest.raises(InterpError, match="differ only in case"):
         write_bundle(tmp_path / "x.zip", {}, {}, {}, extra_files={"notes.txt": b"", "NOTES.txt": b""})
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- styles, progress, failures
+
+def test_html_page_is_titled_with_the_escaped_title():
+    fig = go.Figure(layout_title_text="Shift < 0 &amp; <b>bold</b><script>alert(1)</script>")
+    page = figure_bytes(fig, "html")
+    assert b"<title>Shift &lt; 0 &amp; boldalert(1)</title>" in page  # markup removed, the text escaped
+    assert b"<script>alert(1)" not in page  # in the figure's JSON it is escaped as \\u003c
+
+
+def test_paper_bundle_without_images_has_captions_and_no_titles(no_chromium, tmp_path):
+    figures = small_figures(2)
+    before = {name: fig.to_dict() for name, fig in figures.items()}
+    out = write_bundle(tmp_path / "paper.zip", figures, {}, {}, style="paper", width="page")
+    entries = read_zip(out)
+    assert entries["figures/heads_1.txt"] == b"shift 1\n"
+    page = entries["figures/heads_1.html"]
+    assert b"<title>shift 1</title>" in page and page.count(b"shift 1") == 1  # not inside the figure
+    assert b'"width":672' in page and OKABE_ITO[0].encode() in page
+    assert {name: fig.to_dict() for name, fig in figures.items()} == before  # the app's figures stay as they were
+    with pytest.raises(InterpError, match="widths: column, page"):
+        write_bundle(tmp_path / "x.zip", figures, {}, {}, style="paper", width="a4")
+    with pytest.raises(InterpError, match="styles: screen, paper"):
+        write_bundle(tmp_path / "x.zip", figures, {}, {}, style="print")
+    assert [p.name for p in tmp_path.iterdir()] == ["paper.zip"]
+
+
+def test_progress_fraction():
+    assert ExportProgress(0, 4, 0, 0).fraction == 0
+    assert ExportProgress(2, 4, 0, 0).fraction == 0.5
+    assert ExportProgress(4, 4, 3, 6).fraction == 0.75
+    assert ExportProgress(4, 4, 6, 6).fraction == 1
+    assert ExportProgress(4, 4, 6, 6).describe() == "4 of 4 views computed, 6 of 6 images rendered"
+
+
+@pytest.mark.browser
+def test_bundle_reports_progress_per_figure_and_ends_complete(tmp_path):
+    events = []
+    write_bundle(tmp_path / "b.zip", small_figures(4), {}, {}, progress=events.append)
+    assert events[-1] == ExportProgress(1, 1, 12, 12)  # 4 figures × PNG, SVG and PDF
+    fractions = [event.fraction for event in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1
+    assert {event.images_done for event in events} <= {0, 3, 6, 9, 12}  # a figure's formats arrive together
+
+
+@pytest.mark.browser
+def test_paper_bundle_images_have_the_width_and_embed_a_truetype_font(tmp_path):
+    out = write_bundle(tmp_path / "paper.zip", small_figures(1), {}, {}, style="paper")
+    entries = read_zip(out)
+    png, pdf = entries["figures/heads_0.png"], entries["figures/heads_0.pdf"]
+    assert int.from_bytes(png[16:20], "big") == 1050  # 3.5 in at 300 dpi
+    assert b"/MediaBox [0 0 252 " in pdf  # 3.5 in at 72 points per inch
+    assert b"/FontFile2" in pdf and b"/CIDFontType2" in pdf and b"/Type3" not in pdf
+    assert b"DejaVuSans" in pdf or b"LiberationSans" in pdf
+    assert b"/Title (shift 0)" in pdf
+    assert b"DejaVu Sans" in entries["figures/heads_0.svg"] and b"shift 0" not in entries["figures/heads_0.svg"]
+
+
+@pytest.mark.browser
+def test_a_failed_render_is_one_line_and_leaves_no_zip(tmp_path):
+    figures = small_figures(2) | {"huge": go.Figure(go.Bar(y=[1]), layout=dict(width=9000, height=9000))}
+    out = tmp_path / "b.zip"
+    with pytest.raises(InterpError) as raised:
+        write_bundle(out, figures, {"stats": TABLE}, {})
+    assert str(raised.value) == ("PNG/SVG/PDF export of figure 'huge' failed: "
+                                 "Error: the PNG came out empty (18000 x 18000 px)")
+    assert list(tmp_path.iterdir()) == []
+    write_bundle(out, small_figures(1), {}, {})  # the next bundle gets a working browser
+    assert "figures/heads_0.pdf" in read_zip(out)

@@ -18,9 +18,15 @@ from interp.figures import (
     TEMPLATE,
     MAX_ANNOTATIONS,
     control_null_figure,
+    first_token_figure,
     head_heatmap_figure,
     layer_profile_figure,
-    mean_share_figure,
+    STAGE_PALETTE,
+    head_grid_figure,
+    shift_overview_figure,
+    short_number,
+    stage_colours,
+    token_text_figure,
     shift_histogram_figure,
     shift_qq_figure,
     span_structure_figure,
@@ -54,26 +60,51 @@ def assert_common_style(fig, x_axis: str = "xaxis") -> None:
     assert fig.layout.template.layout.to_plotly_json() == pio.templates["plotly_white"].layout.to_plotly_json()
     assert fig.layout.title.text
     assert fig.layout[x_axis].title.text and fig.layout.yaxis.title.text
-    assert all(trace.hovertemplate for trace in fig.data)
+    assert all(trace.hovertemplate or trace.hoverinfo == "skip" for trace in fig.data)
 
 
-def test_mean_share_figure_groups_stages_per_sequence():
-    table = pd.DataFrame({
-        "sequence_id": ["role-1", "role-1", "role-1", "cond-1", "cond-1", "cond-1"],
-        "stage": ["base", "cpt", "ift"] * 2,
-        "mean_share": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
-    })
-    fig = mean_share_figure(table)
+SHIFTS = pd.DataFrame({
+    "sequence_id": ["role-1", "role-1", "cond-1", "cond-1"], "concept": ["Role", "Role", "Condition", "Condition"],
+    "stage": ["cpt", "ift"] * 2, "mean": [0.01, -0.02, 0.03, 0.0], "low": [0.0, -0.03, 0.01, np.nan],
+    "high": [0.02, -0.01, 0.05, np.nan], "control_percentile": [80.0, 10.0, 99.0, np.nan],
+})
+
+
+def test_shift_overview_marks_zero_intervals_and_stage_colours():
+    fig = shift_overview_figure(SHIFTS, "base", ["base", "cpt", "ift"])
     assert_common_style(fig)
-    assert fig.layout.barmode == "group"
-    assert [t.type for t in fig.data] == ["bar"] * 3
-    assert [t.name for t in fig.data] == ["base", "cpt", "ift"]
-    assert list(fig.data[1].x) == ["role-1", "cond-1"]
-    np.testing.assert_allclose(fig.data[1].y, [0.2, 0.5])
-    with pytest.raises(InterpError, match="mean_share"):
-        mean_share_figure(table.drop(columns="mean_share"))
-    with pytest.raises(InterpError, match="more than one row"):
-        mean_share_figure(pd.concat([table, table.iloc[:1]]))
+    assert fig.layout.scattermode == "group" and [t.name for t in fig.data] == ["cpt", "ift"]
+    colours = stage_colours(["base", "cpt", "ift"])
+    assert [t.marker.color for t in fig.data] == [colours["cpt"], colours["ift"]], "run-wide colours, not per figure"
+    assert list(fig.data[0].x) == ["role-1", "cond-1"]
+    np.testing.assert_allclose(fig.data[0].y, [0.01, 0.03])
+    np.testing.assert_allclose(fig.data[0].error_y.array, [0.01, 0.02])
+    assert fig.layout.shapes[0].y0 == 0 == fig.layout.shapes[0].y1
+    with pytest.raises(InterpError, match="control_percentile"):
+        shift_overview_figure(SHIFTS.drop(columns="control_percentile"), "base")
+
+
+def test_stage_colours_are_colour_blind_safe_and_stable():
+    assert stage_colours(["a", "b"])["b"] == stage_colours(["a", "b", "c"])["b"] == STAGE_PALETTE[1]
+    assert len(set(stage_colours([str(i) for i in range(8)]).values())) == 8
+
+
+def test_token_text_colours_what_each_token_receives():
+    values = np.array([0.5, 0.1, 0.3, 0.05, 0.2, 0.4])
+    excluded = np.array([True, False, False, False, False, True])
+    fig = token_text_figure(["<s>", "␣The", "␣tenant", "␣shall", "␣pay", "."], values, CONCEPT, excluded, "Text",
+                            first_position=10)
+    notes = fig.layout.annotations
+    assert [n.bgcolor for n in notes if n.font.color == "#9e9e9e"] == ["#eeeeee", "#eeeeee"], "excluded: grey"
+    assert notes[2].text == "<b><u>&nbsp;tenant</u></b>" and "(concept)" in notes[2].hovertext
+    assert notes[1].hovertext.startswith("token 11: ␣The")
+    assert fig.data[0].marker.cmin == 0.0 and fig.data[0].marker.cmax == 0.3, "from 0 up to the largest counted token"
+    assert fig.layout.width > 700 and notes[1].x > notes[0].x
+
+
+def test_short_numbers_never_print_minus_zero():
+    assert [short_number(v) for v in (0.1234, -0.0042, 3.2e-05, -3.2e-05, 0.0)] == ["0.123", "-0.004", "3.2e-05",
+                                                                                   "-3.2e-05", "0"]
 
 
 def test_layer_profile_figure_has_one_panel_per_sequence():
@@ -108,7 +139,7 @@ def test_layer_profile_figure_lists_each_stage_once_in_the_legend():
 
 def test_stages_have_distinct_colours_however_many():
     few = stage_colours(["cpt", "ift"])
-    assert list(few.values()) == list(pio.templates[TEMPLATE].layout.colorway[:2])
+    assert list(few.values()) == list(STAGE_PALETTE[:2])  # Okabe–Ito, as on every view and export
     many = stage_colours([f"step{n}" for n in range(40)])
     assert len(set(many.values())) == 40
 
@@ -124,14 +155,16 @@ def test_many_stages_draw_a_colour_bar_instead_of_a_legend():
     assert scale[0].marker.colorbar.ticktext[0] == "step1" and scale[0].marker.colorbar.ticktext[-1] == "step12"
 
 
-def test_the_mean_share_of_many_stages_is_a_map():
+def test_the_shifts_of_many_stages_are_a_map():
     stages = [f"s{n}" for n in range(11)]
-    table = pd.DataFrame([{"sequence_id": q, "stage": s, "mean_share": 0.1 * i + 0.01 * n}
+    table = pd.DataFrame([{"sequence_id": q, "concept": "Role", "stage": s, "mean": 0.1 * i + 0.01 * n, "low": np.nan,
+                           "high": np.nan, "control_percentile": np.nan}
                           for i, q in enumerate(["a", "b"]) for n, s in enumerate(stages)])
-    fig = mean_share_figure(table)
+    fig = shift_overview_figure(table, "s0")
     assert_common_style(fig)
     assert [t.type for t in fig.data] == ["heatmap"] and list(fig.data[0].x) == stages and list(fig.data[0].y) == ["a", "b"]
     np.testing.assert_allclose(fig.data[0].z[1], 0.1 + 0.01 * np.arange(11))
+    assert fig.data[0].zmid == 0, "shifts: diverging around 0"
 
 
 def trajectory_table(positions, stages):
@@ -198,6 +231,19 @@ def test_head_heatmap_share_uses_sequential_scale_over_the_shares():
     assert fig.layout.xaxis.title.text == "head" and "layer" in fig.layout.yaxis.title.text
 
 
+def test_every_head_cell_has_a_clickable_marker_with_the_cell_hover():
+    share = np.array([[0.1, 0.4, np.nan], [0.2, 0.3, 0.05]])
+    heatmap, cells = head_heatmap_figure(share, "share", kind="share").data
+    assert heatmap.hoverinfo == "skip" and cells.type == "scatter" and cells.marker.opacity == 0
+    marked = {(int(y), int(x)) for x, y in zip(cells.x, cells.y)}
+    assert marked == {(layer, head) for layer in range(2) for head in range(3)}  # (layer, head)
+    np.testing.assert_array_equal(np.array(cells.customdata, dtype=float)[:, 2], share.ravel())
+    assert "customdata[2]" in cells.hovertemplate and "%{z" not in cells.hovertemplate
+    panels = first_token_figure({"base": share, "cpt": share}, "first").data
+    assert [(t.type, t.xaxis) for t in panels] == [("heatmap", "x"), ("heatmap", "x2"), ("scatter", "x"),
+                                                     ("scatter", "x2")], "one overlay on each panel's axes"
+
+
 def test_head_heatmap_shift_is_symmetric_around_zero_with_red_positive():
     fig = head_heatmap_figure(SHIFT, "shift", kind="shift")
     heatmap = fig.data[0]
@@ -225,15 +271,41 @@ def test_token_attention_blanks_upper_triangle_and_marks_concepts():
     expected[np.triu_indices(6, k=1)] = np.nan
     np.testing.assert_allclose(z, expected, rtol=1e-6)
     assert heatmap.zmin == 0
-    assert list(heatmap.x) == ["0: &lt;s&gt;", "1: ▁The", "2: ▁tenant (concept)", "3: ▁shall", "4: ▁pay (concept)", "5: ↵"]
+    assert list(heatmap.x) == ["0: &lt;s&gt;", "1: ␣The", "2: ␣tenant (concept)", "3: ␣shall", "4: ␣pay (concept)", "5: ↵"]
     assert "%{x}" in heatmap.hovertemplate and "%{y}" in heatmap.hovertemplate
     ticks = list(fig.layout.xaxis.ticktext)
     assert ticks == list(fig.layout.yaxis.ticktext)
     assert ["«" in t for t in ticks] == CONCEPT.tolist()
-    assert "«▁tenant»" in ticks[2] and "<b>" in ticks[2]
+    assert "«␣tenant»" in ticks[2] and "<b>" in ticks[2]
     assert ticks[0] == "&lt;s&gt;" and ticks[5] == "↵"
     assert fig.layout.yaxis.autorange == "reversed"
     assert fig.layout.annotations == ()
+
+
+def test_token_axes_read_byte_level_tokens_as_text():
+    """GPT-2-style tokens of ` “§ 契”`: the space as ␣, a character split over tokens in each piece."""
+    tokens = ["The", "ĠâĢ", "ľ", "Â§", "Ġå¥", "ĳ", "âĢĿ"]
+    fig = token_attention_figure(lower_triangular(7), tokens, np.zeros(7, dtype=bool), window=(2, 7))
+    assert list(fig.data[0].x) == ["2: “(2/2)", "3: §", "4: ␣契(1/2)", "5: 契(2/2)", "6: ”"]
+    assert list(fig.layout.xaxis.ticktext) == ["“(2/2)", "§", "␣契(1/2)", "契(2/2)", "”"]
+
+
+def test_first_token_figure_has_a_panel_per_stage_on_one_scale():
+    base, cpt = np.array([[0.9, 0.1, 0.5], [0.2, 0.05, 0.99]]), np.array([[0.7, 0.3, 0.5], [0.2, 0.5, 0.9]])
+    fig = first_token_figure({"base": base, "cpt": cpt}, "First token")
+    assert_common_style(fig)
+    maps = [trace for trace in fig.data if trace.type == "heatmap"]
+    assert [trace.name for trace in maps] == ["base", "cpt"] and [a.text for a in fig.layout.annotations] == ["base", "cpt"]
+    np.testing.assert_allclose(np.array(maps[1].z, dtype=float), cpt)
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0.0, 1.0)
+    assert all(trace.coloraxis == "coloraxis" for trace in maps), "one scale for every stage"
+    assert np.array(maps[0].customdata).tolist()[1][2] == [1, 2] and "first token" in fig.data[2].hovertemplate
+    change = first_token_figure({"cpt − base": cpt - base}, "Change", kind="change")
+    assert change.layout.coloraxis.cmid == 0 and change.layout.coloraxis.cmax == pytest.approx(0.45)
+    with pytest.raises(InterpError, match="one shape"):
+        first_token_figure({"base": base, "cpt": cpt[:1]}, "x")
+    with pytest.raises(InterpError, match="kind"):
+        first_token_figure({"base": base}, "x", kind="shift")
 
 
 def test_token_attention_crops_to_window_with_absolute_positions():
@@ -325,8 +397,8 @@ def test_span_structure_figure_annotates_finite_cells():
     np.testing.assert_array_equal(np.array(fig.data[0].z, dtype=float), matrix)
     assert list(fig.layout.xaxis.ticktext) == ["duty", "breach", "remedy"]
     assert {(a.x, a.y, a.text) for a in fig.layout.annotations} == {
-        (0, 0, "0.50"), (0, 1, "0.20"), (1, 1, "0.30"), (0, 2, "0.10"), (1, 2, "0.25"),
-        (2, 2, "0.60")}
+        (0, 0, "0.500"), (0, 1, "0.200"), (1, 1, "0.300"), (0, 2, "0.100"), (1, 2, "0.250"),
+        (2, 2, "0.600")}
     difference = span_structure_figure(matrix - 0.3, ["a", "b", "c"], "d", "difference").data[0]
     assert difference.zmid == 0 and difference.zmax == -difference.zmin == pytest.approx(0.3)
     with pytest.raises(InterpError, match="labels"):
@@ -366,13 +438,16 @@ def figure_summary(fig) -> dict:
 
 
 def snapshot_cases() -> dict:
-    table = pd.DataFrame({"sequence_id": ["a", "a", "b", "b"], "stage": ["base", "cpt"] * 2,
-                          "mean_share": [0.1, 0.12, 0.3, 0.25]})
     return {
-        "mean-share": mean_share_figure(table),
+        "overview": shift_overview_figure(SHIFTS, "base", ["base", "cpt", "ift"]),
+        "text": token_text_figure(["<s>", "␣The", "␣tenant", "␣shall", "␣pay", "."], np.array([0.5, 0.1, 0.3, 0.05, 0.2, 0.4]),
+                                  CONCEPT, np.array([True, False, False, False, False, True]), "Text"),
+        "head-grid": head_grid_figure(np.stack([lower_triangular(4, seed=s) for s in range(3)]),
+                                      ["a", "b", "c", "d"], "Grid"),
         "layer-profile": layer_profile_figure({"a": {"cpt": np.array([0.1, -0.2])}, "b": {"cpt": np.array([0.0, 0.3])}},
                                               "base", {"a": "Role", "b": "Condition"}),
         "head-shift": head_heatmap_figure(SHIFT, "Shift cpt − base", kind="shift"),
+        "first-token": first_token_figure({"base": np.abs(SHIFT) * 2, "cpt": np.abs(SHIFT)}, "First token"),
         "tokens": token_attention_figure(lower_triangular(6), TOKENS, CONCEPT, threshold=0.3, title="Tokens"),
         "histogram": shift_histogram_figure(SHIFT, "Head shifts"),
         "controls": control_null_figure(np.array([0.0, 0.1, -0.1, 0.05]), 0.2, "mean", 100.0, 0.4, "Controls"),

@@ -21,7 +21,7 @@ def write(tmp_path, text, name="lineage.yaml"):
 
 
 def test_presets_are_listed():
-    assert list_presets() == ["demo", "saul-7b"]
+    assert list_presets() == ["demo", "demo-smollm2", "saul-7b"]
 
 
 def test_saul_preset_is_the_reference_study():
@@ -116,7 +116,7 @@ def test_missing_file(tmp_path):
 
 
 def test_unknown_preset_lists_the_presets():
-    with pytest.raises(InterpError, match=r"'saul-13b': unknown preset \(presets: demo, saul-7b\)"):
+    with pytest.raises(InterpError, match=r"'saul-13b': unknown preset \(presets: demo, demo-smollm2, saul-7b\)"):
         load_lineage("saul-13b")
 
 

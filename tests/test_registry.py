@@ -286,7 +286,7 @@ def test_nfc_and_nfd_spellings_are_one_sequence_with_one_hash():
 def test_a_span_that_does_not_occur_in_non_ascii_text_names_normalisation():
     problems = problems_of(concept_item_yaml(text="La créance échue.", spans=[{"text": "creance"}]), "u.yaml")
     assert problems == ["u.yaml: sequence 's-1', span 1, field 'text': 'creance' does not occur in the text "
-                        "(compared after Unicode NFC normalisation of both)"]
+                        "(compared after Unicode NFC normalisation of both); did you mean 'créance'?"]
 
 
 @pytest.mark.parametrize("sequence_id", ["a", "0", "a" * 100, "role-1", "x_y", "9-lives"])

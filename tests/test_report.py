@@ -52,10 +52,12 @@ def test_no_room_for_controls_gives_nan_and_the_reason(tiny_lineage, tmp_path):
 def test_shares_table_is_one_row_per_head(tiny_run):
     results = Results(tiny_run[0])
     table = shares_table(results)
-    assert list(table.columns) == ["sequence_id", "concept", "stage", "layer", "head", "share"]
+    assert list(table.columns) == ["sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share"]
     assert len(table) == 2 * 3 * 2 * 4
     row = table[(table["sequence_id"] == "seller-1") & (table["stage"] == "ift") & (table["layer"] == 1) & (table["head"] == 3)]
     assert row["share"].item() == pytest.approx(results.share("ift", "seller-1")[1, 3])
+    colsums = results.store.read_colsums("ift", "seller-1")
+    assert row["first_token_share"].item() == pytest.approx(colsums[1, 3, 0] / colsums[1, 3].sum())
 
 
 def test_mean_share_and_layer_profiles(tiny_run):

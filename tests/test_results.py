@@ -51,6 +51,19 @@ def test_exclusions_change_the_share(tiny_run):
     assert not np.allclose(paper, none)
 
 
+def test_first_position_rule_decides_about_the_bos(tiny_run):
+    bos = Results(tiny_run[0], Selection(exclusions="none", first_position="bos"))
+    first = Results(tiny_run[0], Selection(exclusions="none", first_position="first"))
+    counted = Results(tiny_run[0], Selection(exclusions="none", first_position="none"))
+    np.testing.assert_array_equal(bos.share("cpt", "lessee-1"), first.share("cpt", "lessee-1"))
+    assert (counted.share("cpt", "lessee-1") < bos.share("cpt", "lessee-1")).all()
+    assert not counted.excluded("cpt", "lessee-1").any()
+    colsums = bos.store.read_colsums("cpt", "lessee-1")
+    np.testing.assert_allclose(bos.first_token_share("cpt", "lessee-1"), colsums[:, :, 0] / colsums.sum(axis=2), rtol=1e-6)
+    with pytest.raises(InterpError, match="first-position rule 'start' is unknown"):
+        Results(tiny_run[0], Selection(first_position="start"))
+
+
 def test_controls_and_their_placement(results):
     comparison = results.controls("lessee-1", "cpt")
     assert comparison.observed == pytest.approx(results.shift("lessee-1", "cpt").mean())

@@ -19,6 +19,7 @@ from interp.statistics import (
     compute_bootstrap_ci,
     compute_column_sums,
     compute_entropy,
+    compute_first_token_share,
     compute_layer_profile,
     compute_share,
     compute_share_from_patterns,
@@ -55,6 +56,16 @@ def test_column_sums_by_hand():
     assert colsums.shape == (1, 2, 3)
     assert colsums.dtype == np.float64
     np.testing.assert_allclose(colsums, [[[1.7, 0.8, 0.5], [1.0, 1.3, 0.7]]])
+
+
+def test_first_token_share_by_hand():
+    """Head 0 puts 1.7 of its 3 rows' attention on key 0, head 1 puts 1.0."""
+    first = compute_first_token_share(compute_column_sums(PATTERNS))
+    np.testing.assert_allclose(first, [[1.7 / 3, 1.0 / 3]])
+    with pytest.raises(InterpError, match="no keys"):
+        compute_first_token_share(np.zeros((1, 2, 0)))
+    with pytest.raises(InterpError, match="layers, heads, keys"):
+        compute_first_token_share(np.zeros((2, 3)))
 
 
 def test_share_by_hand():

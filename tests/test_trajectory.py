@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from interp import views
+from interp import figures, views
 from interp.lineage import load_lineage
 from interp.pipeline import extract_lineage
 from interp.report import report_table
@@ -113,8 +113,8 @@ def test_views_read_well_with_twelve_stages(training_run):
     scale = [trace for trace in profiles.data if trace.marker.showscale]
     assert len(scale) == 1 and list(scale[0].marker.colorbar.ticktext)[-1] == "step1200"
 
-    overview = views.get_view("overview").compute(results).figures["mean-share"]
-    assert [trace.type for trace in overview.data] == ["heatmap"] and len(overview.data[0].x) == 12
+    overview = views.get_view("overview").compute(results).figures["shifts"]
+    assert [trace.type for trace in overview.data] == ["heatmap"] and len(overview.data[0].x) == 11
 
     structure = views.get_view("structure").compute(results, sequence="seller-1")
     assert len(structure.figures) == 6 + 5 and "12 stages" in structure.notes[0]
@@ -123,4 +123,4 @@ def test_views_read_well_with_twelve_stages(training_run):
     assert len(forest.tables["types"]) == 2 * 11 and "6 of 11 stages" in forest.notes[-1]
 
     heads = list(views.bundle_choices(views.get_view("heads"), results))
-    assert len(heads) == 3 * 10 and {c["stage"] for c in heads} >= {"step100", "step1200"}
+    assert len(heads) == 3 * figures.MANY_STAGES and {c["stage"] for c in heads} >= {"step100", "step1200"}

@@ -23,7 +23,7 @@ def z_of(figure, trace=0):
 
 def test_registry_lists_every_view_and_refuses_unknown_names():
     assert list(views.VIEWS)[:6] == ["overview", "layers", "heads", "tokens", "distribution", "structure"]
-    assert {"types", "consistency"} <= set(views.VIEWS)
+    assert {"types", "consistency", "first-token"} <= set(views.VIEWS)
     with pytest.raises(InterpError, match="view 'nope' is unknown; views: overview, layers, heads"):
         views.get_view("nope")
     with pytest.raises(ValueError, match="registered twice"):
@@ -91,11 +91,12 @@ def test_structure_needs_several_spans(results):
 def test_bundle_names_every_view(results):
     figures, tables = views.bundle_contents(results)
     assert {"overview-statistics", "overview-mean-share", "overview-shares", "overview-provenance",
-            "layers-profiles", "types-types", "consistency-heads-condition-cpt"} <= set(tables)
+            "layers-profiles", "types-types", "consistency-heads-condition-cpt",
+            "first-token-summary-lessee-1", "first-token-summary-seller-1"} <= set(tables)
     assert all(re.fullmatch(r"[a-z0-9][A-Za-z0-9_.-]*", name) for name in [*tables, *figures])
-    for name in ("overview-mean-share", "layers-profiles", "heads-share-seller-1-base-vs-base",
+    for name in ("overview-shifts", "layers-profiles", "heads-share-seller-1-base-vs-base",
                  "heads-shift-seller-1-cpt-vs-base", "distribution-controls-lessee-1-cpt",
-                 "structure-cpt-minus-base-seller-1"):
+                 "structure-cpt-minus-base-seller-1", "first-token-share-lessee-1", "first-token-change-seller-1"):
         assert name in figures, (name, sorted(figures))
     layer, head = results.most_shifted_head("lessee-1", "ift")
     assert f"tokens-map-lessee-1-ift-L{layer}-H{head}" in figures
@@ -133,3 +134,45 @@ def test_trajectory_views_follow_a_short_lineage_in_stage_order(results):
     np.testing.assert_allclose(z_of(layers.figures["map"])[:, 1],
                                np.mean([results.shift(s, "cpt").mean(axis=1) for s in ("lessee-1", "seller-1")], axis=0))
     assert list(layers.tables["shifts"].columns) == ["stage", "layer", "mean_shift"] and len(layers.tables["shifts"]) == 6
+
+
+def test_first_token_view_shows_each_stage_and_its_change(results):
+    output = views.get_view("first-token").compute(results, sequence="seller-1")
+    assert list(output.figures) == ["share", "change"]
+    share, change = output.figures["share"], output.figures["change"]
+    assert [trace.name for trace in share.data if trace.type == "heatmap"] == ["base", "cpt", "ift"]
+    np.testing.assert_allclose(z_of(share, 1), results.first_token_share("cpt", "seller-1"))
+    assert [trace.name for trace in change.data if trace.type == "heatmap"] == ["cpt − base", "ift − base"]
+    np.testing.assert_allclose(z_of(change, 1),
+                               results.first_token_share("ift", "seller-1") - results.first_token_share("base", "seller-1"))
+    summary = output.tables["summary"]
+    assert summary["first_token"].tolist() == ["<s>"] * 3 and summary["first_token_excluded"].all()
+    assert output.headlines[-1].value == "bos" and not output.notes
+
+
+def test_views_of_a_byte_level_model_without_bos(smollm2_run):
+    """SmolLM2 (GPT-2-style tokens, no BOS): token axes read as text, and the First token view
+    says that its first token counts as a key under the 'bos' rule."""
+    results = Results(smollm2_run[0], Selection(n_controls=0))
+    tokens = views.get_view("tokens")
+    chosen = views.resolve_choices(tokens, results, {"sequence": "permit-2"})
+    labels = list(tokens.compute(results, **chosen).figures["map"].data[0].x)
+    assert {"1: ␣§", "9: ␣“", "12: ␣authority (concept)", "13: ”", "22: 's"} <= set(labels)
+    assert not any(marker in label for label in labels for marker in ("Ġ", "â", "Â"))
+    first = views.get_view("first-token").compute(results, sequence="permit-2")
+    assert first.notes == ("The first token is no BOS (base 'Under', again 'Under'), so under the 'bos' rule it is a "
+                           "key of the concept share; where sink heads park attention there, the 'first' rule leaves "
+                           "it out.",)
+    left_out = views.get_view("first-token").compute(Results(smollm2_run[0], Selection(first_position="first")),
+                                                    sequence="permit-2")
+    assert not left_out.notes and left_out.tables["summary"]["first_token_excluded"].all()
+
+
+def test_bundle_steps_make_the_bundle_one_view_choice_at_a_time(results):
+    steps = list(views.bundle_steps(results))
+    assert len(steps) == views.count_bundle_steps(results) == sum(
+        len(list(views.bundle_choices(view, results))) for view in views.VIEWS.values())
+    figures, tables = views.bundle_contents(results)
+    assert [name for step, _ in steps for name in step] == list(figures)
+    assert [name for _, step in steps for name in step] == list(tables)
+    assert steps[0][0].keys() == {"overview-shifts"}  # the overview first, alone in its step

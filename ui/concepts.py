@@ -14,7 +14,7 @@ from interp.alignment import align_sequence, format_marked_tokens
 from interp.checkpoints import check_checkpoint
 from interp.errors import InterpError
 from interp.lineage import Lineage, is_demo_model
-from interp.registry import CONCEPT_SUFFIXES, ConceptFileError, parse_concept_bytes
+from interp.registry import CONCEPT_SUFFIXES, ConceptFileError, ConceptSequence, parse_concept_bytes
 from interp.tokenizer import load_tokenizer
 from interp.user_concepts import (
     delete_user_set,
@@ -117,15 +117,22 @@ def render_authoring(lineage: Lineage | None) -> None:
                             num_rows="dynamic", key="author-spans", width="stretch",
                             column_config={"occurrence": st.column_config.NumberColumn(min_value=1, step=1)})
     item = _authored_item(edited.to_dict(orient="records"))
-    if not (item["text"].strip() and item["spans"]):
+    if not item["text"].strip():
         return
-    try:
-        sequence = _validated(item)
-    except ConceptFileError as error:
-        for problem in error.problems:
-            st.error(problem)
+    sequence, problems = None, []
+    if item["spans"]:
+        try:
+            sequence = _validated(item)
+        except ConceptFileError as error:
+            problems = error.problems
+    # The preview comes first and does not wait for valid spans: it is what helps to write them.
+    render_preview(sequence or ConceptSequence("preview", "", item["text"], ()), lineage)
+    for problem in problems:
+        st.error(literal(problem))
+    if sequence is None:
+        if not problems:
+            st.caption("Add a span: a phrase of the text that carries the concept.")
         return
-    render_preview(sequence, lineage)
     st.button("Save this sequence", type="primary", key="author-save", on_click=_save_authored, args=(item,))
     for kind, message in st.session_state.pop("author-messages", []):
         (st.error if kind == "error" else st.success)(message)

@@ -16,15 +16,17 @@ import streamlit as st
 
 from interp import views
 from interp.errors import InterpError
-from interp.export import bundle_file_name, chromium_found, export_run, table_bytes
+from interp.export import IMAGE_FORMATS, ExportProgress, bundle_file_name, chromium_found, export_run, table_bytes
+from interp.report import SIGNED_COLUMNS
 from interp.results import Results, Selection
 from interp.store import ResultsStore
 from ui.widgets import render_figure, render_table
 
 PAGES = {**{name: view.label for name, view in views.VIEWS.items()}, "concepts": "Concepts"}
-# Table columns whose sign is a direction (attention moved to the concept, or away).
-SIGNED_COLUMNS = ("mean", "median")
-BUNDLE_IMAGES = {"HTML figures and tables (seconds)": (), "HTML, PNG and SVG figures (minutes on a large run)": ("png", "svg")}
+BUNDLE_IMAGES = {"HTML figures and tables (seconds)": (), "HTML, PNG, SVG and PDF figures": IMAGE_FORMATS}
+# Label → (style, width) of `interp.styles`.
+BUNDLE_STYLES = {"Screen (as shown here)": ("screen", None), "Paper, column width (3.5 in)": ("paper", "column"),
+                 "Paper, page width (7 in)": ("paper", "page")}
 
 
 def render_page_picker() -> str:
@@ -157,22 +159,52 @@ def _sign_colour(value) -> str:
     return "color: #b2182b" if value > 0 else "color: #2166ac"
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def bundle_bytes(folder: str, version: int, selection: Selection, image_formats: tuple[str, ...]) -> bytes:
-    """The whole run as one zip: the bundle of `python -m interp export`."""
+def bundle_bytes(folder: str, version: int, selection: Selection, image_formats: tuple[str, ...],
+                 style: str = "screen", width: str | None = None, progress=None) -> bytes:
+    """The whole run as one zip: the bundle of `python -m interp export`; `progress` hears of
+    every view computed and every figure rendered.
+
+    Not behind a Streamlit cache: a cached function replays the elements it drew, and this one
+    draws a progress bar. The session keeps the zip it made (`render_bundle_download`)."""
     with tempfile.TemporaryDirectory() as scratch:
-        path, _, _ = export_run(open_results(folder, version, selection), Path(scratch) / "bundle.zip", image_formats)
+        path, _, _ = export_run(open_results(folder, version, selection), Path(scratch) / "bundle.zip", image_formats,
+                                style=style, width=width, progress=progress)
         return path.read_bytes()
 
 
 def render_bundle_download(folder: str, version: int, selection: Selection) -> None:
+    """Choices for the bundle, a button that makes it with a progress bar, then its download.
+
+    Making the zip is a button of its own, since a download button that computes its data on
+    click can show no progress. The session keeps the last zip it made, offered for as long as
+    the run and the choices are the ones it was made for."""
     st.subheader("Download everything")
-    choice = st.radio("Figures in the zip", list(BUNDLE_IMAGES), key="bundle-images", horizontal=True,
-                      help="Images are rendered by Chromium; a run of ten sequences has about 170 figures.")
+    left, right = st.columns(2)
+    choice = left.radio("Figures in the zip", list(BUNDLE_IMAGES), key="bundle-images",
+                        help="Images are rendered by Chromium, each figure once for all three formats; a run of ten "
+                             "sequences has about 230 figures.")
+    look = right.radio("Figure style", list(BUNDLE_STYLES), key="bundle-style",
+                       help="Paper: no title inside the figure (it goes into NAME.txt beside it), 300 dpi PNG, "
+                            "a TrueType font embedded in the PDF, Okabe–Ito colours for stages.")
     images = BUNDLE_IMAGES[choice] if chromium_found() else ()
+    style, width = BUNDLE_STYLES[look]
+    wanted = (folder, version, selection, images, style, width)
+    made = st.session_state.get("bundle-made")
+    if made is None or made[0] != wanted:
+        if not st.button("Make the zip (manifest, every figure and table)", key="make-bundle", type="primary"):
+            return
+        bar = st.progress(0.0, text="Computing the views …")
+        shown = [0.0]
+
+        def on_progress(progress: ExportProgress) -> None:
+            shown[0] = max(shown[0], progress.fraction)  # images found later add to the total
+            bar.progress(shown[0], text=progress.describe())
+
+        made = (wanted, bundle_bytes(folder, version, selection, images, style, width, progress=on_progress))
+        bar.empty()
+        st.session_state["bundle-made"] = made
     st.download_button(
-        "Download everything (zip: manifest, every figure and table)",
-        data=lambda: bundle_bytes(folder, version, selection, images),
-        file_name=bundle_file_name(open_results(folder, version, selection)), mime="application/zip",
+        f"Download everything (zip, {len(made[1]) / 1e6:.1f} MB)", data=made[1],
+        file_name=bundle_file_name(open_results(folder, version, selection), style, width), mime="application/zip",
         key="download-bundle", on_click="ignore", type="primary",
     )

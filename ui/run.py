@@ -8,6 +8,7 @@ on a cold start five researchers get the same demo results, not four lock errors
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from interp.locks import FolderBusy, is_locked
 from interp.paths import app_run_folder
 from interp.settings import ExtractionSettings
 from interp.store import ResultsStore
-from ui.state import SOURCE_RUN, selected_sequences, selection_problems
+from ui.state import SOURCE_RUN, remember_run, selected_sequences, selection_problems
 
 LOCK_FILE = ".lock"  # the lock `interp.pipeline.extract_lineage` holds while it writes a folder
 WAIT_LIMIT_S = 3600
@@ -60,8 +61,10 @@ def start_run(lineage: Lineage) -> None:
     problems = selection_problems()
     if problems:
         raise InterpError(problems[0])
+    check_models_here(lineage)
     settings = settings_from_state()
     out = run_folder_for(lineage, settings)
+    existed = out.exists()
     bar = st.progress(0.0, text="Preparing the run …")
 
     def on_progress(progress) -> None:
@@ -76,8 +79,13 @@ def start_run(lineage: Lineage) -> None:
             if time.monotonic() - began > WAIT_LIMIT_S:
                 raise
             wait_for_other_session(out, bar, began)
+        except InterpError:
+            bar.empty()
+            if not existed and not (out / "manifest.json").exists() and not (out / "entries").exists():
+                shutil.rmtree(out, ignore_errors=True)  # a run that failed before writing leaves no folder
+            raise
     bar.empty()
-    st.session_state.run_folder = str(out)
+    remember_run(out)
 
 
 def wait_for_other_session(out: Path, bar, began: float) -> None:
@@ -88,6 +96,32 @@ def wait_for_other_session(out: Path, bar, began: float) -> None:
         time.sleep(0.5)
 
 
+def check_models_here(lineage: Lineage) -> None:
+    """The app runs models that are on this machine: a local folder, the demo, or a hub model in the
+    local Hugging Face cache. It refuses the rest at once, instead of failing after a download
+    attempt; the command line (on a GPU machine) can fetch them."""
+    from interp.checkpoints import hub_model_cached, is_local_model
+    from interp.lineage import is_demo_model
+
+    for stage in lineage.stages:
+        if not (is_demo_model(stage.model) or is_local_model(stage.model) or hub_model_cached(stage.model, stage.revision)):
+            raise InterpError(
+                f"stage '{stage.label}' ({stage.model}): not on this machine (not in the Hugging Face cache); the app "
+                "does not download models: run `python -m interp extract` on a machine that can, then open its "
+                "results folder here"
+            )
+
+
+def results_match_sidebar(lineage: Lineage, folder: Path) -> str | None:
+    """Why the results shown are not what the sidebar now asks for (None when they are)."""
+    expected = run_folder_for(lineage, settings_from_state())
+    if expected == folder:
+        return None
+    return (f"The results shown are from an earlier run (`{folder.name}`); the sidebar now asks for lineage "
+            f"**{lineage.name}** over {len(selected_sequences())} sequences. Press **Run** to update them"
+            + (" (it opens at once if that run was made before)." if (expected / "manifest.json").is_file() else "."))
+
+
 def auto_open_demo(lineage: Lineage | None) -> bool:
     """On a fresh start with the demo lineage, open its default run; True when it must be made
     (or is being made by another session, whose run `start_run` then waits for)."""
@@ -96,7 +130,7 @@ def auto_open_demo(lineage: Lineage | None) -> bool:
     st.session_state.auto_opened = True
     out = run_folder_for(lineage, settings_from_state())
     if _finished(out):
-        st.session_state.run_folder = str(out)
+        remember_run(out)
         return False
     return bool(selected_sequences())
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from interp.alignment import EXCLUSION_PRESETS, FIRST_POSITION_RULES
 from interp.errors import InterpError
 from interp.lineage import Lineage, list_presets, load_lineage, parse_lineage
 from interp.measures import MEASURES
@@ -17,6 +18,7 @@ from ui.state import (
     bind_to_address,
     concept_set_options,
     measure_from_address,
+    remember_sets,
     selected_sequences,
     selection_problems,
     sign_in_configured,
@@ -92,16 +94,19 @@ def render_sign_in(container) -> None:
 def render_concept_choice(container) -> None:
     options = concept_set_options()
     st.session_state.concept_sets = [name for name in st.session_state.concept_sets if name in options]
-    container.multiselect("Concept sets", list(options), key="concept_sets",
+    container.multiselect("Concept sets", list(options), key="concept_sets", on_change=remember_sets,
                           help="Built-in sets and your own (add them on the Concepts page).")
 
 
 def render_analysis_settings(container) -> None:
     container.header("Analysis")
-    container.selectbox("Excluded tokens", ["paper", "none", "custom"], key="exclusion",
-                        help="paper: BOS and ' ( ) , - . : ▁ ▁( ▁... ▁[...], as in the reference study. none: BOS only.")
+    container.selectbox("Excluded tokens", [*EXCLUSION_PRESETS, "custom"], key="exclusion",
+                        help=" ".join(f"{p.name}: {p.description}." for p in EXCLUSION_PRESETS.values())
+                        + " custom: a comma-separated list of token strings.")
     if st.session_state.exclusion == "custom":
         container.text_input("Tokens to exclude (comma-separated)", key="custom_exclusions")
+    container.selectbox("First position", list(FIRST_POSITION_RULES), key="first_position",
+                        help=" ".join(f"{name}: exclude {text}." for name, text in FIRST_POSITION_RULES.items()))
     container.number_input("Control spans", min_value=0, max_value=2000, step=50, key="n_controls",
                            help="Random spans of the concept's lengths that place its shift in a null distribution.")
     st.session_state.measure = measure_from_address()

@@ -17,7 +17,7 @@ import streamlit as st
 
 from interp.alignment import parse_exclusions
 from interp.measures import MEASURES
-from interp.paths import builtin_concepts_dir, resolve_results_folder, user_concepts_dir
+from interp.paths import builtin_concepts_dir, resolve_results_folder, runs_dir, user_concepts_dir
 from interp.registry import ConceptSequence, ConceptSet, all_sequences, load_concept_file
 from interp.results import Selection
 from interp.user_concepts import list_other_sets, list_user_sets, user_key
@@ -33,6 +33,7 @@ DEFAULTS = {
     "dtype": "auto",
     "exclusion": "paper",
     "custom_exclusions": "",
+    "first_position": "bos",
     "n_controls": 200,
     "open_folder": "",
     "run_folder": None,
@@ -45,7 +46,30 @@ def init_state() -> None:
         if key not in st.session_state:
             st.session_state[key] = value
     if st.session_state.concept_sets is None:
-        st.session_state.concept_sets = [name for name in concept_set_options() if name.startswith("built-in: ")]
+        remembered = [name for name in st.query_params.get_all("set") if name in concept_set_options()]
+        st.session_state.concept_sets = remembered or [
+            name for name in concept_set_options() if name.startswith("built-in: ")]
+    if st.session_state.run_folder is None and "run" in st.query_params:
+        st.session_state.run_folder = remembered_run(st.query_params["run"])
+
+
+def remembered_run(name: str) -> str | None:
+    """The run folder an address names (`?run=`), only when it is one of the app's runs."""
+    from interp.boundary import is_store_name
+
+    folder = runs_dir() / name
+    return str(folder) if is_store_name(name) and (folder / "manifest.json").is_file() else None
+
+
+def remember_sets() -> None:
+    """`on_change` of the concept-set choice: keep it in the address, so a reload keeps it."""
+    st.query_params["set"] = list(st.session_state.concept_sets)
+
+
+def remember_run(folder: Path) -> None:
+    """The run shown, in the session and in the address (by name: it lies in the app's runs folder)."""
+    st.session_state.run_folder = str(folder)
+    st.query_params["run"] = folder.name
 
 
 def sign_in_configured() -> bool:
@@ -148,7 +172,8 @@ def selection_from_state() -> Selection:
     """The analysis settings of the sidebar, and the reference stage and measure of the address."""
     text = st.session_state.custom_exclusions if st.session_state.exclusion == "custom" else st.session_state.exclusion
     return Selection(exclusions=parse_exclusions(text), reference=st.query_params.get("reference"),
-                     n_controls=int(st.session_state.n_controls), seed=0, measure=measure_from_address())
+                     n_controls=int(st.session_state.n_controls), seed=0,
+                     first_position=st.session_state.first_position, measure=measure_from_address())
 
 
 def current_folder() -> Path | None:

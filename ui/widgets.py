@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from interp.report import COLUMN_LABELS
 from interp.export import CHROMIUM_MISSING, IMAGE_FORMATS, chromium_found, figure_bytes, figure_html, table_bytes
 
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html"}
@@ -28,8 +29,11 @@ def render_figure(fig, name: str, select_key: str | None = None, on_select=None)
 
 
 def render_table(frame: pd.DataFrame, name: str, styled=None) -> None:
-    """A table and its CSV/JSON downloads."""
-    st.dataframe(styled if styled is not None else frame, hide_index=True, width="stretch")
+    """A table and its CSV/JSON downloads; headers in words (`interp.report.COLUMN_LABELS`), the
+    files keep the plain column names."""
+    config = {column: st.column_config.Column(COLUMN_LABELS[column]) for column in frame.columns
+              if column in COLUMN_LABELS}
+    st.dataframe(styled if styled is not None else frame, hide_index=True, width="stretch", column_config=config)
     left, right, _ = st.columns([1, 1, 6])
     left.download_button("CSV", data=lambda: table_bytes(frame, "csv"), file_name=f"{name}.csv", mime="text/csv",
                          key=f"download-{name}-csv", on_click="ignore")

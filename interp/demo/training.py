@@ -87,6 +87,20 @@ def prepare_data(settings, seed: int, chat_template: str) -> DemoData:
     tokenizer.chat_template = chat_template
     tokenizer.pad_token = tokenizer.unk_token
     tokenizer.model_max_length = 512
+    return _tokenize_corpora(tokenizer, settings, seed, general, legal, pairs)
+
+
+def prepare_pretrained_data(settings, seed: int, tokenizer) -> DemoData:
+    """The same corpora for a pretrained model, in its own tokenizer and chat template."""
+    general = general_texts(settings.n_general, derived_seed(seed, "general"))
+    legal = legal_texts(settings.n_legal, derived_seed(seed, "legal"))
+    pairs = instruction_pairs(settings.n_instructions, derived_seed(seed, "instructions"))
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return _tokenize_corpora(tokenizer, settings, seed, general, legal, pairs)
+
+
+def _tokenize_corpora(tokenizer, settings, seed: int, general, legal, pairs) -> DemoData:
     check_chat_template(tokenizer)
     n = settings.n_heldout
     return DemoData(
