@@ -27,9 +27,13 @@ _HOMES = {
     "interp.extract": ("SequenceAttention", "extract_sequence"),
     "interp.tiny": ("build_tiny_mistral",),
     "interp.pipeline": ("extract_lineage",),
+    "interp.executors": ("EXECUTORS", "ExecutorOptions", "get_executor"),
+    "interp.shards": ("Shard", "parse_shard"),
+    "interp.merge": ("merge_shards",),
     "interp.store": ("ResultsStore", "unpack_lower_triangle"),
     "interp.results": ("Results", "Selection"),
     "interp.report": ("report_table", "shares_table"),
+    "interp.trajectory": ("trajectory_table", "training_step"),
     "interp.views": ("VIEWS", "View", "get_view"),
     "interp.export": ("export_run",),
 }

@@ -130,7 +130,31 @@ def _add_extract(commands) -> None:
     extract.add_argument("--format", dest="input_format", choices=("raw", "chat"), default="raw",
                          help="raw text with BOS (the reference study), or inside each stage's chat template")
     extract.add_argument("--trust-remote-code", action="store_true", help="allow a hub model's own code (off by default)")
+    _add_scaling(extract)
     extract.set_defaults(command=run_extract)
+    merge = commands.add_parser("merge", help="put the results folders of extract --shard I/N together")
+    merge.add_argument("folders", nargs="+", metavar="DIR", help="the results folders of shards 1/N … N/N")
+    merge.add_argument("--out", required=True, metavar="DIR", help="the merged results folder (new, or a former merge)")
+    merge.set_defaults(command=run_merge)
+
+
+def _add_scaling(extract: argparse.ArgumentParser) -> None:
+    """Where the work runs (`interp.executors`) and which part of it (`interp.shards`)."""
+    from interp.executors import EXECUTORS
+
+    extract.add_argument("--executor", choices=list(EXECUTORS), default="local",
+                         help="; ".join(f"{e.name}: {e.description}" for e in EXECUTORS.values()))
+    extract.add_argument("--address", default=None, metavar="ADDR",
+                         help="with --executor ray: the cluster's head, host:port or auto (default: a cluster started "
+                              "on this machine with `ray start`, else a local Ray for this command)")
+    extract.add_argument("--gpus-per-task", type=float, default=1.0, metavar="N",
+                         help="with --executor ray on CUDA: GPUs per task, more than 1 with --device-map auto (default 1)")
+    extract.add_argument("--threads", type=int, default=None, metavar="N",
+                         help="torch threads per task, the same in every executor (default: this machine's CPUs)")
+    extract.add_argument("--block-size", type=int, default=None, metavar="N",
+                         help="sequences per task (default: all of a stage's, so each checkpoint loads once)")
+    extract.add_argument("--shard", default=None, metavar="I/N",
+                         help="run only the I-th of N parts of the sequences (every stage); merge the parts with merge")
 
 
 def _add_report(commands) -> None:
@@ -276,31 +300,41 @@ def run_extract(args: argparse.Namespace) -> int:
     from interp.registry import all_sequences, load_concepts
     from interp.settings import ExtractionSettings
 
+    from interp.executors import ExecutorOptions
+    from interp.shards import parse_shard
+
+    shard = parse_shard(args.shard) if args.shard is not None else None
     lineage = load_lineage(args.lineage)
     sequences = all_sequences(load_concepts(args.concepts))
     settings = ExtractionSettings(
         device=args.device, dtype=args.dtype, device_map=args.device_map, patterns=args.patterns,
-        input_format=args.input_format, trust_remote_code=args.trust_remote_code,
+        input_format=args.input_format, trust_remote_code=args.trust_remote_code, threads=args.threads,
     )
+    options = ExecutorOptions(address=args.address, gpus_per_task=args.gpus_per_task)
     if lineage.uses_demo:
         from interp.demo import DEMO_NOTICE
 
         print(f"demo lineage: {DEMO_NOTICE}", file=sys.stderr)
     from interp.pipeline import extract_lineage
 
-    bar = tqdm(total=len(lineage.stages) * len(sequences), unit="seq", desc="extract", file=sys.stderr)
+    bars = []  # made at the first news, so that input refused up front prints no empty bar
 
     def on_progress(progress) -> None:
-        bar.set_description(f"stage {progress.stage}")
-        bar.update(progress.done - bar.n)
+        if not bars:
+            bars.append(tqdm(total=progress.total, unit="seq", desc="extract", file=sys.stderr))
+        bars[0].set_description(f"stage {progress.stage}")
+        bars[0].update(progress.done - bars[0].n)
         tqdm.write(progress.message, file=sys.stderr)
 
     try:
-        manifest = extract_lineage(lineage, sequences, args.out, settings, on_progress)
+        manifest = extract_lineage(lineage, sequences, args.out, settings, on_progress, executor=args.executor,
+                                   options=options, shard=shard, block_size=args.block_size)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     cached = sum(1 for record in manifest.stages if record.cached)
-    print(f"{args.out}: {len(manifest.stages)} stages × {len(sequences)} sequences "
+    part = f" (shard {shard} of {len(sequences)} sequences; put the shards together with merge)" if shard else ""
+    print(f"{args.out}: {len(manifest.stages)} stages × {len(manifest.sequences)} sequences{part} "
           f"({cached} stage(s) entirely from cache)")
     from interp.results import Results
 
@@ -308,6 +342,17 @@ def run_extract(args: argparse.Namespace) -> int:
     if differing:
         print(f"note: the stages tokenize {len(differing)} sequence(s) differently ({', '.join(differing)}): "
               "shares and shifts compare; token-by-token views and control spans are not offered for them")
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from interp.merge import merge_shards
+
+    outcome = merge_shards(args.folders, args.out)
+    manifest = outcome.manifest
+    print(f"{args.out}: {len(manifest.shards)} shards merged, {len(manifest.stages)} stages × "
+          f"{len(manifest.sequences)} sequences ({outcome.linked} files linked, {outcome.copied} copied, "
+          f"{outcome.present} already there)")
     return 0
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from interp.errors import InterpError
@@ -39,6 +40,9 @@ MAX_ANNOTATIONS = 400
 # At most this many token labels on an axis; longer windows label every k-th token.
 MAX_TOKEN_TICKS = 60
 PANEL_COLUMNS = 3
+# Beyond this many stages (the palette's size) stages take colours along a scale, and the
+# Overview's shifts are a sequence × stage map rather than grouped points.
+MANY_STAGES = len(STAGE_PALETTE)
 
 
 def _register_template() -> None:
@@ -57,9 +61,12 @@ _register_template()
 
 def stage_colours(stages: Sequence[str]) -> dict[str, str]:
     """A colour per stage, by the stage's place in its run (not in one figure), so a stage keeps its
-    colour across views whichever stages a figure leaves out; past eight stages the palette repeats
-    (trajectories read by position on an axis, not by colour)."""
-    return {stage: STAGE_PALETTE[index % len(STAGE_PALETTE)] for index, stage in enumerate(stages)}
+    colour across views whichever stages a figure leaves out: Okabe–Ito for up to `MANY_STAGES`
+    stages; beyond, colours along Viridis in lineage order, so that no two stages share one and a
+    training trajectory reads as a gradient (`_stage_scale` draws its colour bar)."""
+    if len(stages) <= MANY_STAGES:
+        return {stage: STAGE_PALETTE[index] for index, stage in enumerate(stages)}
+    return dict(zip(stages, sample_colorscale(SEQUENTIAL_SCALE, list(np.linspace(0.0, 0.9, len(stages))))))
 
 
 def _check_kind(kind: str, allowed: tuple[str, ...]) -> None:
@@ -131,6 +138,8 @@ def shift_overview_figure(table: pd.DataFrame, reference: str, all_stages: Seque
         raise InterpError(f"shift table lacks column(s) {', '.join(sorted(missing))}")
     sequences = list(dict.fromkeys(table["sequence_id"]))
     stages = list(dict.fromkeys(table["stage"]))
+    if len(stages) > MANY_STAGES:
+        return _shift_map(table, sequences, stages, reference)
     colours = stage_colours(all_stages or stages)
     traces = []
     for stage in stages:
@@ -152,6 +161,35 @@ def shift_overview_figure(table: pd.DataFrame, reference: str, all_stages: Seque
     return _finish(fig, f"Mean shift of the concept share against {reference}, per sequence",
                    "sequence", f"mean shift Δ vs {reference} (95% bootstrap interval over heads)",
                    scattermode="group", legend_title_text="stage")
+
+
+def _shift_map(table: pd.DataFrame, sequences: list, stages: list, reference: str) -> go.Figure:
+    """The mean shift of many stages as a sequence × stage map (stages in lineage order), on
+    `RdBu_r` around 0: a trajectory of checkpoints reads along each row."""
+    values = table.pivot(index="sequence_id", columns="stage", values="mean").reindex(
+        index=sequences, columns=stages).to_numpy(dtype=np.float64)
+    fig = go.Figure(go.Heatmap(
+        z=values, x=[str(stage) for stage in stages], y=[str(s) for s in sequences],
+        colorbar=dict(title=f"shift vs {reference}"), **_colour_range(values, diverging=True),
+        hovertemplate="sequence %{y}<br>stage %{x}<br>mean shift %{z:.4f}<extra></extra>",
+    ))
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category", autorange="reversed")
+    return _finish(fig, f"Mean shift of the concept share against {reference}, per sequence and stage",
+                   "stage (lineage order)", "sequence", height=max(320, 160 + 22 * len(sequences)))
+
+
+def _stage_scale(stages: Sequence[str]) -> go.Scatter:
+    """An invisible trace that draws the stage colour scale as a colour bar labelled with stages:
+    the legend of figures with more than `MANY_STAGES` stages, where a list would run off the page."""
+    ticks = np.unique(np.round(np.linspace(0, len(stages) - 1, min(len(stages), 8))).astype(int))
+    return go.Scatter(
+        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        marker=dict(colorscale=[[0, sample_colorscale(SEQUENTIAL_SCALE, [0.0])[0]],
+                                [1, sample_colorscale(SEQUENTIAL_SCALE, [0.9])[0]]],
+                    cmin=0, cmax=len(stages) - 1, color=[0], showscale=True,
+                    colorbar=dict(title="stage", tickvals=ticks, ticktext=[str(stages[i]) for i in ticks])),
+    )
 
 
 def layer_profile_figure(
@@ -179,6 +217,7 @@ def layer_profile_figure(
                         horizontal_spacing=0.06, vertical_spacing=min(0.12, 0.3 / rows))
     stages = list(dict.fromkeys(stage for by_stage in profiles.values() for stage in by_stage))
     colours = stage_colours(all_stages or stages)
+    many = len(all_stages or stages) > MANY_STAGES
     # Traces and zero lines go in with one call each: plotly validates per call, and a call
     # per panel (add_trace, add_hline) cost a second for ten sequences.
     traces, rows_of, cols_of, zero_lines = [], [], [], []
@@ -200,8 +239,8 @@ def layer_profile_figure(
                 cols_of.append(col + 1)
             traces.append(go.Scatter(
                 x=np.arange(profile.size), y=profile, mode="lines+markers", name=stage,
-                legendgroup=stage, showlegend=stage not in in_legend,
-                line=dict(color=colours[stage]),
+                legendgroup=stage, showlegend=not many and stage not in in_legend,
+                line=dict(color=colours[stage], width=1.5 if many else 2), marker=dict(size=4 if many else 6),
                 hovertemplate=f"{html.escape(sequence_id)}<br>stage %{{fullData.name}}"
                               "<br>layer %{x}<br>mean shift %{y:.4f}<extra></extra>",
             ))
@@ -211,6 +250,10 @@ def layer_profile_figure(
         axis = "" if index == 0 else str(index + 1)
         zero_lines.append(dict(type="line", xref=f"x{axis} domain", yref=f"y{axis}", x0=0, x1=1, y0=0, y1=0,
                                line=dict(color="grey", width=1, dash="dash")))
+    if many:
+        traces.append(_stage_scale(list(all_stages or stages)))
+        rows_of.append(1)
+        cols_of.append(1)
     fig.add_traces(traces, rows=rows_of, cols=cols_of)
     fig.update_layout(shapes=zero_lines)
     for index in range(len(ids)):
@@ -558,6 +601,65 @@ def head_consistency_figure(fraction_up: np.ndarray, significant: np.ndarray, ti
     return clickable_heads(_finish(fig, title, "head", "layer (0 = first, at the bottom)", showlegend=True))
 
 
+def trajectory_figure(table: pd.DataFrame, reference: str, axis_title: str, by_step: bool, title: str) -> go.Figure:
+    """A concept type along the stages: its mean share (top) and mean shift against `reference`
+    (bottom), each with a band over the middle 80% of its sequences.
+
+    `table` has the columns of `interp.trajectory.trajectory_table` for one concept type, in
+    lineage order. With `by_step` the horizontal axis is the training step (`position`), else
+    the stages in lineage order; the hover names the stage either way.
+    """
+    missing = {"stage", "position", "sequences", "mean_share", "share_low", "share_high", "mean_shift",
+               "shift_low", "shift_high"} - set(table.columns)
+    if missing:
+        raise InterpError(f"trajectory table lacks column(s) {', '.join(sorted(missing))}")
+    x = list(table["position"]) if by_step else [str(stage) for stage in table["stage"]]
+    stages = np.array([str(stage) for stage in table["stage"]], dtype=object)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("mean share", f"mean shift vs {reference}"))
+    colour = STAGE_PALETTE[0]
+    for row, (value, low, high, what) in enumerate((("mean_share", "share_low", "share_high", "mean share"),
+                                                    ("mean_shift", "shift_low", "shift_high", "mean shift")), start=1):
+        fig.add_trace(go.Scatter(
+            x=x + x[::-1], y=list(table[high]) + list(table[low])[::-1], fill="toself", mode="lines",
+            line=dict(width=0), fillcolor="rgba(0, 114, 178, 0.18)", name="10th–90th percentile of sequences",
+            legendgroup="band", showlegend=row == 1, hoverinfo="skip",
+        ), row=row, col=1)
+        fig.add_trace(go.Scatter(
+            x=x, y=table[value], mode="lines+markers", name="mean over sequences", legendgroup="mean",
+            showlegend=row == 1, line=dict(color=colour), marker=dict(size=5), customdata=np.stack(
+                [stages, table["sequences"], table[low], table[high]], axis=-1),
+            hovertemplate=f"stage %{{customdata[0]}}<br>{what} %{{y:.4f}}<br>%{{customdata[1]}} sequences, "
+                          "middle 80% [%{customdata[2]:.4f}, %{customdata[3]:.4f}]<extra></extra>",
+        ), row=row, col=1)
+    fig.add_hline(y=0, line=dict(color="grey", width=1, dash="dash"), row=2, col=1)
+    if not by_step:
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=x)
+    fig.update_xaxes(title_text=axis_title, row=2, col=1)
+    fig.update_yaxes(title_text="mean share over heads", row=1, col=1)
+    fig.update_yaxes(title_text=f"mean shift vs {reference}", row=2, col=1)
+    fig.update_layout(template=TEMPLATE, title=dict(text=title), height=560, hovermode="closest")
+    return fig
+
+
+def stage_layer_figure(shifts: np.ndarray, stages: Sequence[str], reference: str, title: str) -> go.Figure:
+    """Mean shift per stage (columns, lineage order) and layer (rows, layer 0 at the bottom),
+    `shifts: [stages, layers]`, on `RdBu_r` around 0: where in the network attention to the
+    concept moved, and when in training."""
+    values = np.asarray(shifts, dtype=np.float64)
+    if values.ndim != 2 or values.shape[0] != len(stages):
+        raise InterpError(f"shifts must be [stages, layers] with {len(stages)} stages, got {values.shape}")
+    labels = [str(stage) for stage in stages]
+    fig = go.Figure(go.Heatmap(
+        z=values.T, x=labels, y=np.arange(values.shape[1]), colorbar=dict(title=f"mean shift vs {reference}"),
+        **_colour_range(values, diverging=True),
+        hovertemplate="stage %{x}<br>layer %{y}<br>mean shift %{z:.4f}<extra></extra>",
+    ))
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
+    fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-values.shape[1] // 16)))
+    return _finish(fig, title, "stage (lineage order)", "layer (0 = first, at the bottom)")
+
+
 def _luminance(colour: str) -> float:
     """Relative luminance of a colour `#rrggbb` or `rgb(r, g, b)` (0 dark, 1 light)."""
     if colour.startswith("#"):
@@ -586,7 +688,6 @@ def token_text_figure(
         raise InterpError(f"values, concept and excluded masks must each hold {n} entries")
     counted = values[~np.asarray(excluded_mask, dtype=bool)]
     colours = _colour_range(counted if counted.size else values, diverging=kind == "difference")
-    from plotly.colors import sample_colorscale
 
     low, high = colours["zmin"], colours["zmax"]
     annotations, column, line = [], 0, 0

@@ -2,11 +2,16 @@
 
 A lineage is data, never code: a preset shipped in `interp/presets/` or a YAML file with
 `name`, optional `reference` (a stage label; default the first stage) and `stages`, a list of
-`{label, model, revision?}` where model is a hub id or a local folder.
+`{label, model, revision?}` where model is a hub id or a local folder. A training trajectory
+(dozens of checkpoints of one model, as Pythia and OLMo publish them) is named compactly by
+`model` and `revisions` instead of `stages`: each revision is a stage, labelled by the revision
+made safe as a file name (`step1000`); for a local folder each revision names a subfolder
+(`checkpoint-1000/`, as Hugging Face's Trainer saves them).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +95,9 @@ class _LineageEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(min_length=1)
     reference: str | None = None
-    stages: list[_StageEntry]
+    stages: list[_StageEntry] | None = None
+    model: str | None = None
+    revisions: list[str] | None = None
 
 
 def list_presets() -> list[str]:
@@ -143,15 +150,62 @@ def parse_lineage(document: Any, origin: str) -> Lineage:
         entry = _LineageEntry.model_validate(document)
     except ValidationError as error:
         raise InterpError(f"{origin}: " + "; ".join(describe_validation_error(e) for e in error.errors())) from None
-    stages = tuple(
-        Stage(label=s.label.strip(), model=s.model.strip(), revision=(s.revision or "").strip() or None)
-        for s in entry.stages
-    )
+    trajectory = entry.model is not None or entry.revisions is not None
+    if trajectory and entry.stages is not None:
+        raise InterpError(f"{origin}: give either 'stages' or 'model' with 'revisions', not both")
+    if trajectory:
+        stages = trajectory_stages(entry.model, entry.revisions, origin)
+    elif entry.stages is None:
+        raise InterpError(f"{origin}: field 'stages': is required (or 'model' with 'revisions', the checkpoints of "
+                          "one training run)")
+    else:
+        stages = tuple(
+            Stage(label=s.label.strip(), model=s.model.strip(), revision=(s.revision or "").strip() or None)
+            for s in entry.stages
+        )
     reference = (entry.reference or "").strip() or (stages[0].label if stages else "")
+    if trajectory:
+        by_revision = {stage.revision or Path(stage.model).name: stage.label for stage in stages}
+        reference = by_revision.get(reference, reference)
     problems = _lineage_problems(stages, reference) + _text_problems("field 'name'", entry.name)
     if problems:
         raise InterpError(f"{origin}: " + "; ".join(problems))
     return Lineage(name=entry.name.strip(), stages=stages, reference=reference)
+
+
+def revision_label(revision: str) -> str:
+    """A revision as a stage label: runs of characters a file name should not hold become '-',
+    and the label starts with a letter or digit (`refs/pr/7` → `refs-pr-7`)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", revision).lstrip("-_.")[:100].rstrip("-_.")
+
+
+def trajectory_stages(model: str | None, revisions: list[str] | None, origin: str) -> tuple[Stage, ...]:
+    """One stage per revision of `model` (a hub id), or per subfolder of `model` (a local folder)."""
+    from interp.checkpoints import is_local_model  # checkpoints imports this module
+
+    if model is None or not model.strip():
+        raise InterpError(f"{origin}: field 'model': is required with 'revisions' (a hub id or a local folder)")
+    if revisions is None:
+        raise InterpError(f"{origin}: field 'revisions': is required with 'model' (e.g. [step1000, step2000])")
+    if len(revisions) < 2:
+        raise InterpError(f"{origin}: field 'revisions': needs at least two revisions to compare, found {len(revisions)}")
+    model = model.strip()
+    local = is_local_model(model)
+    stages, seen = [], {}
+    for number, revision in enumerate((r.strip() for r in revisions), start=1):
+        where = f"{origin}: field 'revisions', item {number}"
+        label = revision_label(revision)
+        if not label:
+            raise InterpError(f"{where}: {revision!r} cannot name a stage (give letters or digits)")
+        if local and (Path(revision).is_absolute() or ".." in Path(revision).parts):
+            raise InterpError(f"{where}: {revision!r} must name a subfolder of {model}")
+        if label.lower() in seen:
+            first, other = seen[label.lower()]
+            same = "is listed twice" if other == revision else f"and item {first} ({other!r}) give one label {label!r}"
+            raise InterpError(f"{where}: {revision!r} {same}")
+        seen[label.lower()] = (number, revision)
+        stages.append(Stage(label, str(Path(model) / revision)) if local else Stage(label, model, revision))
+    return tuple(stages)
 
 
 def _lineage_problems(stages: tuple[Stage, ...], reference: str) -> list[str]:

@@ -13,10 +13,13 @@ INPUT_FORMATS = ("raw", "chat")
 
 @dataclass(frozen=True)
 class ExtractionSettings:
-    """How a lineage is run; everything here except `device` and `device_map` enters the cache key.
+    """How a lineage is run; everything here except `device`, `device_map` and `threads` enters
+    the cache key.
 
     `patterns`: "window" keeps each head's pattern around the concept spans (what the Tokens
     view shows), "full" the whole lower triangle, "none" only column sums and span attention.
+    `threads`: the torch thread count every task pins, in this process or on a worker (None:
+    the CPUs this process may use), so that every executor sums in the same order.
     """
 
     device: str = "auto"
@@ -25,6 +28,7 @@ class ExtractionSettings:
     patterns: str = "window"
     input_format: str = "raw"
     trust_remote_code: bool = False
+    threads: int | None = None
 
 
 @dataclass

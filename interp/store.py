@@ -35,6 +35,8 @@ from interp.errors import InterpError
 from interp.registry import ConceptSequence, sequence_from_item
 
 FORMAT_VERSION = 3
+# The lock file an extraction or a merge holds while it writes a results folder.
+WRITER_LOCK = ".lock"
 SUFFIXES = {"record": ".json", "colsums": ".colsums.npy", "norms": ".norms.npy", "spans": ".spans.npy",
             "patterns": ".patterns.npy"}
 
@@ -72,6 +74,37 @@ class RunSettings(BaseModel):
     dtype: str
     device: str
     device_map: str | None = None
+    threads: int | None = None
+
+
+# ---------------------------------------------------------------- shards (`extract --shard`, `merge`)
+
+class ShardOf(BaseModel):
+    """This folder holds shard `index` of `count` (`extract --shard I/N`): the sequences at
+    positions `index - 1`, `index - 1 + count`, ... of a concept set of `sequences_in_all`
+    sequences whose `concept_set_hash` is `concept_set_hash_in_all`."""
+
+    model_config = ConfigDict(extra="forbid")
+    index: int
+    count: int
+    sequences_in_all: int
+    concept_set_hash_in_all: str
+
+
+class ShardRecord(BaseModel):
+    """One shard a merged folder was put together from: where it was, what it held, how it ran."""
+
+    model_config = ConfigDict(extra="forbid")
+    index: int
+    count: int
+    folder: str
+    sequences: list[str]
+    executor: str
+    settings: RunSettings
+    devices: dict[str, str]
+    packages: dict[str, str]
+    created: str
+    updated: str
 
 
 class RunManifest(BaseModel):
@@ -80,6 +113,8 @@ class RunManifest(BaseModel):
     `planned_stages` are the lineage's stages, `stages` those finished so far; `sequences` are
     concept-file items (`interp.registry.sequence_item`), so a folder carries its own concept set,
     in the Unicode normal form `text_normalisation` that the concept files were read in.
+    `executor` ran the extraction (`interp.executors`); `shard` is set in a shard's folder,
+    `shards` in a folder merged from shards (`interp.merge`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -96,6 +131,9 @@ class RunManifest(BaseModel):
     created: str
     updated: str
     complete: bool = False
+    executor: str = "local"
+    shard: ShardOf | None = None
+    shards: list[ShardRecord] = []
 
     @property
     def stage_labels(self) -> list[str]:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from interp import figures, report, studies
+from interp import figures, report, studies, trajectory
 from interp.across import layer_band
 from interp.alignment import FIRST_POSITION_RULES, concept_window
 from interp.errors import InterpError
@@ -199,8 +199,12 @@ def _describe_sequence(results: Results, sequence_id: str) -> str:
 
 
 SEQUENCE = Choice("sequence", "Sequence", lambda r, c: [s.id for s in r.sequences], describe=_describe_sequence)
-ANY_STAGE = Choice("stage", "Stage", lambda r, c: r.stages, default=lambda r, c: r.stages[-1])
-COMPARED_STAGE = Choice("stage", "Stage", lambda r, c: r.compared_stages, default=lambda r, c: r.compared_stages[-1])
+# A long trajectory's bundle draws per-stage figures for evenly spread stages; the Trajectory and
+# Stages × layers views cover every stage.
+ANY_STAGE = Choice("stage", "Stage", lambda r, c: r.stages, default=lambda r, c: r.stages[-1],
+                   bundle=lambda r, c: trajectory.representative_stages(r.stages, figures.MANY_STAGES))
+COMPARED_STAGE = Choice("stage", "Stage", lambda r, c: r.compared_stages, default=lambda r, c: r.compared_stages[-1],
+                        bundle=lambda r, c: trajectory.representative_stages(r.compared_stages, figures.MANY_STAGES))
 AGAINST = Choice(
     "against", "Shift against", lambda r, c: r.stages, default=lambda r, c: r.reference,
     bundle=lambda r, c: [r.reference],
@@ -410,17 +414,25 @@ def _several_spans(results: Results) -> list[str]:
     return [sequence.id for sequence in results.sequences if len(sequence.spans) > 1]
 
 
+STRUCTURE_STAGES = 6
+
+
 def _structure(results: Results, sequence: str) -> ViewOutput:
     spans = results.sequence(sequence).spans
     labels = [span.role or span.text for span in spans]
-    matrices = {stage: results.span_attention(stage, sequence) for stage in results.stages}
+    picked = trajectory.representative_stages(results.compared_stages, STRUCTURE_STAGES - 1)
+    shown = [stage for stage in results.stages if stage == results.reference or stage in picked]
+    matrices = {stage: results.span_attention(stage, sequence) for stage in shown}
     top = float(np.nanmax([np.nanmax(matrix) for matrix in matrices.values()]))
     output = {
         stage: figures.span_structure_figure(matrix, labels, f"Span → span attention, stage {stage}, {sequence}",
                                              limit=top)
         for stage, matrix in matrices.items()
     }
-    differences = {stage: matrices[stage] - matrices[results.reference] for stage in results.compared_stages
+    notes = () if len(shown) == len(results.stages) else (
+        f"{len(results.stages)} stages: shown are the reference and {len(picked)} stages spread over the lineage "
+        f"({', '.join(picked)}).",)
+    differences = {stage: matrices[stage] - matrices[results.reference] for stage in picked
                    if results.tokens_match(sequence, stage, results.reference)}
     if differences:
         spread = float(np.nanmax([np.nanmax(np.abs(d)) for d in differences.values()])) or None
@@ -430,7 +442,8 @@ def _structure(results: Results, sequence: str) -> ViewOutput:
                 kind="difference", limit=spread,
             )
     single = len(results.sequences) - len(_several_spans(results))
-    notes = (f"{single} sequence(s) of this run have one span and are not listed here.",) if single else ()
+    if single:
+        notes += (f"{single} sequence(s) of this run have one span and are not listed here.",)
     return ViewOutput(figures=output, notes=notes)
 
 
@@ -446,6 +459,9 @@ register(View(
 ))
 
 
+FOREST_STAGES = 6
+
+
 def _concept_types_view(results: Results) -> ViewOutput:
     table = studies.concept_type_table(results)
     measure = get_measure(results.selection.measure).label.lower()
@@ -453,8 +469,12 @@ def _concept_types_view(results: Results) -> ViewOutput:
     if (table["sequences"] < 2).any():
         notes = ("Types with one sequence: their interval resamples heads only and says nothing about other "
                  "texts of the type; `python -m interp concepts generate` makes a dataset with many.",)
-    return ViewOutput(figures={"forest": figures.concept_type_figure(table, results.reference, measure, results.stages)},
-                      tables={"types": table}, notes=notes)
+    drawn = trajectory.representative_stages(results.compared_stages, FOREST_STAGES)
+    if len(drawn) < len(results.compared_stages):
+        notes += (f"The figure draws {len(drawn)} of {len(results.compared_stages)} stages, spread over the lineage; "
+                  "the table holds them all, and the Trajectory view follows every stage.",)
+    forest = figures.concept_type_figure(table[table["stage"].isin(drawn)], results.reference, measure, results.stages)
+    return ViewOutput(figures={"forest": forest}, tables={"types": table}, notes=notes)
 
 
 register(View(
@@ -499,6 +519,45 @@ register(View(
     "consistent beyond chance (sign test, Benjamini–Hochberg) are marked. Click a cell to select that head.",
     _consistency_view,
     choices=(Choice("concept", "Concept type", _concept_options, slug=_file_slug), COMPARED_STAGE), head_maps=True,
+))
+
+
+def _trajectory_view(results: Results, concept: str) -> ViewOutput:
+    table = trajectory.trajectory_table(results, concept)
+    axis = trajectory.stage_axis(results.stages)
+    measure = get_measure(results.selection.measure).label.lower()
+    title = f"{concept} along the lineage ({measure}; {int(table['sequences'].iloc[0])} sequences)"
+    return ViewOutput(
+        figures={"trajectory": figures.trajectory_figure(table, results.reference, axis.title, axis.by_step, title)},
+        tables={"trajectory": table},
+    )
+
+
+register(View(
+    "trajectory", "Trajectory",
+    "A concept type's mean share and mean shift against the reference at every stage, against the training step "
+    "where the stage labels name one (step1000, checkpoint-2000), else in lineage order; the band holds the middle "
+    "80% of the type's sequences.",
+    _trajectory_view, choices=(Choice("concept", "Concept type", _concept_options, slug=_file_slug),),
+))
+
+
+def _stage_layers_view(results: Results, concept: str) -> ViewOutput:
+    shifts = trajectory.stage_layer_shifts(results, concept)
+    title = f"Mean shift per layer of {concept} against {results.reference}, stage by stage"
+    table = pd.DataFrame({
+        "stage": np.repeat(results.stages, shifts.shape[1]), "layer": np.tile(np.arange(shifts.shape[1]), shifts.shape[0]),
+        "mean_shift": shifts.ravel(),
+    })
+    return ViewOutput(figures={"map": figures.stage_layer_figure(shifts, results.stages, results.reference, title)},
+                      tables={"shifts": table})
+
+
+register(View(
+    "stage-layers", "Stages × layers",
+    "Where in the network and when in training attention to a concept type moved: its mean shift against the "
+    "reference per stage (columns) and layer (rows), averaged over heads and over the type's sequences.",
+    _stage_layers_view, choices=(Choice("concept", "Concept type", _concept_options, slug=_file_slug),),
 ))
 
 

@@ -618,7 +618,7 @@ def no_model(monkeypatch, tmp_path):
         raise AssertionError("a model was loaded")
 
     monkeypatch.setattr("interp.loader.load_stage", refuse)
-    monkeypatch.setattr("interp.pipeline.load_stage", refuse)
+    monkeypatch.setattr("interp.tasks.load_stage", refuse)
     monkeypatch.setattr("interp.pipeline.extract_lineage", refuse)
 
 

@@ -487,3 +487,64 @@ def test_report_by_concept_type(tiny_run, capsys):
     assert list(rows[0]) == list(CONCEPT_TYPE_COLUMNS) and rows[0]["sequences"] == 2
     assert main(["report", str(tiny_run[0]), "--by", "concept", "--measure", "weighted", "--controls", "0"]) == 0
     assert "weighted" in capsys.readouterr().out
+
+
+def write_inputs(tmp_path, tiny_lineage, sequences):
+    """A lineage file and a concept file for `extract`, from the tiny lineage and sequences."""
+    lineage_file = tmp_path / "lineage.yaml"
+    lineage_file.write_text("name: tiny\nreference: base\nstages:\n" + "".join(
+        f"  - {{label: {s.label}, model: '{s.model}'}}\n" for s in tiny_lineage.stages))
+    concepts = tmp_path / "c.json"
+    concepts.write_text(json.dumps({"set": "t", "sequences": [
+        {"id": s.id, "concept": s.concept, "text": s.text, "spans": [{"text": sp.text} for sp in s.spans]}
+        for s in sequences]}))
+    return str(lineage_file), str(concepts)
+
+
+@pytest.mark.slow
+def test_cli_shards_and_merge_report_like_the_plain_run(tiny_run, tiny_lineage, tmp_path, capsys, monkeypatch):
+    from tests.conftest import TINY_SEQUENCES
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    lineage, concepts = write_inputs(tmp_path, tiny_lineage, TINY_SEQUENCES)
+    for index in (1, 2):
+        argv = ["extract", "--lineage", lineage, "--concepts", concepts, "--out", str(tmp_path / f"s{index}"),
+                "--device", "cpu", "--shard", f"{index}/2"]
+        assert main(argv) == 0
+        assert f"3 stages × 1 sequences (shard {index}/2 of 2 sequences" in capsys.readouterr().out
+    assert main(["merge", str(tmp_path / "s2"), str(tmp_path / "s1"), "--out", str(tmp_path / "merged")]) == 0
+    assert "2 shards merged, 3 stages × 2 sequences (30 files linked, 0 copied, 0 already there)" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "merged"), "--format", "csv"]) == 0
+    merged = capsys.readouterr().out
+    assert main(["report", str(tiny_run[0]), "--format", "csv"]) == 0
+    assert merged == capsys.readouterr().out
+    assert main(["merge", str(tmp_path / "s1"), "--out", str(tmp_path / "m2")]) == 2
+    assert capsys.readouterr().err == "error: merge: shard(s) 2 of 2 missing; give all 2 shard folders\n"
+
+
+def test_cli_scaling_options_refuse_bad_input_in_one_line(tmp_path, tiny_lineage, capsys):
+    import socket
+
+    from tests.conftest import TINY_SEQUENCES
+
+    lineage, concepts = write_inputs(tmp_path, tiny_lineage, TINY_SEQUENCES)
+    base = ["extract", "--lineage", lineage, "--concepts", concepts, "--out", str(tmp_path / "r"), "--device", "cpu"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cases = [
+        (["--shard", "3/2"], "error: --shard 3/2: I must lie between 1 and N (1/2 … 2/2)\n"),
+        (["--shard", "half"], "error: --shard 'half': expected I/N, two whole numbers with 1 ≤ I ≤ N (e.g. 3/8)\n"),
+        (["--shard", "3/3"], "error: --shard 3/3: no sequence falls in this shard (2 sequence(s) in all; use at most 2 "
+                             "shards)\n"),
+        (["--address", "10.0.0.5:6379"], "error: --address 10.0.0.5:6379: applies to --executor ray, not local\n"),
+        (["--executor", "ray", "--address", f"127.0.0.1:{port}"],
+         f"error: --address 127.0.0.1:{port}: no Ray cluster answers there (Connection refused)\n"),
+        (["--threads", "0"], "error: --threads 0: give at least one thread\n"),
+    ]
+    for extra, expected in cases:
+        assert main([*base, *extra]) == 2, extra
+        assert capsys.readouterr().err == expected
+    with pytest.raises(SystemExit):
+        main([*base, "--executor", "slurm"])
+    assert "invalid choice: 'slurm' (choose from 'local', 'ray')" in capsys.readouterr().err

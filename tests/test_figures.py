@@ -30,7 +30,10 @@ from interp.figures import (
     shift_histogram_figure,
     shift_qq_figure,
     span_structure_figure,
+    stage_colours,
+    stage_layer_figure,
     token_attention_figure,
+    trajectory_figure,
 )
 
 SHIFT = np.array([[0.1, -0.3, 0.0], [0.2, 0.05, -0.1]])  # [layers=2, heads=3]
@@ -132,6 +135,75 @@ def test_layer_profile_figure_lists_each_stage_once_in_the_legend():
                                                                  "ift": np.ones(2)}}, "base")
     assert [(t.name, t.showlegend) for t in fig.data] == [
         ("cpt", True), ("cpt", False), ("ift", True)]
+
+
+def test_stages_have_distinct_colours_however_many():
+    few = stage_colours(["cpt", "ift"])
+    assert list(few.values()) == list(STAGE_PALETTE[:2])  # Okabe–Ito, as on every view and export
+    many = stage_colours([f"step{n}" for n in range(40)])
+    assert len(set(many.values())) == 40
+
+
+def test_many_stages_draw_a_colour_bar_instead_of_a_legend():
+    stages = [f"step{n}" for n in range(1, 13)]
+    fig = layer_profile_figure({"a": {s: np.full(3, n / 100) for n, s in enumerate(stages)}}, "step0")
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    assert len(lines) == 12 and not any(t.showlegend for t in lines)
+    assert [t.line.color for t in lines] == list(stage_colours(stages).values())
+    scale = [t for t in fig.data if t.marker.showscale]
+    assert len(scale) == 1 and scale[0].marker.colorbar.title.text == "stage"
+    assert scale[0].marker.colorbar.ticktext[0] == "step1" and scale[0].marker.colorbar.ticktext[-1] == "step12"
+
+
+def test_the_shifts_of_many_stages_are_a_map():
+    stages = [f"s{n}" for n in range(11)]
+    table = pd.DataFrame([{"sequence_id": q, "concept": "Role", "stage": s, "mean": 0.1 * i + 0.01 * n, "low": np.nan,
+                           "high": np.nan, "control_percentile": np.nan}
+                          for i, q in enumerate(["a", "b"]) for n, s in enumerate(stages)])
+    fig = shift_overview_figure(table, "s0")
+    assert_common_style(fig)
+    assert [t.type for t in fig.data] == ["heatmap"] and list(fig.data[0].x) == stages and list(fig.data[0].y) == ["a", "b"]
+    np.testing.assert_allclose(fig.data[0].z[1], 0.1 + 0.01 * np.arange(11))
+    assert fig.data[0].zmid == 0, "shifts: diverging around 0"
+
+
+def trajectory_table(positions, stages):
+    n = len(stages)
+    return pd.DataFrame({"stage": stages, "position": positions, "sequences": [3] * n,
+                         "mean_share": np.linspace(0.1, 0.2, n), "share_low": np.linspace(0.05, 0.15, n),
+                         "share_high": np.linspace(0.15, 0.25, n), "mean_shift": np.linspace(0, 0.1, n),
+                         "shift_low": np.linspace(-0.05, 0.05, n), "shift_high": np.linspace(0.05, 0.15, n)})
+
+
+def test_trajectory_figure_follows_the_step_or_the_lineage():
+    table = trajectory_table([1000, 2000, 4000], ["step1000", "step2000", "step4000"])
+    fig = trajectory_figure(table, "step1000", "training step", True, "Condition")
+    assert fig.layout.title.text == "Condition" and fig.layout.xaxis2.title.text == "training step"
+    bands = [t for t in fig.data if t.fill == "toself"]
+    means = [t for t in fig.data if t.mode == "lines+markers"]
+    assert len(bands) == 2 and len(means) == 2
+    assert list(means[0].x) == [1000, 2000, 4000] and list(means[1].y) == list(table["mean_shift"])
+    assert list(bands[1].y) == [*table["shift_high"], *table["shift_low"][::-1]]
+    assert [t.showlegend for t in fig.data] == [True, True, False, False]
+    assert "stage %{customdata[0]}" in means[0].hovertemplate and means[0].customdata[2][0] == "step4000"
+    assert any(s.y0 == 0 and s.y1 == 0 for s in fig.layout.shapes)
+    ordered = trajectory_figure(trajectory_table([0, 1, 2], ["base", "cpt", "ift"]), "base", "stage (lineage order)",
+                                False, "Role")
+    assert list(ordered.data[1].x) == ["base", "cpt", "ift"] and ordered.layout.xaxis.type == "category"
+    with pytest.raises(InterpError, match="trajectory table lacks column"):
+        trajectory_figure(table.drop(columns="shift_low"), "step1000", "training step", True, "x")
+
+
+def test_stage_layer_figure_puts_stages_across_and_layers_up():
+    shifts = np.array([[0.0, 0.0], [0.1, -0.2], [0.05, 0.3]])
+    fig = stage_layer_figure(shifts, ["a", "b", "c"], "a", "Map")
+    assert_common_style(fig)
+    heat = fig.data[0]
+    assert list(heat.x) == ["a", "b", "c"] and list(heat.y) == [0, 1]
+    np.testing.assert_allclose(heat.z, shifts.T)
+    assert heat.colorscale and heat.zmid == 0 and heat.zmax == pytest.approx(0.3) == -heat.zmin
+    with pytest.raises(InterpError, match=r"shifts must be \[stages, layers\] with 2 stages"):
+        stage_layer_figure(shifts, ["a", "b"], "a", "Map")
 
 
 def test_layer_profile_figure_single_sequence_is_one_panel():
@@ -387,6 +459,10 @@ def snapshot_cases() -> dict:
             "control_high": [0.002, 0.001, 0.004, 0.0], "sequences": [20, 20, 18, 18]}), "base"),
         "head-consistency": head_consistency_figure(np.array([[0.9, 0.5], [0.1, 0.6]]),
                                                     np.array([[True, False], [True, False]]), "Consistency"),
+        "trajectory": trajectory_figure(trajectory_table([100, 200, 300], ["step100", "step200", "step300"]),
+                                        "step100", "training step", True, "Trajectory"),
+        "stage-layers": stage_layer_figure(np.array([[0.0, 0.0], [0.1, -0.2]]), ["step100", "step200"], "step100",
+                                           "Stages by layers"),
     }
 
 

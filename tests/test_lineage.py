@@ -162,3 +162,56 @@ def test_arbitrary_bytes_give_a_lineage_or_an_interp_error(tmp_path, data):
         assert "\n" not in str(error)
     else:
         assert len(lineage.stages) >= 2
+
+
+def test_a_trajectory_names_many_revisions_of_one_hub_model(tmp_path):
+    path = write(tmp_path, """
+name: pythia-160m
+model: EleutherAI/pythia-160m
+revisions: [step1000, step2000, refs/pr/7]
+reference: step2000
+""")
+    lineage = load_lineage(path)
+    assert lineage.stages == (Stage("step1000", "EleutherAI/pythia-160m", "step1000"),
+                              Stage("step2000", "EleutherAI/pythia-160m", "step2000"),
+                              Stage("refs-pr-7", "EleutherAI/pythia-160m", "refs/pr/7"))
+    assert lineage.reference == "step2000"
+    by_revision = write(tmp_path, "name: p\nmodel: o/m\nrevisions: [a/1, b]\nreference: a/1\n", "by-revision.yaml")
+    assert load_lineage(by_revision).reference == "a-1"
+
+
+def test_a_trajectory_of_a_local_folder_names_its_subfolders(tmp_path):
+    path = write(tmp_path, f"name: run\nmodel: {tmp_path}/run\nrevisions: [checkpoint-500, checkpoint-1000]\n")
+    lineage = load_lineage(path)
+    assert lineage.stages == (Stage("checkpoint-500", f"{tmp_path}/run/checkpoint-500"),
+                              Stage("checkpoint-1000", f"{tmp_path}/run/checkpoint-1000"))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("name: x\nmodel: o/m\nrevisions: [s1, s1]\n", "field 'revisions', item 2: 's1' is listed twice"),
+    ("name: x\nmodel: o/m\nrevisions: [s/1, s-1]\n", "field 'revisions', item 2: 's-1' and item 1 ('s/1') give one label 's-1'"),
+    ("name: x\nmodel: o/m\nrevisions: [Step1, step1]\n", "item 2: 'step1' and item 1 ('Step1') give one label 'step1'"),
+    ("name: x\nmodel: o/m\nrevisions: [step1]\n", "field 'revisions': needs at least two revisions to compare, found 1"),
+    ("name: x\nrevisions: [a, b]\n", "field 'model': is required with 'revisions'"),
+    ("name: x\nmodel: o/m\n", "field 'revisions': is required with 'model' (e.g. [step1000, step2000])"),
+    ("name: x\nmodel: o/m\nrevisions: [a, 3]\n", "field 'revisions.1': input should be a valid string"),
+    ("name: x\nmodel: o/m\nrevisions: ['///', b]\n", "field 'revisions', item 1: '///' cannot name a stage"),
+    ("name: x\nmodel: /ckpt\nrevisions: [a, ../b]\n", "field 'revisions', item 2: '../b' must name a subfolder of /ckpt"),
+    ("name: x\nmodel: o/m\nrevisions: [a, b]\nstages: []\n", "give either 'stages' or 'model' with 'revisions', not both"),
+    ("name: x\n", "field 'stages': is required (or 'model' with 'revisions'"),
+    ("name: x\nmodel: o/m\nrevisions: [a, b]\nreference: c\n", "field 'reference': 'c' is not a stage label (labels: a, b)"),
+])
+def test_invalid_trajectories_are_one_line(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(InterpError) as caught:
+        load_lineage(path)
+    assert str(caught.value).startswith(f"{path}: ") and expected in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_revision_label_is_a_safe_file_name():
+    from interp.boundary import is_store_name
+    from interp.lineage import revision_label
+
+    assert revision_label("step20000-tokens84B") == "step20000-tokens84B"
+    assert revision_label("refs/pr/7") == "refs-pr-7" and revision_label(".hidden") == "hidden"
+    assert is_store_name(revision_label("-x y/z" * 40)) and len(revision_label("a" * 300)) == 100

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-import interp.pipeline as pipeline
+import interp.loader as loader
+import interp.plan as plan
 from interp.errors import InterpError
 from interp.lineage import Lineage, Stage
 from interp.pipeline import extract_lineage
@@ -49,7 +50,7 @@ def test_rerun_does_no_forward_pass_and_says_so(tiny_run, tiny_lineage, tmp_path
 
     out = tmp_path / "run"
     shutil.copytree(tiny_run[0], out)
-    monkeypatch.setattr(pipeline, "load_stage", lambda *a, **k: pytest.fail("a cached rerun loaded a model"))
+    monkeypatch.setattr(loader, "load_stage", lambda *a, **k: pytest.fail("a cached rerun loaded a model"))
     messages = []
     again = extract_lineage(tiny_lineage, TINY_SEQUENCES, out, ExtractionSettings(device="cpu"),
                             on_progress=lambda p: messages.append(p.message))
@@ -79,7 +80,7 @@ def test_second_writer_is_refused(tiny_run, tiny_lineage):
 
 
 def test_too_long_sequence_fails_before_loading(tiny_lineage, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "load_stage", lambda *a, **k: pytest.fail("loaded a model for an impossible input"))
+    monkeypatch.setattr(loader, "load_stage", lambda *a, **k: pytest.fail("loaded a model for an impossible input"))
     long_text = " ".join(["The lessee shall pay the rent."] * 120)
     with pytest.raises(InterpError, match=r"sequence 'long': \d+ tokens under stage 'base', longer than the model's context of 512"):
         extract_lineage(tiny_lineage, [concept("long", long_text, "lessee")], tmp_path / "r", ExtractionSettings(device="cpu"))
@@ -89,8 +90,8 @@ def test_a_48k_token_sequence_is_refused_with_the_tokenizer_alone(tiny_lineage, 
     """Neither a model nor the weights' hash (minutes for a 7B checkpoint) come before the check."""
     import time
 
-    monkeypatch.setattr(pipeline, "load_stage", lambda *a, **k: pytest.fail("loaded a model for an impossible input"))
-    monkeypatch.setattr(pipeline, "checkpoint_fingerprint", lambda *a: pytest.fail("hashed the weights first"))
+    monkeypatch.setattr(loader, "load_stage", lambda *a, **k: pytest.fail("loaded a model for an impossible input"))
+    monkeypatch.setattr(plan, "checkpoint_fingerprint", lambda *a: pytest.fail("hashed the weights first"))
     long_text = " ".join(["The lessee shall pay the rent within thirty days."] * 4800)
     began = time.perf_counter()
     with pytest.raises(InterpError, match=r"sequence 'long': 4\d{4} tokens under stage 'base', longer than the model's context"):

@@ -115,6 +115,21 @@ def test_a_new_view_is_one_record(results, monkeypatch):
     assert {"first-layer-shares-lessee-1", "first-layer-shares-seller-1"} <= set(tables)
 
 
+def test_trajectory_views_follow_a_short_lineage_in_stage_order(results):
+    assert {"trajectory", "stage-layers"} <= set(views.VIEWS)
+    output = views.get_view("trajectory").compute(results, concept="Condition")
+    figure, table = output.figures["trajectory"], output.tables["trajectory"]
+    assert list(table["stage"]) == ["base", "cpt", "ift"] and list(table["position"]) == [0, 1, 2]
+    assert list(figure.data[1].x) == ["base", "cpt", "ift"]
+    assert figure.layout.xaxis2.title.text == "stage (lineage order)"
+    expected = np.mean([results.shift(s, "ift").mean() for s in ("lessee-1", "seller-1")])
+    assert table["mean_shift"].iloc[2] == pytest.approx(expected)
+    layers = views.get_view("stage-layers").compute(results, concept="Condition")
+    np.testing.assert_allclose(z_of(layers.figures["map"])[:, 1],
+                               np.mean([results.shift(s, "cpt").mean(axis=1) for s in ("lessee-1", "seller-1")], axis=0))
+    assert list(layers.tables["shifts"].columns) == ["stage", "layer", "mean_shift"] and len(layers.tables["shifts"]) == 6
+
+
 def test_first_token_view_shows_each_stage_and_its_change(results):
     output = views.get_view("first-token").compute(results, sequence="seller-1")
     assert list(output.figures) == ["share", "change"]

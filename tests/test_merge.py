@@ -1,0 +1,147 @@
+"""Shards merged into one results folder: the plain run's report and bits, one manifest recording
+every shard, and one-line refusals for anything that is not the N shards of one run."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from interp.errors import InterpError
+from interp.merge import merge_shards
+from interp.pipeline import extract_lineage
+from interp.report import report_table, shares_table
+from interp.results import Results, Selection
+from interp.settings import ExtractionSettings
+from interp.shards import Shard
+from interp.store import SUFFIXES, ResultsStore
+from tests.conftest import TINY_SEQUENCES, concept
+
+pytestmark = pytest.mark.slow
+SETTINGS = ExtractionSettings(device="cpu", threads=1)
+FIVE = [*TINY_SEQUENCES,
+        concept("buyer-1", "The buyer shall pay the rent if the notice is served.", "if the notice is served"),
+        concept("tenant-1", "A tenant may appeal the decision within thirty days.", "within thirty days",
+                concept_type="Role"),
+        concept("seller-2", "The seller must not sign the contract before the hearing.", "before the hearing")]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tiny_lineage):
+    """A plain run of five sequences and the same command as three shards (2, 2 and 1 sequences,
+    dealt round-robin)."""
+    root = tmp_path_factory.mktemp("shards")
+    extract_lineage(tiny_lineage, FIVE, root / "plain", SETTINGS)
+    shards = [root / f"shard-{i}" for i in (1, 2, 3)]
+    for index, folder in enumerate(shards, start=1):
+        extract_lineage(tiny_lineage, FIVE, folder, SETTINGS, shard=Shard(index, 3))
+    return root / "plain", shards
+
+
+def copies(shards, tmp_path):
+    """Copies of the shard folders that a test may change."""
+    return [shutil.copytree(folder, tmp_path / folder.name) for folder in shards]
+
+
+def edit_manifest(folder, change):
+    path = folder / "manifest.json"
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
+
+
+def test_a_shard_holds_its_part_and_says_so(runs):
+    _, shards = runs
+    manifests = [ResultsStore(folder).open() for folder in shards]
+    assert [m.sequence_ids for m in manifests] == [["lessee-1", "tenant-1"], ["seller-1", "seller-2"], ["buyer-1"]]
+    assert [(m.shard.index, m.shard.count, m.shard.sequences_in_all) for m in manifests] == [(1, 3, 5), (2, 3, 5),
+                                                                                               (3, 3, 5)]
+    assert Results(shards[1], Selection(n_controls=5)).stages == ["base", "cpt", "ift"]
+
+
+def test_merged_shards_give_the_plain_run(runs, tmp_path):
+    plain, shards = runs
+    outcome = merge_shards(list(reversed(shards)), tmp_path / "merged")
+    merged = outcome.manifest
+    assert merged.complete and merged.shard is None and merged.sequence_ids == ResultsStore(plain).open().sequence_ids
+    assert merged.concept_set_hash == ResultsStore(plain).open().concept_set_hash
+    assert [(s.index, s.count, s.sequences) for s in merged.shards] == [
+        (1, 3, ["lessee-1", "tenant-1"]), (2, 3, ["seller-1", "seller-2"]), (3, 3, ["buyer-1"])]
+    assert all(s.folder == str(folder.resolve()) for s, folder in zip(merged.shards, shards))
+    assert outcome.copied == 0 and (tmp_path / "merged" / "entries" / "cpt" / "seller-2.colsums.npy").stat().st_nlink == 2
+    assert outcome.linked == sum(
+        len(ResultsStore(plain).read_record(stage, s.id).digests) + 1 for stage in ("base", "cpt", "ift") for s in FIVE)
+    selection = Selection(n_controls=30)
+    pd.testing.assert_frame_equal(report_table(Results(tmp_path / "merged", selection)),
+                                  report_table(Results(plain, selection)))
+    pd.testing.assert_frame_equal(shares_table(Results(tmp_path / "merged")), shares_table(Results(plain)))
+    mine, theirs = ResultsStore(tmp_path / "merged"), ResultsStore(plain)
+    for stage in ("base", "cpt", "ift"):
+        for sequence in FIVE:
+            assert mine.read_record(stage, sequence.id).digests == theirs.read_record(stage, sequence.id).digests
+    again = merge_shards(shards, tmp_path / "merged")
+    assert (again.linked, again.copied, again.present) == (0, 0, 15)
+
+
+def test_shards_of_one_run_are_needed_whole(runs, tmp_path):
+    plain, shards = runs
+    with pytest.raises(InterpError, match=r"^merge: shard\(s\) 3 of 3 missing; give all 3 shard folders"):
+        merge_shards(shards[:2], tmp_path / "m")
+    with pytest.raises(InterpError, match=r"shard-1: shard 1/3 is also .*shard-1; give each shard once"):
+        merge_shards([shards[0], *shards], tmp_path / "m")
+    with pytest.raises(InterpError, match=r"plain: not a shard \(extracted without --shard I/N\)"):
+        merge_shards([plain, *shards], tmp_path / "m")
+    with pytest.raises(InterpError, match=r"^--out .*shard-2: is one of the shards"):
+        merge_shards(shards, shards[1])
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d["settings"].update(patterns="none"),
+     r"setting 'patterns' is 'none', but .*shard-1 has 'window': not shards of one run"),
+    (lambda d: d.update(lineage="other"), r"field 'lineage' is 'other', but .* has 'tiny'"),
+    (lambda d: d["stages"][1].update(fingerprint="sha256:0"), r"stage 'cpt', field 'fingerprint' is 'sha256:0'"),
+    (lambda d: d["shard"].update(concept_set_hash_in_all="0" * 64), r"the concept set's 'concept_set_hash_in_all'"),
+    (lambda d: d["shard"].update(count=4), r"shard 2/4, but .*shard-1 is shard 1/3; the shards of one run share N"),
+])
+def test_shards_of_different_runs_are_refused(runs, tmp_path, change, message):
+    shards = copies(runs[1], tmp_path)
+    edit_manifest(shards[1], change)
+    with pytest.raises(InterpError, match=message):
+        merge_shards(shards, tmp_path / "m")
+
+
+def test_sequences_that_do_not_add_up_are_refused(runs, tmp_path):
+    shards = copies(runs[1], tmp_path)
+    edit_manifest(shards[2], lambda d: d["sequences"][0].update(concept="Role"))
+    with pytest.raises(InterpError, match="^merge: the shards' sequences do not add up to the concept set"):
+        merge_shards(shards, tmp_path / "m")
+
+
+def test_a_damaged_or_unfinished_shard_is_refused(runs, tmp_path):
+    shards = copies(runs[1], tmp_path)
+    colsums = shards[0] / "entries" / "cpt" / f"lessee-1{SUFFIXES['colsums']}"
+    data = bytearray(colsums.read_bytes())
+    data[-1] ^= 0xFF
+    colsums.write_bytes(bytes(data))
+    with pytest.raises(InterpError, match=r"lessee-1.colsums.npy: missing, changed or damaged since it was written "
+                                          r"\(stage 'cpt', sequence 'lessee-1'\); run that shard's extract again"):
+        merge_shards(shards, tmp_path / "m")
+    (shards[2] / "entries" / "ift" / "buyer-1.json").unlink()
+    with pytest.raises(InterpError, match=r"shard-3: incomplete results: stage 'ift' lacks 1 sequence"):
+        merge_shards(shards, tmp_path / "m2")
+
+
+def test_a_folder_of_another_run_or_other_contents_is_not_overwritten(runs, tmp_path, tiny_run):
+    plain, shards = runs
+    other = shutil.copytree(tiny_run[0], tmp_path / "other")
+    with pytest.raises(InterpError, match=r"^--out .*other: holds another run \(lineage 'tiny', 2 sequences\)"):
+        merge_shards(shards, other)
+    target = shutil.copytree(plain, tmp_path / "target")
+    record = target / "entries" / "ift" / "buyer-1.json"
+    document = json.loads(record.read_text())
+    document["key"] = "0" * 64
+    record.write_text(json.dumps(document))
+    with pytest.raises(InterpError, match=r"stage 'ift', sequence 'buyer-1' is already there with other contents; "
+                                          r"merge into a new folder"):
+        merge_shards(shards, target)
