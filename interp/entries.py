@@ -52,7 +52,7 @@ class PatternLayout:
 class EntryRecord(BaseModel):
     """The JSON record of an entry, checked for consistency when it is read."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)  # shared by the store's record cache
     sequence_id: str
     tokens: list[str]
     token_ids: list[int]

@@ -69,14 +69,19 @@ def shares_table(results: Results) -> pd.DataFrame:
     row per head; `first_token_share` is the share of all attention on the first token (a sink
     diagnostic, nothing excluded)."""
     layers, heads = results.shape
-    layer_index, head_index = (grid.ravel() for grid in np.indices((layers, heads)))
-    frames = [
-        pd.DataFrame({"sequence_id": sequence.id, "concept": sequence.concept, "stage": stage,
-                      "layer": layer_index, "head": head_index, "share": results.share(stage, sequence.id).ravel(),
-                      "first_token_share": results.first_token_share(stage, sequence.id).ravel()})
-        for sequence in results.sequences for stage in results.stages
-    ]
-    return pd.concat(frames, ignore_index=True)[list(SHARE_COLUMNS)]
+    pairs = [(sequence, stage) for sequence in results.sequences for stage in results.stages]
+    per_entry = layers * heads
+    table = pd.DataFrame({
+        "sequence_id": np.repeat([sequence.id for sequence, _ in pairs], per_entry),
+        "concept": np.repeat([sequence.concept for sequence, _ in pairs], per_entry),
+        "stage": np.repeat([stage for _, stage in pairs], per_entry),
+        "layer": np.tile(np.repeat(np.arange(layers), heads), len(pairs)),
+        "head": np.tile(np.arange(heads), layers * len(pairs)),
+        "share": np.concatenate([results.share(stage, sequence.id).ravel() for sequence, stage in pairs] or [[]]),
+        "first_token_share": np.concatenate(
+            [results.first_token_share(stage, sequence.id).ravel() for sequence, stage in pairs] or [[]]),
+    })
+    return table[list(SHARE_COLUMNS)]
 
 
 def mean_share_table(results: Results) -> pd.DataFrame:

@@ -35,6 +35,8 @@ from interp.statistics import (
 from interp.store import ResultsStore, RunManifest, describe_missing
 
 T = TypeVar("T")
+# Entries whose columns a `Results` keeps at once (an entry of a 7B model at 2,048 tokens: 8 MiB).
+RECENT_COLUMNS = 8
 
 
 @dataclass(frozen=True)
@@ -67,15 +69,22 @@ class ControlPlacement:
 
 
 def _memo(method: Callable[..., T]) -> Callable[..., T]:
-    """Remember a method's value per arguments on its instance: a `Results` is read-only, so
-    each share or comparison is computed once however many tables and figures ask for it."""
+    """Remember a method's value, or its refusal (`InterpError`), per arguments on its instance: a
+    `Results` is read-only, so each share or comparison is computed once however many tables and
+    figures ask for it."""
 
     @functools.wraps(method)
     def remembered(self, *args):
         key = (method.__name__, *args)
         if key not in self._memo:
-            self._memo[key] = method(self, *args)
-        return self._memo[key]
+            try:
+                self._memo[key] = method(self, *args)
+            except InterpError as error:  # a refusal is an answer too (no room for controls, ...)
+                self._memo[key] = error
+        value = self._memo[key]
+        if isinstance(value, InterpError):
+            raise value.with_traceback(None)
+        return value
 
     return remembered
 
@@ -102,6 +111,9 @@ class Results:
             sequence for sequence in self.manifest.concept_sequences() if sequence.id not in gaps)
         self._by_id = {sequence.id: sequence for sequence in self.sequences}
         self._memo: dict[tuple, Any] = {}
+        # The last few entries' columns: a share, its controls and the other stage of a shift ask
+        # for the same arrays in turn, but all of a large run's would not fit in memory.
+        self._recent_columns = functools.lru_cache(maxsize=RECENT_COLUMNS)(self._read_columns)
 
     @property
     def partial(self) -> bool:
@@ -166,8 +178,13 @@ class Results:
 
     def columns(self, stage: str, sequence_id: str) -> np.ndarray:
         """Per-key totals `[layers, heads, keys]` in the selection's measure: the column sums, or
-        the column sums weighted by value norms (`interp.measures`)."""
-        return self._measure.columns(self.store, stage, sequence_id)
+        the column sums weighted by value norms (`interp.measures`). Read-only."""
+        return self._recent_columns(stage, sequence_id)
+
+    def _read_columns(self, stage: str, sequence_id: str) -> np.ndarray:
+        values = self._measure.columns(self.store, stage, sequence_id)
+        values.flags.writeable = False
+        return values
 
     @_memo
     def share(self, stage: str, sequence_id: str) -> np.ndarray:
@@ -233,8 +250,10 @@ class Results:
         return draw_control_spans(aligned.concept_mask, excluded, concept_runs(aligned, excluded),
                                   max(self.selection.n_controls, 1), self.selection.seed)
 
+    @_memo
     def control_placement(self, sequence_id: str, stage: str) -> ControlPlacement:
-        """Percentile and two-sided p of the concept among its controls, or NaN with the reason."""
+        """Percentile and two-sided p of the concept among its controls, or NaN with the reason
+        (remembered too, since finding that a sequence has no room for controls takes a while)."""
         if self.selection.n_controls <= 0:
             return ControlPlacement(math.nan, math.nan, "no control spans asked for")
         try:

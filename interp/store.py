@@ -187,6 +187,10 @@ class ResultsStore:
         self.folder = Path(folder)
         self._opened: tuple[tuple, RunManifest] | None = None
         self._verified: dict[Path, tuple[int, int]] = {}
+        self._entry_paths: dict[tuple[str, str], dict[str, Path]] = {}
+        # Parsed records by path, with the (mtime_ns, size) they were read at: a rewritten entry
+        # is read again, an unchanged one is parsed once however many readers ask.
+        self._records: dict[Path, tuple[tuple[int, int], EntryRecord]] = {}
 
     @property
     def manifest_path(self) -> Path:
@@ -257,7 +261,11 @@ class ResultsStore:
         return self.folder / "entries" / stage / f"{sequence_id}{suffix}"
 
     def _paths(self, stage: str, sequence_id: str) -> dict[str, Path]:
-        return {name: self.entry_path(stage, sequence_id, suffix) for name, suffix in SUFFIXES.items()}
+        paths = self._entry_paths.get((stage, sequence_id))
+        if paths is None:
+            paths = {name: self.entry_path(stage, sequence_id, suffix) for name, suffix in SUFFIXES.items()}
+            self._entry_paths[stage, sequence_id] = paths
+        return paths
 
     def has_entry(self, stage: str, sequence_id: str, key: str | None = None) -> bool:
         """True when the entry's record and arrays are there, and (with `key`) it was made with
@@ -278,14 +286,24 @@ class ResultsStore:
         return EntryWriter({name: paths[name] for name in ARRAYS}, paths["record"], aligned, layers, heads, layout)
 
     def read_record(self, stage: str, sequence_id: str) -> EntryRecord:
-        path = self.entry_path(stage, sequence_id, SUFFIXES["record"])
-        if not path.is_file():
-            raise InterpError(f"{self.folder}: stage '{stage}', sequence '{sequence_id}' is not in this results folder")
+        path = self._paths(stage, sequence_id)["record"]
+        try:
+            status = path.stat()
+        except OSError:
+            raise InterpError(f"{self.folder}: stage '{stage}', sequence '{sequence_id}' is not in this results folder") from None
+        version = (status.st_mtime_ns, status.st_size)
+        known = self._records.get(path)
+        if known is not None and known[0] == version:
+            return known[1]
         try:
             document = json.loads(path.read_text("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             raise InterpError(f"{path}: damaged entry record ({type(error).__name__})") from None
-        return parse_entry_record(document, path)
+        except OSError as error:
+            raise InterpError(f"{path}: cannot be read: {error.strerror}") from None
+        record = parse_entry_record(document, path)
+        self._records[path] = (version, record)
+        return record
 
     def read_aligned(self, stage: str, sequence_id: str) -> AlignedSequence:
         return self.read_record(stage, sequence_id).aligned()

@@ -113,3 +113,26 @@ def test_memo_reads_each_share_once(tiny_run, monkeypatch):
 def test_unknown_sequence(results):
     with pytest.raises(InterpError, match="sequence 'nope' is not in this run; sequences: lessee-1, seller-1"):
         results.sequence("nope")
+
+
+def test_a_refusal_is_remembered_like_a_value():
+    """Finding that a sequence has no room for control spans is slow: asked again, the same
+    refusal comes back without the work."""
+    from interp.results import _memo
+
+    calls = []
+
+    class Probe:
+        def __init__(self):
+            self._memo = {}
+
+        @_memo
+        def controls(self, sequence_id):
+            calls.append(sequence_id)
+            raise InterpError(f"sequence '{sequence_id}': no room for control spans")
+
+    probe = Probe()
+    for _ in range(3):
+        with pytest.raises(InterpError, match="no room"):
+            probe.controls("s-1")
+    assert calls == ["s-1"]
