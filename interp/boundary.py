@@ -81,6 +81,9 @@ def parse_document(content: str, origin: str, fmt: str) -> Any:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}: " if mark else ""
         problem = error.problem or error.context or "cannot be parsed"
+        if error.context and "quoted scalar" in error.context and error.context_mark:
+            # The end of the file is where the scanner gave up, not where the mistake is.
+            problem += f"; a quote opened on line {error.context_mark.line + 1} is not closed"
         raise InterpError(f"{origin}: not valid YAML ({where}{problem})") from None
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:
         # A timestamp like 2024-13-45 matches YAML's implicit pattern, then fails as a date.

@@ -167,3 +167,9 @@ def test_every_sequence_id_is_a_store_name_whose_files_fit_the_file_system(seque
     # The store's longest file: a temporary `.{id}.patterns.npz.XXXXXXXX.tmp`, with 20 bytes to spare.
     longest = f".{sequence_id}.patterns.npz.sha256.XXXXXXXX.tmp" + "x" * 20
     assert len(longest.encode("utf-8")) < 255
+
+
+def test_an_unclosed_quote_names_the_line_it_opened_on():
+    text = 'set: s\nsequences:\n  - id: a\n    text: "The tenant shall pay\n    spans: []\n'
+    with pytest.raises(InterpError, match=r"u\.yaml: not valid YAML \(line \d+: .*a quote opened on line 4 is not closed"):
+        parse_document(text, "u.yaml", "yaml")
