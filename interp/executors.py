@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from interp.errors import InterpError
+from interp.registries import Registry
 from interp.settings import ExtractionSettings
 
 if TYPE_CHECKING:
@@ -61,21 +62,16 @@ class Executor:
     connect: Callable[[ExecutorOptions], Runner]
 
 
-EXECUTORS: dict[str, Executor] = {}
+EXECUTORS: Registry[Executor] = Registry("executor")
 
 
 def register_executor(executor: Executor) -> Executor:
-    if executor.name in EXECUTORS:
-        raise ValueError(f"executor {executor.name!r} is registered twice")
-    EXECUTORS[executor.name] = executor
-    return executor
+    return EXECUTORS.add(executor)
 
 
 def get_executor(name: str) -> Executor:
     """The executor called `name`, or an `InterpError` listing the valid names."""
-    if name not in EXECUTORS:
-        raise InterpError(f"executor {name!r} is unknown; executors: {', '.join(EXECUTORS)}")
-    return EXECUTORS[name]
+    return EXECUTORS.named(name)
 
 
 class LocalRunner:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interp.errors import InterpError
+from interp.registries import Registry
 from interp.store import ResultsStore
 
 
@@ -27,20 +27,17 @@ class Measure:
     columns: Callable[[ResultsStore, str, str], np.ndarray]
 
 
-MEASURES: dict[str, Measure] = {
-    measure.name: measure for measure in (
-        Measure("attention", "Attention", "raw attention weights, as in the reference study: Σ_q A[q, k]",
-                lambda store, stage, sequence: store.read_colsums(stage, sequence)),
-        Measure("weighted", "Norm-weighted",
-                "attention weighted by the norm of the transformed value, Σ_q A[q, k]·‖v_k W_O^h‖ "
-                "(Kobayashi et al. 2020, \"Attention is Not Only a Weight\")",
-                lambda store, stage, sequence: store.read_colsums(stage, sequence) * store.read_norms(stage, sequence)),
-    )
-}
+MEASURES: Registry[Measure] = Registry("measure")
+MEASURES.add(Measure("attention", "Attention", "raw attention weights, as in the reference study: Σ_q A[q, k]",
+                     lambda store, stage, sequence: store.read_colsums(stage, sequence)))
+MEASURES.add(Measure(
+    "weighted", "Norm-weighted",
+    "attention weighted by the norm of the transformed value, Σ_q A[q, k]·‖v_k W_O^h‖ "
+    "(Kobayashi et al. 2020, \"Attention is Not Only a Weight\")",
+    lambda store, stage, sequence: store.read_colsums(stage, sequence) * store.read_norms(stage, sequence),
+))
 
 
 def get_measure(name: str) -> Measure:
     """The measure called `name`, or an `InterpError` listing the valid names."""
-    if name not in MEASURES:
-        raise InterpError(f"measure {name!r} is unknown; measures: {', '.join(MEASURES)}")
-    return MEASURES[name]
+    return MEASURES.named(name)

@@ -23,6 +23,7 @@ from interp.alignment import FIRST_POSITION_RULES, concept_window
 from interp.errors import InterpError
 from interp.measures import get_measure
 from interp.output import unique_name
+from interp.registries import Registry
 from interp.results import Results
 from interp.tokens import readable_tokens
 
@@ -92,22 +93,17 @@ class View:
     unavailable: Callable[[Results], str | None] = lambda results: None
 
 
-VIEWS: dict[str, View] = {}
+VIEWS: Registry[View] = Registry("view")
 
 
 def register(view: View) -> View:
     """Add a view to the registry, in the order the app shows them."""
-    if view.name in VIEWS:
-        raise ValueError(f"view {view.name!r} is registered twice")
-    VIEWS[view.name] = view
-    return view
+    return VIEWS.add(view)
 
 
 def get_view(name: str) -> View:
     """The view called `name`, or an `InterpError` listing the valid names."""
-    if name not in VIEWS:
-        raise InterpError(f"view {name!r} is unknown; views: {', '.join(VIEWS)}")
-    return VIEWS[name]
+    return VIEWS.named(name)
 
 
 def resolve_choices(

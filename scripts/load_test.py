@@ -23,43 +23,22 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from screenshots import CHROMIUM_ARGS, free_port, wait_healthy  # noqa: E402  (scripts/ is on the path)
 
 CHROMIUM = os.environ.get("BROWSER_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 CHART = '[data-testid="stPlotlyChart"]'
 PROBLEM = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 TIMEOUT_MS = 600_000
 TARGETS = {"first page": 5.0, "median view switch": 1.0, "tokens": 2.0}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_healthy(url: str, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"the app did not answer at {url} within {seconds:.0f} s")
 
 
 def prepare_home(home: Path, cold: bool) -> tuple[Path, dict[str, int]]:

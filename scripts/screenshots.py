@@ -32,10 +32,11 @@ def wait_healthy(url: str, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
-                return
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.read().strip() == b"ok":
+                    return
         except OSError:
-            time.sleep(1)
+            time.sleep(0.5)
     raise SystemExit(f"the app did not answer at {url} within {seconds:.0f} s")
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from interp import views
 from interp.errors import InterpError
+from interp.registries import Registry
 from interp.results import Results, Selection
 
 pytestmark = pytest.mark.slow
@@ -104,7 +105,9 @@ def test_bundle_names_every_view(results):
 
 
 def test_a_new_view_is_one_record(results, monkeypatch):
-    monkeypatch.setattr(views, "VIEWS", dict(views.VIEWS))
+    copy = Registry("view")
+    copy.update(views.VIEWS)
+    monkeypatch.setattr(views, "VIEWS", copy)
     views.register(views.View(
         "first-layer", "First layer", "Share of the first layer's heads.",
         lambda r, sequence: views.ViewOutput(tables={"shares": __import__("pandas").DataFrame(
