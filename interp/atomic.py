@@ -58,13 +58,6 @@ def save_npy_atomic(path: str | Path, array: np.ndarray) -> Path:
     return write_bytes_atomic(path, buffer.getvalue())
 
 
-def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> Path:
-    """Compressed `.npz` (zlib); float16 attention triangles shrink by a further ~10–20%."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return write_bytes_atomic(path, buffer.getvalue())
-
-
 def create_bytes_atomic(path: str | Path, data: bytes) -> bool:
     """Write `data` to `path` only if nothing is there yet; False (and nothing written) if something is.
 

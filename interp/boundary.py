@@ -23,7 +23,7 @@ ITEM_NAMES = {"spans": "span", "stages": "stage", "sequences": "sequence"}
 # Concept and lineage files nest four levels; 32 leaves room and keeps every reader iterative-safe.
 MAX_DEPTH = 32
 # Stage labels and sequence ids name folders and files of a results folder
-# (`entries/{stage}/{sequence}.patterns.npz`, written through `.{name}.XXXXXXXX.tmp`): 100
+# (`entries/{stage}/{sequence}.patterns.npy`, written through `.{name}.XXXXXXXX.tmp`): 100
 # characters leave over 100 bytes of the file system's 255 for every suffix the store derives.
 MAX_NAME_LENGTH = 100
 # The store's rule for a stage label or sequence id: starts with a letter or digit (never `.`,

@@ -164,8 +164,11 @@ def test_long_names_say_how_long():
 @given(st.from_regex(SEQUENCE_ID, fullmatch=True))
 def test_every_sequence_id_is_a_store_name_whose_files_fit_the_file_system(sequence_id):
     assert is_store_name(sequence_id) and STORE_NAME.fullmatch(sequence_id)
-    # The store's longest file: a temporary `.{id}.patterns.npz.XXXXXXXX.tmp`, with 20 bytes to spare.
-    longest = f".{sequence_id}.patterns.npz.sha256.XXXXXXXX.tmp" + "x" * 20
+    # The store's longest file: the temporary `.{id}{suffix}.XXXXXXXX.tmp` of its longest suffix,
+    # with 20 bytes to spare.
+    from interp.store import SUFFIXES
+
+    longest = f".{sequence_id}{max(SUFFIXES.values(), key=len)}.XXXXXXXX.tmp" + "x" * 20
     assert len(longest.encode("utf-8")) < 255
 
 
