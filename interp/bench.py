@@ -255,14 +255,18 @@ def run_benchmark(configs: list[str], lengths: list[int], repeats: int, threads:
 
 
 def run_command(command: list[str], env: dict | None = None) -> tuple[float, int]:
-    """Wall seconds and peak resident memory (the process and its children) of a whole command."""
+    """Wall seconds and peak resident memory of a whole command: the higher of the kernel's own
+    peak for the process (`wait4`'s `ru_maxrss`, exact however briefly it lasted) and the
+    sampled sum over the process and its children (for commands that start workers)."""
     began = time.perf_counter()
-    process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env or os.environ.copy())
-    with PeakMemory(process, interval=0.05) as memory:
-        _, errors = process.communicate()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env or os.environ.copy())
+    with PeakMemory(psutil.Process(process.pid), interval=0.05) as memory:
+        errors = process.stderr.read()
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])} failed:\n{errors.decode(errors='replace')[-3000:]}")
-    return time.perf_counter() - began, memory.highest
+    return time.perf_counter() - began, max(memory.highest, usage.ru_maxrss * 1024)
 
 
 def command_comparison(folder: Path, tokens: int, threads: int) -> dict:
