@@ -175,7 +175,9 @@ def test_first_start_runs_the_demo_and_opens_the_overview(first_start):
     assert spec["layout"]["title"]["text"] == "Mean shift of the concept share against base, per sequence"
     assert [trace["name"] for trace in spec["data"]] == ["cpt", "ift"]
     assert all(list(trace["x"]) == manifest.sequence_ids for trace in spec["data"])
-    assert any(str(folder) in caption.value for caption in at.caption)
+    # The caption names the run below its results root, never the server's absolute path.
+    assert any(f"Results: `runs/{folder.name}`" in caption.value for caption in at.caption)
+    assert not any(str(home) in caption.value for caption in at.caption)
 
 
 def expected_titles(folder: Path, view: str) -> list[str]:
@@ -405,7 +407,13 @@ def test_a_user_file_that_no_longer_validates_is_reported(home):
     assert [w.value for w in at.warning] == [
         "edited.yaml: sequence 'bad-role', span 1, field 'text': 'magistrate' does not occur in the text"
     ]
-    assert "yours: edited.yaml" not in concept_choice(at).options
+    # The sidebar lists files by name without parsing them; selected, the file says what is wrong
+    # with it there, and Run waits.
+    at.multiselect(key="concept_sets").select("yours: edited.yaml").run()
+    assert not at.exception
+    assert [e.value for e in at.sidebar.error] == [
+        "yours: edited.yaml: sequence 'bad-role', span 1, field 'text': 'magistrate' does not occur in the text"]
+    assert run_button(at).disabled
 
 
 def test_a_shared_file_cannot_put_a_link_or_image_into_the_page(home):
@@ -636,7 +644,8 @@ def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, 
     assert_clean(at)
     assert len(statistics(at)) == 20
     assert titles(at) == ["Mean shift of the concept share against base, per sequence"]
-    assert any(f"Results: `{elsewhere}`" in c.value for c in at.caption)
+    assert any("Results: `from-the-gpu-machine/run`" in c.value for c in at.caption)
+    assert not any(str(tmp_path) in c.value for c in at.caption)
     for view in ("tokens", "structure"):
         at.segmented_control(key="view").set_value(view).run()
         assert_clean(at)
