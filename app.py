@@ -16,12 +16,14 @@ import streamlit as st
 from interp.demo import DEMO_NOTICE
 from interp.errors import InterpError
 from interp.lineage import Lineage
+from interp.paths import shown_results_folder
 from interp.store import ResultsStore
 from ui.concepts import render_concepts_page
 from ui.results import open_results, render_page_picker, render_view, results_version
 from ui.run import auto_open_demo, render_no_results, results_match_sidebar, start_run
 from ui.sidebar import render_reference_choice, render_sidebar
 from ui.state import SOURCE_RUN, current_folder, init_state, selection_from_state
+from ui.widgets import literal
 
 st.set_page_config(page_title="Legal concept attention across a lineage", page_icon="⚖️", layout="wide")
 
@@ -31,6 +33,8 @@ def render_main(lineage: Lineage | None, run: bool) -> None:
     if lineage is not None and lineage.uses_demo:
         st.info(f"**Demo lineage.** {DEMO_NOTICE}", icon="ℹ️")
     page = render_page_picker()
+    if st.session_state.address_note and not st.session_state.run_folder:
+        st.warning(literal(st.session_state.address_note), icon="⚠️")
     if page == "concepts":
         render_concepts_page(lineage)
         return
@@ -52,7 +56,7 @@ def render_main(lineage: Lineage | None, run: bool) -> None:
     except InterpError as error:
         st.error(str(error))
         return
-    st.caption(f"Results: `{folder}` · lineage **{manifest.lineage}** · stages {', '.join(manifest.stage_labels)} · "
+    st.caption(f"Results: `{shown_results_folder(folder)}` · lineage **{manifest.lineage}** · stages {', '.join(manifest.stage_labels)} · "
                f"{len(manifest.sequence_ids)} sequences · updated {manifest.updated}")
     if lineage is not None and st.session_state.source == SOURCE_RUN:
         mismatch = results_match_sidebar(lineage, Path(folder))

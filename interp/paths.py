@@ -87,6 +87,18 @@ def resolve_results_folder(typed: str, roots: Sequence[Path] | None = None) -> P
     return resolved
 
 
+def shown_results_folder(folder: Path, roots: Sequence[Path] | None = None) -> str:
+    """A results folder as the app shows it to every browser user: relative to the results root
+    it lies below, led by that root's own name (`runs/demo-1a2b3c4d5e6f`), never the server's
+    absolute path. A folder below no root (which the app does not open) shows its name alone."""
+    roots = results_roots() if roots is None else [Path(root).resolve() for root in roots]
+    resolved = Path(folder).resolve()
+    for root in roots:
+        if resolved == root or resolved.is_relative_to(root):
+            return (Path(root.name) / resolved.relative_to(root)).as_posix()
+    return resolved.name
+
+
 def app_run_folder(lineage: Lineage, sequences: Sequence[ConceptSequence], settings: ExtractionSettings) -> Path:
     """Where the app keeps a run: one folder per lineage, concept selection and settings, so a
     repeated run (or a reload) opens the same folder and finds its entries cached."""

@@ -9,9 +9,12 @@ and a deleted set goes to a trash folder from which it can be restored.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,9 @@ AUTHORED_SET = "authored"
 TRASH = ".trash"
 TRASH_DAYS = 30
 LOCK_FILE = ".lock"
+# Parsed files kept in memory: a bound on their number and on the bytes of the files they came from.
+PARSED_FILES = 64
+PARSED_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -72,19 +78,95 @@ def user_key(identity: Mapping[str, Any]) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
 
 
+class _ParsedFiles:
+    """Parsed concept files (or their problems) by file identity, shared by every caller in the
+    process; least recently used first out, bounded by `PARSED_FILES` and `PARSED_BYTES`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple, ConceptSet | ConceptFileError] = OrderedDict()
+
+    def get(self, identity: tuple) -> ConceptSet | ConceptFileError | None:
+        with self._lock:
+            if identity in self._entries:
+                self._entries.move_to_end(identity)
+            return self._entries.get(identity)
+
+    def put(self, identity: tuple, parsed: ConceptSet | ConceptFileError) -> None:
+        with self._lock:
+            self._entries[identity] = parsed
+            self._entries.move_to_end(identity)
+            while len(self._entries) > PARSED_FILES or (
+                    len(self._entries) > 1 and sum(key[-2] for key in self._entries) > PARSED_BYTES):
+                self._entries.popitem(last=False)
+
+
+_PARSED = _ParsedFiles()
+
+
+def file_identity(path: Path) -> tuple | None:
+    """What changes whenever a file's content may have: path, device, inode, size and time
+    (writes are atomic renames, so a new content is a new inode). None when there is no file."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return str(path.absolute()), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def load_user_set(path: Path) -> ConceptSet:
+    """The set in one concept file, parsed once per file identity; `ConceptFileError` when the
+    file no longer validates (remembered too, so a broken file is not parsed on every page)."""
+    identity = file_identity(path)
+    if identity is None:
+        raise ConceptFileError([f"{path.name}: no such file (another session may have deleted it)"])
+    parsed = _PARSED.get(identity)
+    if parsed is None:
+        try:
+            parsed = parse_concept_bytes(path.read_bytes(), path.name)
+        except ConceptFileError as error:
+            parsed = error
+        except OSError:
+            raise ConceptFileError([f"{path.name}: no such file (another session may have deleted it)"]) from None
+        _PARSED.put(identity, parsed)
+    if isinstance(parsed, ConceptFileError):
+        raise parsed
+    return parsed
+
+
+def _as_kept(concept_set: ConceptSet, file_name: str) -> ConceptSet:
+    """The uploaded set as parsing the kept file gives it: messages name the kept file, and the
+    formats without a `set` field (CSV, JSON Lines) take the set's name from the file's."""
+    name = Path(file_name).stem if Path(file_name).suffix in (".csv", ".jsonl") else concept_set.name
+    return dataclasses.replace(concept_set, name=name, origin=file_name)
+
+
+def _remember_parsed(path: Path, concept_set: ConceptSet) -> None:
+    """Keep what a save has just validated under the identity of the file it wrote."""
+    identity = file_identity(path)
+    if identity is not None:
+        _PARSED.put(identity, concept_set)
+
+
+def list_user_files(folder: Path) -> list[Path]:
+    """The concept files in `folder`, by name, without reading them (the trash and lock aside)."""
+    return _concept_files(folder)
+
+
 def list_user_sets(folder: Path) -> tuple[list[UserSet], list[str]]:
     """The valid sets in `folder`, and one line per file that no longer validates."""
     sets, problems = [], []
     for path in _concept_files(folder):
         try:
-            sets.append(UserSet(path.name, parse_concept_bytes(path.read_bytes(), path.name)))
+            sets.append(UserSet(path.name, load_user_set(path)))
         except ConceptFileError as error:
             problems.extend(error.problems)
     return sets, problems
 
 
-def list_other_sets(root: Path, own: Path) -> list[tuple[str, UserSet]]:
-    """Other users' valid sets below the concepts `root`, as (owner, set): read-only to this user.
+def list_other_files(root: Path, own: Path) -> list[tuple[str, Path]]:
+    """Other users' concept files below the concepts `root`, as (owner, path), without reading
+    them: read-only to this user.
 
     The owner is "shared" for the files kept at the top of `root` (uploaded without sign-in) and
     the first eight characters of the user key otherwise.
@@ -93,8 +175,19 @@ def list_other_sets(root: Path, own: Path) -> list[tuple[str, UserSet]]:
     users = root / "users"
     if users.is_dir():
         folders += [(folder, folder.name[:8]) for folder in sorted(users.iterdir()) if folder.is_dir()]
-    return [(owner, user_set) for folder, owner in folders if folder.resolve() != own.resolve()
-            for user_set in list_user_sets(folder)[0]]
+    return [(owner, path) for folder, owner in folders if folder.resolve() != own.resolve()
+            for path in _concept_files(folder)]
+
+
+def list_other_sets(root: Path, own: Path) -> list[tuple[str, UserSet]]:
+    """Other users' valid sets below the concepts `root`, as (owner, set) (see `list_other_files`)."""
+    listed = []
+    for owner, path in list_other_files(root, own):
+        try:
+            listed.append((owner, UserSet(path.name, load_user_set(path))))
+        except ConceptFileError:
+            continue
+    return listed
 
 
 def save_upload(name: str, data: bytes, folder: Path, taken_ids: Iterable[str] = ()) -> UserSet:
@@ -110,14 +203,16 @@ def save_upload(name: str, data: bytes, folder: Path, taken_ids: Iterable[str] =
     stem, suffix = slug(Path(name).stem), (".yml" if suffix == ".yml" else suffix)
     versions = _versions(folder, stem, suffix)
     for path in versions:
-        if path.read_bytes() == data:
+        if _holds(path, data):
             return UserSet(path.name, concept_set, "unchanged", stem + suffix)
     _check_ids(concept_set, name, set(taken_ids) - set().union(*map(_ids_in, versions)))
     for number in range(1, 10_000):
         file_name = f"{stem}{suffix}" if number == 1 else f"{stem}-{number}{suffix}"
         if create_bytes_atomic(folder / file_name, data):
-            return UserSet(file_name, concept_set, "new" if number == 1 else "version", stem + suffix)
-        if (folder / file_name).read_bytes() == data:  # another session kept the same bytes just now
+            kept = _as_kept(concept_set, file_name)
+            _remember_parsed(folder / file_name, kept)
+            return UserSet(file_name, kept, "new" if number == 1 else "version", stem + suffix)
+        if _holds(folder / file_name, data):  # another session kept the same bytes just now
             return UserSet(file_name, concept_set, "unchanged", stem + suffix)
     raise InterpError(f"{name}: 9,999 versions of this file are kept already; delete some first")
 
@@ -201,11 +296,19 @@ def _empty_old_trash(trash: Path) -> None:
             path.unlink(missing_ok=True)
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the file at `path` holds exactly `data` (sizes first: most versions differ there)."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
 def _ids_in(path: Path) -> set[str]:
     if not path.is_file():
         return set()
     try:
-        return {s.id for s in parse_concept_bytes(path.read_bytes(), path.name).sequences}
+        return {s.id for s in load_user_set(path).sequences}
     except ConceptFileError:
         return set()
 

@@ -17,8 +17,10 @@ def micro_demo(tmp_path_factory):
 
 @pytest.fixture()
 def app_home(micro_demo, tmp_path, monkeypatch):
-    """Environment of a fresh app user: the micro demo, and an empty data folder of their own."""
-    home = tmp_path / "interp-home"
+    """Environment of a fresh app user: the micro demo, and an empty data folder of their own,
+    below a dot-folder as the default `~/.local/share/interp` is (hidden parents once hid every
+    saved set from the sidebar)."""
+    home = tmp_path / ".local" / "share" / "interp"
     monkeypatch.setenv("INTERP_DEMO_DIR", str(micro_demo))
     monkeypatch.setenv("INTERP_HOME", str(home))
     return home

@@ -175,7 +175,9 @@ def test_first_start_runs_the_demo_and_opens_the_overview(first_start):
     assert spec["layout"]["title"]["text"] == "Mean shift of the concept share against base, per sequence"
     assert [trace["name"] for trace in spec["data"]] == ["cpt", "ift"]
     assert all(list(trace["x"]) == manifest.sequence_ids for trace in spec["data"])
-    assert any(str(folder) in caption.value for caption in at.caption)
+    # The caption names the run below its results root, never the server's absolute path.
+    assert any(f"Results: `runs/{folder.name}`" in caption.value for caption in at.caption)
+    assert not any(str(home) in caption.value for caption in at.caption)
 
 
 def expected_titles(folder: Path, view: str) -> list[str]:
@@ -405,7 +407,13 @@ def test_a_user_file_that_no_longer_validates_is_reported(home):
     assert [w.value for w in at.warning] == [
         "edited.yaml: sequence 'bad-role', span 1, field 'text': 'magistrate' does not occur in the text"
     ]
-    assert "yours: edited.yaml" not in concept_choice(at).options
+    # The sidebar lists files by name without parsing them; selected, the file says what is wrong
+    # with it there, and Run waits.
+    at.multiselect(key="concept_sets").select("yours: edited.yaml").run()
+    assert not at.exception
+    assert [e.value for e in at.sidebar.error] == [
+        "yours: edited.yaml: sequence 'bad-role', span 1, field 'text': 'magistrate' does not occur in the text"]
+    assert run_button(at).disabled
 
 
 def test_a_shared_file_cannot_put_a_link_or_image_into_the_page(home):
@@ -485,6 +493,150 @@ def test_a_corrected_version_with_the_same_ids_cannot_run_beside_the_first(home)
     assert run_button(at).disabled
     at.multiselect(key="concept_sets").unselect("yours: mine.yaml").run()
     assert not at.sidebar.error and not run_button(at).disabled
+
+
+# ---------------------------------------------------------------- links, and large stored uploads
+
+def stored_upload(home: Path, name: str = "big.jsonl", sequences: int = 2_000, tag: str = "big") -> Path:
+    """A large upload as the server keeps it: one JSON line per sequence in the user's folder."""
+    folder = home / "concepts"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"id": f"{tag}-{i}", "concept": "Condition", "spans": [{"text": "unless the court orders otherwise"}],
+                         "text": f"Tenant {i} shall pay the rent unless the court orders otherwise."})
+             for i in range(sequences)]
+    path = folder / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture()
+def parsed(monkeypatch) -> list[str]:
+    """The names of the concept files parsed in this process while the test runs."""
+    import interp.user_concepts
+
+    names, original = [], interp.user_concepts.parse_concept_bytes
+
+    def counting(data, name, suffix=None):
+        names.append(name)
+        return original(data, name, suffix)
+
+    monkeypatch.setattr(interp.user_concepts, "parse_concept_bytes", counting)
+    return names
+
+
+@pytest.fixture()
+def no_run(monkeypatch):
+    """Any extraction fails the test: what a page shows must need none."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a run was started")
+
+    monkeypatch.setattr("interp.pipeline.extract_lineage", refuse)
+
+
+def open_address(**params) -> AppTest:
+    """A new session opened from a link whose query holds `params` (a list repeats a parameter)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    return at.run()
+
+
+def test_a_link_naming_a_stored_upload_starts_no_run(home, run_folder, no_run):
+    stored_upload(home)
+    at = open_address(set="yours: big.jsonl")
+    assert_clean(at)
+    assert at.session_state["concept_sets"] == ["yours: big.jsonl"]
+    assert at.session_state["run_folder"] is None and not at.get("plotly_chart")
+    assert any("press **Run**" in info.value for info in at.info), [i.value for i in at.info]
+    assert sorted(p.name for p in (home / "runs").iterdir()) == [run_folder.name]
+    assert not run_button(at).disabled  # the run is the user's to start
+
+
+def test_a_parameter_repeated_a_thousand_times_is_read_once(home, run_folder, no_run, parsed):
+    stored_upload(home)
+    # 998 values: Streamlit itself drops a query of more than 1,000 parameters.
+    at = open_address(set=["yours: big.jsonl", "built-in: elements"] * 499)
+    assert_clean(at)
+    assert at.session_state["concept_sets"] == ["yours: big.jsonl", "built-in: elements"]
+    assert concept_choice(at).value == ["yours: big.jsonl", "built-in: elements"]
+    assert parsed.count("big.jsonl") == 1
+    # Only the first values are read: a set named after a long run of unknown names is not selected.
+    from ui.state import ADDRESS_SETS_READ
+
+    at = open_address(set=[f"yours: none-{i}.yaml" for i in range(ADDRESS_SETS_READ)] + ["yours: big.jsonl"])
+    assert_clean(at)
+    assert at.session_state["concept_sets"] == ["built-in: elements", "built-in: paper-types"]
+    assert sorted(p.name for p in (home / "runs").iterdir()) == [run_folder.name]
+
+
+def test_a_link_to_a_run_opens_that_run(home, run_folder, no_run):
+    shutil.copytree(run_folder, home / "runs" / "shared-run")
+    at = open_address(run="shared-run")
+    assert_clean(at)
+    assert at.session_state["run_folder"] == str(home / "runs" / "shared-run")
+    assert at.query_params["run"] == "shared-run"
+    assert any("Results: `runs/shared-run`" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert len(statistics(at)) == 20
+    # The sidebar asks for the demo's own run folder: the banner says the run shown is another.
+    assert any("The results shown are from an earlier run (`shared-run`)" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("name", ["no-such-run", "../../etc", ".hidden", "x" * 300, "[click](http://evil.example/)"])
+def test_a_link_to_a_run_that_is_not_one_is_refused_with_a_note(home, run_folder, no_run, name):
+    at = open_address(run=name)
+    assert not at.exception and not at.error
+    (note,) = [w.value for w in at.warning if w.value.startswith("The address names the run")]
+    assert "not one of this app's runs" in note and "nothing is shown in its place" in note
+    assert len(note) < 400  # cut short
+    if name.startswith("["):
+        assert "'\\[click\\](http://evil.example/)'" in note  # literal: no link in the page
+    assert at.session_state["run_folder"] is None and not at.get("plotly_chart")
+    assert at.query_params["run"] == name  # the address is left as it came
+
+
+def test_the_first_page_parses_no_stored_upload(home, run_folder, parsed):
+    stored_upload(home, "big.jsonl")
+    stored_upload(home, "bigger.jsonl", sequences=4_000, tag="bigger")
+    at = start_app()
+    assert_clean(at)
+    assert {"yours: big.jsonl", "yours: bigger.jsonl"} <= set(concept_choice(at).options)
+    assert len(statistics(at)) == 20
+    assert "big.jsonl" not in parsed and "bigger.jsonl" not in parsed
+    # The Concepts page lists them: each file is parsed once for every session of the server.
+    for _ in range(2):
+        page = start_app("concepts")
+        assert_clean(page)
+        assert any("**bigger.jsonl** — set `bigger`: bigger-0, bigger-1" in md.value and "(4,000 sequences)" in md.value
+                   for md in page.markdown)
+    assert sorted(parsed) == ["big.jsonl", "bigger.jsonl"]
+    # A file changed on disk is a new version: parsed again, once.
+    stored_upload(home, "big.jsonl", sequences=10, tag="changed")
+    page = start_app("concepts")
+    assert any("**big.jsonl** — set `big`: changed-0" in md.value for md in page.markdown)
+    assert sorted(parsed) == ["big.jsonl", "big.jsonl", "bigger.jsonl"]
+
+
+def test_an_upload_is_validated_once_whatever_the_reruns(home, parsed):
+    at = start_app("concepts")
+    at.file_uploader(key="concept-upload").upload("My Set.yaml", GOOD, "application/x-yaml")
+    at.run()
+    assert_clean(at)
+    for _ in range(3):
+        at.run()
+    at.segmented_control(key="view").set_value("overview").run()
+    at.segmented_control(key="view").set_value("concepts").run()
+    assert_clean(at)
+    assert "yours: my-set.yaml" in concept_choice(at).value
+    assert [name for name in parsed if name in ("My Set.yaml", "my-set.yaml")] == ["My Set.yaml"]
+
+
+def test_run_pressed_on_the_concepts_page_shows_its_results(home):
+    at = start_app("concepts")
+    at.file_uploader(key="concept-upload").upload("My Set.yaml", GOOD, "application/x-yaml")
+    at.run()
+    run_button(at).click().run()
+    assert_clean(at)
+    assert at.query_params["view"] == "overview"
+    assert "my-condition" in set(statistics(at)["sequence_id"])
 
 
 # ---------------------------------------------------------------- signed-in researchers
@@ -636,7 +788,8 @@ def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, 
     assert_clean(at)
     assert len(statistics(at)) == 20
     assert titles(at) == ["Mean shift of the concept share against base, per sequence"]
-    assert any(f"Results: `{elsewhere}`" in c.value for c in at.caption)
+    assert any("Results: `from-the-gpu-machine/run`" in c.value for c in at.caption)
+    assert not any(str(tmp_path) in c.value for c in at.caption)
     for view in ("tokens", "structure"):
         at.segmented_control(key="view").set_value(view).run()
         assert_clean(at)

@@ -78,8 +78,9 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 @pytest.fixture(scope="module")
 def browser_home(micro_demo, tmp_path_factory):
-    """The module's user home (`app_home` is per test; one server needs one home)."""
-    return tmp_path_factory.mktemp("browser") / "interp-home"
+    """The module's user home (`app_home` is per test; one server needs one home), below a
+    dot-folder as the default `~/.local/share/interp` is."""
+    return tmp_path_factory.mktemp("browser") / ".local" / "share" / "interp"
 
 
 @pytest.fixture(scope="module")
@@ -340,7 +341,16 @@ def sidebar_concept_choice(page):
     return page.locator(SIDEBAR).locator('[data-testid="stMultiSelect"]').filter(has_text="Concept sets")
 
 
-def test_uploaded_file_becomes_a_selectable_concept_set(page, browser_home, tmp_path):
+def sequences_charted(page) -> list[str]:
+    """The sequence ids along the x axis of the Overview's first chart (its traces' categories)."""
+    return page.evaluate(f"() => [...new Set(document.querySelector('{CHART} .js-plotly-plot').data"
+                         ".flatMap(trace => trace.x))]")
+
+
+def test_an_upload_under_a_hidden_home_is_selected_run_and_shown(page, browser_home, tmp_path, demo_run):
+    """Uploads reach the sidebar and the run whatever the home's path: the default home lies below
+    `~/.local`, whose dot once hid every saved set from the sidebar until the server restarted."""
+    assert any(part.startswith(".") for part in browser_home.parts)
     open_view(page, "concepts", 0)
     upload = tmp_path / "Browser Set.yaml"
     upload.write_bytes(UPLOAD)
@@ -349,10 +359,27 @@ def test_uploaded_file_becomes_a_selectable_concept_set(page, browser_home, tmp_
     wait_for_app(page)
     assert_no_problem_shown(page)
     assert (browser_home / "concepts" / "browser-set.yaml").read_bytes() == UPLOAD
-    # Selected at once: a tag in the sidebar's multiselect.
+    # Selected at once: a tag in the sidebar's multiselect, beside the built-in sets.
     sidebar_concept_choice(page).get_by_text("yours: browser-set.yaml").wait_for()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator(SIDEBAR).screenshot(path=str(SCREENSHOTS / "sidebar-after-upload.png"))
 
-    # A new session finds it among the options, and can select it.
+    # Run, pressed on the Concepts page: the Overview shows the new run with the uploaded sequence.
+    page.locator(SIDEBAR).get_by_role("button", name="Run", exact=True).click()
+    page.wait_for_function("() => location.search.includes('view=overview') && !location.search.includes("
+                           f"'run={demo_run.name}')", timeout=RENDER_MS)
+    page.wait_for_function(f"() => {{ const plot = document.querySelector('{CHART} .js-plotly-plot');"
+                           " return plot && plot.data && plot.data.some(trace => [...trace.x].includes("
+                           "'browser-condition')); }", timeout=RENDER_MS)
+    wait_for_app(page)
+    assert_no_problem_shown(page)
+    builtin = [s.id for s in all_sequences(load_concepts(sorted(builtin_concepts_dir().glob("*.yaml"))))]
+    assert sorted(sequences_charted(page)) == sorted([*builtin, "browser-condition"])
+    caption = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Results: ").inner_text()
+    assert re.search(r"Results: runs/demo-[0-9a-f]{12} · ", caption) and str(browser_home) not in caption
+    assert f"{len(builtin) + 1} sequences" in caption
+
+    # A new session finds the set among the options, and can select it.
     fresh = page.context.new_page()
     open_view(fresh, "concepts", 0)
     choice = sidebar_concept_choice(fresh)
@@ -375,7 +402,7 @@ def open_results_folder(page, folder: Path) -> None:
     field = page.locator(SIDEBAR).locator('[data-testid="stTextInput"]').filter(has_text="Results folder").locator("input")
     field.fill(str(folder))
     field.press("Enter")
-    page.get_by_text(f"Results: {folder}").wait_for()
+    page.get_by_text(f"Results: {folder.parent.name}/{folder.name}").wait_for()
     page.wait_for_function(f"() => document.querySelectorAll('{CHART} .js-plotly-plot .main-svg').length >= 1")
     wait_for_app(page)
     assert_no_problem_shown(page)

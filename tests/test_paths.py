@@ -13,6 +13,7 @@ from interp.paths import (
     resolve_results_folder,
     results_roots,
     runs_dir,
+    shown_results_folder,
     user_concepts_dir,
 )
 from interp.settings import ExtractionSettings
@@ -106,3 +107,13 @@ def test_a_link_inside_a_root_that_points_outside_is_outside(roots, tmp_path):
     with pytest.raises(InterpError, match="not a results folder this app may open"):
         resolve_results_folder(str(runs / "escape"))
     assert resolve_results_folder(str(runs / "inside")) == (runs / "demo-1").resolve()
+
+
+def test_a_results_folder_is_shown_relative_to_its_root(roots):
+    runs, extra = roots
+    assert shown_results_folder(runs / "demo-1") == "runs/demo-1"
+    assert shown_results_folder(extra / "saul") == "gpu-results/saul"
+    assert shown_results_folder(runs / "inside" / ".." / "demo-1") == "runs/demo-1"
+    assert shown_results_folder(extra) == "gpu-results"
+    for folder in (runs / "demo-1", extra / "saul"):
+        assert str(runs.parent.parent) not in shown_results_folder(folder)

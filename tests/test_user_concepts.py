@@ -14,8 +14,11 @@ from interp.user_concepts import (
     AUTHORED_FILE,
     TRASH,
     delete_user_set,
+    list_other_files,
     list_other_sets,
+    list_user_files,
     list_user_sets,
+    load_user_set,
     restore_user_set,
     save_authored_sequence,
     save_upload,
@@ -331,6 +334,68 @@ def test_other_users_sets_are_listed_with_their_owner(tmp_path):
     assert seen_by_alice == [("shared", "before-sign-in.yaml"), ("bbbbbbbb", "bob.csv")]
     assert [(owner, s.file_name) for owner, s in list_other_sets(root, bob)] == [
         ("shared", "before-sign-in.yaml"), ("aaaaaaaa", "alice.yaml")]
+
+
+# ---------------------------------------------------------------- reading sets once
+
+@pytest.fixture()
+def parsed(monkeypatch) -> list[str]:
+    """The names of the files parsed while the test runs."""
+    import interp.user_concepts
+
+    names, original = [], interp.user_concepts.parse_concept_bytes
+
+    def counting(data, name, suffix=None):
+        names.append(name)
+        return original(data, name, suffix)
+
+    monkeypatch.setattr(interp.user_concepts, "parse_concept_bytes", counting)
+    return names
+
+
+def test_listing_files_reads_none_of_them(tmp_path, parsed):
+    root = tmp_path / "concepts"
+    (root / "users" / ("a" * 16)).mkdir(parents=True)
+    (root / "mine.yaml").write_bytes(GOOD)
+    (root / "broken.yaml").write_bytes(BAD)
+    (root / "users" / ("a" * 16) / "alice.csv").write_bytes(CSV)
+    (root / ".hidden.yaml").write_bytes(GOOD)
+    assert [p.name for p in list_user_files(root)] == ["broken.yaml", "mine.yaml"]
+    assert [(owner, p.name) for owner, p in list_other_files(root, tmp_path / "someone")] == [
+        ("shared", "broken.yaml"), ("shared", "mine.yaml"), ("aaaaaaaa", "alice.csv")]
+    assert parsed == []
+
+
+def test_a_file_is_parsed_once_per_version(tmp_path, parsed):
+    path = tmp_path / "mine.yaml"
+    path.write_bytes(GOOD)
+    first = load_user_set(path)
+    assert load_user_set(path) is first and [s.id for s in first.sequences] == ["my-condition"]
+    assert parsed == ["mine.yaml"]
+    os.replace(tmp_path / "mine.yaml", tmp_path / "old.yaml")
+    (tmp_path / "mine.yaml").write_bytes(GOOD_CORRECTED)  # a new version, as an atomic write makes it
+    assert load_user_set(path).sequences[0].text.endswith("pay the whole rent unless the court orders otherwise.")
+    assert parsed == ["mine.yaml", "mine.yaml"]
+    # A file that does not validate is remembered as such: its problems come back without a parse.
+    (tmp_path / "broken.yaml").write_bytes(BAD)
+    for _ in range(2):
+        with pytest.raises(ConceptFileError, match="'magistrate' does not occur in the text"):
+            load_user_set(tmp_path / "broken.yaml")
+    assert parsed == ["mine.yaml", "mine.yaml", "broken.yaml"]
+    with pytest.raises(ConceptFileError, match="gone.yaml: no such file"):
+        load_user_set(tmp_path / "gone.yaml")
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("My Set.yaml", GOOD), ("Rows.csv", CSV),
+    ("Lines.jsonl", (json.dumps({"id": "line-1", "concept": "Condition", "text": "Pay unless told.",
+                                 "spans": [{"text": "unless told"}]}) + "\n").encode()),
+])
+def test_an_upload_is_parsed_once_and_read_back_as_its_kept_file(tmp_path, parsed, name, data):
+    kept = save_upload(name, data, tmp_path)
+    assert load_user_set(tmp_path / kept.file_name) == kept.concept_set
+    assert parsed == [name]
+    assert kept.concept_set == parse_concept_bytes((tmp_path / kept.file_name).read_bytes(), kept.file_name)
 
 
 # ---------------------------------------------------------------- atomic writes

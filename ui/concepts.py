@@ -188,10 +188,19 @@ def render_user_sets() -> None:
         st.caption("None yet.")
     for user_set in user_sets:
         left, right = st.columns([5, 1])
-        ids = ", ".join(s.id for s in user_set.concept_set.sequences)
+        ids = listed_ids(user_set.concept_set)
         name = user_set.concept_set.name.replace("`", "'")  # a backtick would end the code span
         left.markdown(f"**{user_set.file_name}** — set `{name}`: {ids}")
         right.button("Delete", key=f"delete-{user_set.file_name}", on_click=_delete, args=(user_set.file_name,))
+
+
+def listed_ids(concept_set, shown: int = 12) -> str:
+    """The ids of a set as the list of saved sets shows them: all of a small set, the first few
+    and a count of a large upload (thousands of ids would be a page of their own on every rerun)."""
+    ids = [s.id for s in concept_set.sequences]
+    if len(ids) <= shown:
+        return ", ".join(ids)
+    return ", ".join(ids[:shown]) + f" … ({len(ids):,} sequences)"
 
 
 def render_other_sets() -> None:

@@ -18,10 +18,10 @@ from interp.demo import demo_is_built, ensure_demo
 from interp.errors import InterpError
 from interp.lineage import Lineage, Stage
 from interp.locks import FolderBusy, is_locked
-from interp.paths import app_run_folder
+from interp.paths import app_run_folder, runs_dir
 from interp.settings import ExtractionSettings
 from interp.store import ResultsStore
-from ui.state import SOURCE_RUN, remember_run, selected_sequences, selection_problems
+from ui.state import SOURCE_RUN, default_sets, remember_run, selected_sequences, selection_key, selection_problems
 
 LOCK_FILE = ".lock"  # the lock `interp.pipeline.extract_lineage` holds while it writes a folder
 WAIT_LIMIT_S = 3600
@@ -47,7 +47,15 @@ def settings_from_state() -> ExtractionSettings:
 
 
 def run_folder_for(lineage: Lineage, settings: ExtractionSettings) -> Path:
-    return app_run_folder(lineage, selected_sequences(), settings)
+    return _run_folder(lineage, settings, selection_key(), str(runs_dir()), selected_sequences())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _run_folder(lineage: Lineage, settings: ExtractionSettings, selection: tuple, runs: str,
+                _sequences: list) -> Path:
+    """The run folder of a selection, hashed once per version of the selected files (the hash of a
+    large upload took a noticeable part of every rerun); `selection` names what `_sequences` holds."""
+    return app_run_folder(lineage, _sequences, settings)
 
 
 def start_run(lineage: Lineage) -> None:
@@ -123,16 +131,23 @@ def results_match_sidebar(lineage: Lineage, folder: Path) -> str | None:
 
 
 def auto_open_demo(lineage: Lineage | None) -> bool:
-    """On a fresh start with the demo lineage, open its default run; True when it must be made
-    (or is being made by another session, whose run `start_run` then waits for)."""
+    """On a session's first page with the demo lineage, open the run of its concept sets if it
+    was made; True only when that is the demo over the built-in sets and it must be made (or is
+    being made by another session, whose run `start_run` then waits for).
+
+    A page never starts any other run by itself: sets named in the address (`?set=`) wait for
+    **Run**, and a run named in the address (`?run=`) is shown, or refused with a note, never
+    replaced by the demo's."""
     if st.session_state.get("auto_opened") or lineage is None or lineage.name != "demo" or not demo_is_built():
         return False
     st.session_state.auto_opened = True
+    if st.session_state.run_from_address:
+        return False
     out = run_folder_for(lineage, settings_from_state())
     if _finished(out):
         remember_run(out)
         return False
-    return bool(selected_sequences())
+    return bool(selected_sequences()) and st.session_state.concept_sets == default_sets()
 
 
 def _finished(folder: Path) -> bool:

@@ -23,6 +23,7 @@ from ui.state import (
     selection_problems,
     sign_in_configured,
 )
+from ui.widgets import literal
 
 
 def lineage_from_state() -> Lineage:
@@ -74,9 +75,16 @@ def render_sidebar() -> tuple[Lineage | None, bool]:
     render_analysis_settings(sidebar)
     problems = selection_problems()
     for problem in problems:
-        sidebar.error(problem)
-    run = sidebar.button("Run", type="primary", width="stretch", disabled=not selected_sequences() or bool(problems))
+        sidebar.error(literal(problem))
+    run = sidebar.button("Run", type="primary", width="stretch", disabled=not selected_sequences() or bool(problems),
+                         on_click=show_results_page)
     return lineage, run
+
+
+def show_results_page() -> None:
+    """`on_click` of Run: a run pressed on the Concepts page shows its results on the Overview."""
+    if st.query_params.get("view") == "concepts":
+        st.query_params["view"] = "overview"
 
 
 def render_sign_in(container) -> None:

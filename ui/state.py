@@ -7,6 +7,10 @@ their `on_change` callbacks. Sidebar settings live in widget state.
 
 Where Streamlit's sign-in (`st.login`, OpenID Connect) is configured, each user's concept sets
 live in a folder of their own, and other users' sets are offered read-only ("from ...").
+
+The concept-set choice lists files by name on every page, so a set saved or uploaded a moment ago
+is there at once; a set is parsed only when its sequences are needed (it is selected, or the
+Concepts page lists it), once per file version for the whole server (`load_user_set`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ import streamlit as st
 from interp.alignment import parse_exclusions
 from interp.measures import MEASURES
 from interp.paths import builtin_concepts_dir, resolve_results_folder, runs_dir, user_concepts_dir
-from interp.registry import ConceptSequence, ConceptSet, all_sequences, load_concept_file
+from interp.registry import ConceptFileError, ConceptSequence, ConceptSet, all_sequences
 from interp.results import Selection
-from interp.user_concepts import list_other_sets, list_user_sets, user_key
+from interp.user_concepts import file_identity, list_other_files, list_user_files, load_user_set, user_key
 from interp.views import choice_text
 
 SOURCE_RUN = "a run of a lineage"
@@ -37,7 +41,11 @@ DEFAULTS = {
     "n_controls": 200,
     "open_folder": "",
     "run_folder": None,
+    "address_note": None,
 }
+# How many `set` values of an address are read: more than anyone selects, far fewer than a
+# hostile link may repeat.
+ADDRESS_SETS_READ = 64
 
 
 def init_state() -> None:
@@ -46,11 +54,25 @@ def init_state() -> None:
         if key not in st.session_state:
             st.session_state[key] = value
     if st.session_state.concept_sets is None:
-        remembered = [name for name in st.query_params.get_all("set") if name in concept_set_options()]
-        st.session_state.concept_sets = remembered or [
-            name for name in concept_set_options() if name.startswith("built-in: ")]
-    if st.session_state.run_folder is None and "run" in st.query_params:
-        st.session_state.run_folder = remembered_run(st.query_params["run"])
+        st.session_state.concept_sets = remembered_sets(st.query_params.get_all("set")) or default_sets()
+    if "run_from_address" not in st.session_state:
+        named = st.query_params.get("run")
+        st.session_state.run_from_address = named is not None
+        if named is not None:
+            st.session_state.run_folder = remembered_run(named)
+            st.session_state.address_note = None if st.session_state.run_folder else refused_run_note(named)
+
+
+def default_sets() -> list[str]:
+    """What a fresh session selects: the built-in sets."""
+    return [name for name in concept_set_options() if name.startswith("built-in: ")]
+
+
+def remembered_sets(named: list[str]) -> list[str]:
+    """The concept sets an address names (`?set=`) that exist, each once, in the address's order;
+    only the first `ADDRESS_SETS_READ` values are read."""
+    options = concept_set_options()
+    return [name for name in dict.fromkeys(named[:ADDRESS_SETS_READ]) if name in options]
 
 
 def remembered_run(name: str) -> str | None:
@@ -59,6 +81,14 @@ def remembered_run(name: str) -> str | None:
 
     folder = runs_dir() / name
     return str(folder) if is_store_name(name) and (folder / "manifest.json").is_file() else None
+
+
+def refused_run_note(name: str) -> str:
+    """Why the run an address names is not shown (the name cut short, and kept literal)."""
+    shown = name if len(name) <= 60 else name[:60] + "…"
+    return (f"The address names the run {shown!r}, which is not one of this app's runs (a folder in its runs folder "
+            "with a manifest.json); nothing is shown in its place. Choose concept sets and press **Run**, or open "
+            "a results folder from the sidebar.")
 
 
 def remember_sets() -> None:
@@ -94,57 +124,60 @@ def may_write_concepts() -> bool:
     return not sign_in_configured() or signed_in_key() is not None
 
 
-def _folder_signature(folder: Path) -> tuple:
-    """Names, sizes and times of the concept files below a folder: a cache key that changes when
-    any of them does (the trash and other hidden entries aside)."""
-    if not folder.is_dir():
-        return ()
-    return tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
-                        for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts)))
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _load_options(builtin: tuple, user: tuple, user_folder: str, others: tuple | None) -> tuple[dict[str, ConceptSet], list[str]]:
+def concept_set_options() -> dict[str, Path]:
+    """Built-in sets, the user's own, and (signed in) other users' read-only: the file of each,
+    by the name shown in the sidebar. Only file names are read; the built-in sets are parsed for
+    their names (small, shipped files, parsed once per server)."""
     options = {}
     for path in sorted(builtin_concepts_dir().glob("*.yaml")):
-        concept_set = load_concept_file(path)
-        options[f"built-in: {concept_set.name}"] = concept_set
-    user_sets, problems = list_user_sets(Path(user_folder))
-    for user_set in user_sets:
-        options[f"yours: {user_set.file_name}"] = user_set.concept_set
-    if others is not None:
-        for owner, user_set in list_other_sets(user_concepts_dir(), Path(user_folder)):
-            options[f"from {owner}: {user_set.file_name}"] = user_set.concept_set
-    return options, problems
-
-
-def _options() -> tuple[dict[str, ConceptSet], list[str]]:
+        options[f"built-in: {load_user_set(path).name}"] = path
     folder = user_folder()
-    others = _folder_signature(user_concepts_dir()) if signed_in_key() else None
-    return _load_options(_folder_signature(builtin_concepts_dir()), _folder_signature(folder), str(folder), others)
+    for path in list_user_files(folder):
+        options[f"yours: {path.name}"] = path
+    if signed_in_key():
+        for owner, path in list_other_files(user_concepts_dir(), folder):
+            options[f"from {owner}: {path.name}"] = path
+    return options
 
 
-def concept_set_options() -> dict[str, ConceptSet]:
-    """Built-in sets, the user's own, and (signed in) other users' read-only, by the name shown
-    in the sidebar (read once per change)."""
-    return _options()[0]
+def load_option(name: str, options: dict[str, Path] | None = None) -> ConceptSet:
+    """The set an option names; `ConceptFileError` when its file no longer validates or is gone."""
+    options = concept_set_options() if options is None else options
+    if name not in options:
+        raise ConceptFileError([f"{name.partition(': ')[2]}: no such file (another session may have deleted it)"])
+    return load_user_set(options[name])
 
 
-def user_set_problems() -> list[str]:
-    """One line per file in the user's folder that no longer validates."""
-    return _options()[1]
+def selected_sets() -> tuple[list[tuple[str, ConceptSet]], list[str]]:
+    """The selected sets that load, by option name, and one line per problem of a selected set
+    that does not (each names the file; the owner is put before it, as in the option's name)."""
+    options, loaded, problems = concept_set_options(), [], []
+    for name in st.session_state.concept_sets:
+        try:
+            loaded.append((name, load_option(name, options)))
+        except ConceptFileError as error:
+            owner = name.partition(": ")[0]
+            problems.extend(f"{owner}: {problem}" for problem in error.problems)
+    return loaded, problems
+
+
+def selection_key() -> tuple:
+    """The selected sets' names and file identities: it changes whenever what a run would read does."""
+    options = concept_set_options()
+    return tuple((name, file_identity(options[name])) for name in st.session_state.concept_sets if name in options)
 
 
 def selected_sequences() -> list[ConceptSequence]:
-    options = concept_set_options()
-    return all_sequences(options[name] for name in st.session_state.concept_sets if name in options)
+    return all_sequences(concept_set for _, concept_set in selected_sets()[0])
 
 
 def selection_problems() -> list[str]:
-    """One line per sequence id that two selected sets share: a run needs every id once."""
-    options, first_seen, problems = concept_set_options(), {}, []
-    for name in st.session_state.concept_sets:
-        for sequence in options[name].sequences if name in options else ():
+    """One line per selected set that no longer loads, and per sequence id that two selected sets
+    share: a run needs every id once."""
+    loaded, problems = selected_sets()
+    first_seen: dict[str, str] = {}
+    for name, concept_set in loaded:
+        for sequence in concept_set.sequences:
             if sequence.id in first_seen:
                 problems.append(f"{name}: sequence '{sequence.id}' is also in {first_seen[sequence.id]}; "
                                 "select only one of the two sets")
@@ -154,12 +187,16 @@ def selection_problems() -> list[str]:
 
 def taken_ids(except_file: str | None = None) -> set[str]:
     """Sequence ids of the built-in sets and the user's own, except one file (the one being
-    replaced); other users' sets are theirs, and a clash with them is caught when both are selected."""
-    return {
-        s.id for name, concept_set in concept_set_options().items()
-        if name.startswith(("built-in: ", "yours: ")) and name != f"yours: {except_file}"
-        for s in concept_set.sequences
-    }
+    replaced); other users' sets are theirs, and a clash with them is caught when both are selected.
+    Files that no longer validate hold no ids. Called when a set is saved, not on every page."""
+    taken = set()
+    for name, path in concept_set_options().items():
+        if name.startswith(("built-in: ", "yours: ")) and name != f"yours: {except_file}":
+            try:
+                taken.update(s.id for s in load_user_set(path).sequences)
+            except ConceptFileError:
+                continue
+    return taken
 
 
 def measure_from_address() -> str:
