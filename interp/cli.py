@@ -150,7 +150,8 @@ def _add_scaling(extract: argparse.ArgumentParser) -> None:
     extract.add_argument("--gpus-per-task", type=float, default=1.0, metavar="N",
                          help="with --executor ray on CUDA: GPUs per task, more than 1 with --device-map auto (default 1)")
     extract.add_argument("--threads", type=int, default=None, metavar="N",
-                         help="torch threads per task, the same in every executor (default: this machine's CPUs)")
+                         help="torch threads per task, the same in every executor (default: the CPUs this process may "
+                              "use; at most those locally, or the CPUs of the largest node under Ray)")
     extract.add_argument("--block-size", type=int, default=None, metavar="N",
                          help="sequences per task (default: all of a stage's, so each checkpoint loads once)")
     extract.add_argument("--shard", default=None, metavar="I/N",

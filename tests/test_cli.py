@@ -525,6 +525,7 @@ def test_cli_shards_and_merge_report_like_the_plain_run(tiny_run, tiny_lineage, 
 def test_cli_scaling_options_refuse_bad_input_in_one_line(tmp_path, tiny_lineage, capsys):
     import socket
 
+    from interp.executors import available_cpus
     from tests.conftest import TINY_SEQUENCES
 
     lineage, concepts = write_inputs(tmp_path, tiny_lineage, TINY_SEQUENCES)
@@ -535,8 +536,13 @@ def test_cli_scaling_options_refuse_bad_input_in_one_line(tmp_path, tiny_lineage
     cases = [
         (["--shard", "3/2"], "error: --shard 3/2: I must lie between 1 and N (1/2 … 2/2)\n"),
         (["--shard", "half"], "error: --shard 'half': expected I/N, two whole numbers with 1 ≤ I ≤ N (e.g. 3/8)\n"),
-        (["--shard", "3/3"], "error: --shard 3/3: no sequence falls in this shard (2 sequence(s) in all; use at most 2 "
-                             "shards)\n"),
+        (["--shard", "3/3"], "error: --shard 3/3: 2 sequence(s) make at most 2 shards, each with one sequence or more\n"),
+        (["--shard", "1/1000000000000000000000000000000"],
+         "error: --shard '1/1000000000000000000000000000000': N is at most 10,000 shards\n"),
+        (["--shard", "1/" + "7" * 5000], "error: --shard '1/777777777777777777'… (5,002 characters): N is at most "
+                                         "10,000 shards\n"),
+        (["--threads", "10000"], f"error: --threads 10000: this process may use {available_cpus()} CPU(s) here; give at "
+                                 f"most {available_cpus()}\n"),
         (["--address", "10.0.0.5:6379"], "error: --address 10.0.0.5:6379: applies to --executor ray, not local\n"),
         (["--executor", "ray", "--address", f"127.0.0.1:{port}"],
          f"error: --address 127.0.0.1:{port}: no Ray cluster answers there (Connection refused)\n"),
@@ -545,6 +551,16 @@ def test_cli_scaling_options_refuse_bad_input_in_one_line(tmp_path, tiny_lineage
     for extra, expected in cases:
         assert main([*base, *extra]) == 2, extra
         assert capsys.readouterr().err == expected
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
+    (tmp_path / "file").write_text("precious")
+    assert main([*base[:-4], "--out", str(tmp_path / "file"), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == f"error: --out {tmp_path / 'file'}: is a file, not a folder; name a new or existing folder\n"
+    (tmp_path / "precious").write_text("precious\n")
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / ".lock").symlink_to(tmp_path / "precious")
+    assert main([*base[:-4], "--out", str(tmp_path / "linked"), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'linked' / '.lock'}: a symbolic link, not a lock file")
+    assert (tmp_path / "precious").read_text() == "precious\n" and (tmp_path / "file").read_text() == "precious"
     with pytest.raises(SystemExit):
         main([*base, "--executor", "slurm"])
     assert "invalid choice: 'slurm' (choose from 'local', 'ray')" in capsys.readouterr().err
