@@ -186,7 +186,8 @@ FIRST_POSITIONS = ("bos", "first", "none")
 def _add_exclusions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", default="paper", metavar="PRESET",
                         help="excluded key tokens: paper (default; the reference study's SentencePiece list), "
-                             "punctuation (any tokenizer), none, or a comma-separated token list")
+                             "punctuation (any tokenizer), none, or a comma-separated token list (one preset alone, "
+                             "never a preset's name in a list)")
     parser.add_argument("--first-position", default="bos", choices=FIRST_POSITIONS,
                         help="exclude the first token where it is a BOS (bos, default), always (first: the "
                              "attention sink of models without BOS), or never (none)")
@@ -200,8 +201,9 @@ def _add_analysis(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", default=None, metavar="STAGE", help="reference stage (default: the lineage's)")
     _add_exclusions(parser)
     parser.add_argument("--controls", type=int, default=200, metavar="N",
-                        help="control spans per sequence (default 200; 0: none)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the control spans and the bootstrap (default 0)")
+                        help="control spans per sequence (default 200; 0: none; at most 10,000)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the control spans and the bootstrap (default 0; 0 to 2**32 - 1)")
     _add_partial(parser)
 
 
@@ -267,8 +269,11 @@ def run_concepts_generate(args: argparse.Namespace) -> int:
     from interp.demo.dataset import generate_concept_sequences
     from interp.registry import write_concept_lines
 
+    from interp.atomic import check_output_file
+
     if not args.out.endswith(".jsonl"):
         raise InterpError(f"--out {args.out}: the dataset is JSON Lines; name it *.jsonl")
+    check_output_file(args.out)
     if args.per_type < 1:
         raise InterpError(f"--per-type {args.per_type}: give at least one sequence per concept type")
     sequences = generate_concept_sequences(args.per_type, args.seed)
@@ -390,9 +395,15 @@ def run_export(args: argparse.Namespace) -> int:
 
     from interp.export import check_export_options, export_run
 
+    from interp.atomic import check_output_file
+
     if not args.out.endswith(".zip"):
         raise InterpError(f"--out {args.out}: the bundle is a zip file; name it *.zip")
-    formats = () if args.images == "none" else tuple(f.strip().lower() for f in args.images.split(",") if f.strip())
+    check_output_file(args.out)
+    formats = () if args.images.strip().lower() == "none" else tuple(f.strip().lower() for f in args.images.split(","))
+    if not all(formats):
+        raise InterpError(f"--images {args.images!r:.80}: list png, svg, pdf separated by commas, with none empty, "
+                          "or give none")
     check_export_options(formats, args.style, args.width)
     results = _results(args)
     bars: dict[str, tqdm] = {}  # made at the first report, so that a refused option prints one line

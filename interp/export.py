@@ -38,7 +38,7 @@ import plotly.io as pio
 from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
-from interp.atomic import write_bytes_atomic
+from interp.atomic import check_output_file, write_bytes_atomic
 from interp.errors import InterpError
 from interp.images import CHROMIUM_MISSING, IMAGE_FORMATS, FigureExporter, figure_job
 from interp.output import csv_text, unique_name
@@ -422,6 +422,7 @@ def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[st
     earlier steps render; `progress` hears of every step and every rendered figure."""
     from interp.views import bundle_steps, count_bundle_steps
 
+    check_output_file(out_zip)  # a refusal after the whole bundle is computed would waste it
     manifest = bundle_manifest(results, style, width, image_formats)
     writer = BundleWriter(image_formats, style, width, steps=count_bundle_steps(results), progress=progress)
     try:

@@ -458,6 +458,72 @@ def test_export_options_are_checked_in_one_line(tiny_run, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_export_checks_its_output_before_any_work(tiny_run, tmp_path, capsys, monkeypatch):
+    import interp.results
+
+    def never(*args, **kwargs):
+        raise AssertionError("the results were opened before the output path was checked")
+
+    monkeypatch.setattr(interp.results, "Results", never)
+    (tmp_path / "folder.zip").mkdir()
+    cases = [
+        (["--out", str(tmp_path / "folder.zip")], f"error: --out {tmp_path / 'folder.zip'}: is a folder; name a file"),
+        (["--out", str(tmp_path / ("a" * 246 + ".zip"))], "the name is 250 bytes long; at most 241 here (its temporary "
+                                                         "name needs 14 more)"),
+        (["--out", str(tmp_path / ("b" * 296 + ".zip"))], "the name is 300 bytes long; at most 241 here"),
+        (["--out", str(tmp_path / "missing" / "deeper" / "x.zip"), "--images", ",,,"],
+         "error: --images ',,,': list png, svg, pdf separated by commas, with none empty, or give none"),
+        (["--out", str(tmp_path / "x.zip"), "--images", ""], "error: --images '': list png, svg, pdf"),
+        (["--out", str(tmp_path / "x.zip"), "--images", "png,,svg"], "error: --images 'png,,svg': list png, svg, pdf"),
+    ]
+    for options, message in cases:
+        assert main(["export", str(tiny_run[0]), *options]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert [p.name for p in tmp_path.iterdir()] == ["folder.zip"]
+
+
+def test_analysis_options_out_of_bounds_are_one_line(tiny_run, capsys):
+    folder = str(tiny_run[0])
+    cases = [
+        (["--controls", "-1"], "error: --controls -1: control spans per sequence lie between 0 (none) and 10,000\n"),
+        (["--controls", "1000000000"], "error: --controls 1000000000: control spans per sequence lie between 0 (none) "
+                                       "and 10,000\n"),
+        (["--seed", "-1"], "error: --seed -1: a seed lies between 0 and 4,294,967,295 (2**32 - 1)\n"),
+        (["--seed", str(2**32)], "error: --seed 4294967296: a seed lies between 0 and 4,294,967,295 (2**32 - 1)\n"),
+        (["--exclude", "Punctuation"], "error: --exclude 'Punctuation': 'Punctuation' is the name of the preset "
+                                       "'punctuation', which is given alone (--exclude punctuation); as a token in a "
+                                       "list it would exclude nothing\n"),
+        (["--exclude", "paper,punctuation"], "error: --exclude 'paper,punctuation': 'paper' is the name of the preset "
+                                             "'paper'"),
+        (["--exclude", "▁the, NONE"], "error: --exclude '▁the,NONE': 'NONE' is the name of the preset 'none'"),
+    ]
+    for command in ("report", "shares", "export"):
+        for options, message in cases:
+            if command == "shares" and options[0] != "--exclude":
+                continue
+            extra = ["--out", "x.zip"] if command == "export" else []
+            assert main([command, folder, *options, *extra]) == 2, (command, options)
+            err = capsys.readouterr().err
+            assert err.startswith(message) and err.count("\n") == 1, err
+    assert main(["report", folder, "--controls", "10000", "--format", "csv"]) == 0
+    assert main(["report", folder, "--seed", str(2**32 - 1), "--controls", "3", "--exclude", "▁the,paperwork"]) == 0
+
+
+def test_a_concept_left_without_tokens_is_named_by_its_sequence(tiny_run, tmp_path, capsys):
+    import shutil
+
+    copy = shutil.copytree(tiny_run[0], tmp_path / "copy")
+    for record in copy.glob("entries/*/seller-1.json"):
+        document = json.loads(record.read_text())
+        document.update(has_bos=False, span_tokens=[[0]])  # as on a model without BOS, a span of token 0 alone
+        record.write_text(json.dumps(document))
+    assert main(["report", str(copy), "--first-position", "first", "--controls", "0"]) == 2
+    assert capsys.readouterr().err == ("error: sequence 'seller-1', stage 'cpt': the concept has no tokens left once "
+                                       "the excluded tokens are removed (exclusions 'paper', first position 'first')\n")
+    assert main(["report", str(copy), "--first-position", "none", "--exclude", "none", "--controls", "0"]) == 0
+
+
 @pytest.fixture()
 def no_chromium_here(monkeypatch):
     """Export without images: fast, and the same on every machine."""
@@ -564,3 +630,12 @@ def test_cli_scaling_options_refuse_bad_input_in_one_line(tmp_path, tiny_lineage
     with pytest.raises(SystemExit):
         main([*base, "--executor", "slurm"])
     assert "invalid choice: 'slurm' (choose from 'local', 'ray')" in capsys.readouterr().err
+
+
+def test_concepts_generate_checks_its_output_first(tmp_path, capsys):
+    (tmp_path / "folder.jsonl").mkdir()
+    code, _, err = run(capsys, "concepts", "generate", "--out", str(tmp_path / "folder.jsonl"))
+    assert code == 2 and err == f"error: --out {tmp_path / 'folder.jsonl'}: is a folder; name a file (in it, or elsewhere)\n"
+    code, _, err = run(capsys, "concepts", "generate", "--out", str(tmp_path / ("c" * 250 + ".jsonl")))
+    assert code == 2 and err.endswith("the name is 256 bytes long; at most 241 here (its temporary name needs 14 more)\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["folder.jsonl"]
