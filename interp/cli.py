@@ -393,7 +393,7 @@ def run_shares(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from interp.export import check_export_options, export_run
+    from interp.export import check_export_options, close_shared_exporter, export_run
 
     from interp.atomic import check_output_file
 
@@ -425,6 +425,7 @@ def run_export(args: argparse.Namespace) -> int:
                                                progress=on_progress)
         finished = True
     finally:
+        close_shared_exporter()  # the browser and its renders stop before the command's last line
         for bar in reversed(bars.values()):
             bar.leave = finished  # after a failure, the one-line error alone stays
             bar.close()

@@ -639,3 +639,42 @@ def test_concepts_generate_checks_its_output_first(tmp_path, capsys):
     code, _, err = run(capsys, "concepts", "generate", "--out", str(tmp_path / ("c" * 250 + ".jsonl")))
     assert code == 2 and err.endswith("the name is 256 bytes long; at most 241 here (its temporary name needs 14 more)\n")
     assert [p.name for p in tmp_path.iterdir()] == ["folder.jsonl"]
+
+
+@pytest.mark.slow
+def test_an_export_that_fails_while_figures_render_prints_one_line(tiny_run, tmp_path):
+    """Every render still in flight is cancelled and awaited, and the browser closed, before the
+    error line: no "Task exception was never retrieved" or traceback after it. Each render's
+    command is slowed down in the browser's pipe, so that renders are in flight when the export
+    meets the damaged array (with Chromium; without it there are no renders to stop)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    copy = shutil.copytree(tiny_run[0], tmp_path / "copy")
+    damaged = copy / "entries" / "ift" / "seller-1.patterns.npy"
+    data = bytearray(damaged.read_bytes())
+    data[-1] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    script = (
+        "import sys, time\n"
+        "from choreographer.channels import pipe\n"
+        "write = pipe.Pipe.write_json\n"
+        "def slow(self, obj):\n"
+        "    if 'interpRender' in str(obj.get('params', {}).get('expression', '')):\n"
+        "        time.sleep(0.5)\n"
+        "    return write(self, obj)\n"
+        "pipe.Pipe.write_json = slow\n"
+        "from interp.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", script, "export", str(copy), "--out", str(tmp_path / "b.zip"),
+                           "--controls", "0"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (f"error: {damaged}: changed or damaged since it was written (stage 'ift', sequence "
+                           "'seller-1'); run `extract` again\n")
+    assert not (tmp_path / "b.zip").exists()
