@@ -134,7 +134,8 @@ def _add_extract(commands) -> None:
     extract.set_defaults(command=run_extract)
     merge = commands.add_parser("merge", help="put the results folders of extract --shard I/N together")
     merge.add_argument("folders", nargs="+", metavar="DIR", help="the results folders of shards 1/N … N/N")
-    merge.add_argument("--out", required=True, metavar="DIR", help="the merged results folder (new, or a former merge)")
+    merge.add_argument("--out", required=True, metavar="DIR",
+                       help="the merged results folder: new or empty, or a former (or interrupted) merge of these shards")
     merge.set_defaults(command=run_merge)
 
 
@@ -155,7 +156,8 @@ def _add_scaling(extract: argparse.ArgumentParser) -> None:
     extract.add_argument("--block-size", type=int, default=None, metavar="N",
                          help="sequences per task (default: all of a stage's, so each checkpoint loads once)")
     extract.add_argument("--shard", default=None, metavar="I/N",
-                         help="run only the I-th of N parts of the sequences (every stage); merge the parts with merge")
+                         help="run only the I-th of N parts of the sequences (every stage); merge the parts with merge "
+                              "(N at most 10,000, and at most the number of sequences)")
 
 
 def _add_report(commands) -> None:

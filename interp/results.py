@@ -216,10 +216,10 @@ class Results:
     @_memo
     def share(self, stage: str, sequence_id: str) -> np.ndarray:
         """Per-head share `[layers, heads]` of one stage on one sequence (DESIGN.md §3)."""
-        aligned = self.aligned(stage, sequence_id)
+        aligned, columns, excluded = (self.aligned(stage, sequence_id), self.columns(stage, sequence_id),
+                                      self.excluded(stage, sequence_id))
         try:
-            return compute_share(self.columns(stage, sequence_id), aligned.concept_mask,
-                                 self.excluded(stage, sequence_id))
+            return compute_share(columns, aligned.concept_mask, excluded)
         except InterpError as error:
             exclusions = self.selection.exclusions
             rules = (f"exclusions '{exclusions if isinstance(exclusions, str) else 'custom'}', "

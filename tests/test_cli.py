@@ -149,6 +149,19 @@ def test_first_position_choices_are_the_rules_of_alignment():
     assert FIRST_POSITIONS == tuple(FIRST_POSITION_RULES)
 
 
+def test_bounds_written_out_in_the_help_are_the_code_s(capsys):
+    from interp.results import MAX_CONTROLS, MAX_SEED
+    from interp.shards import MAX_SHARDS
+
+    helps = {}
+    for command in ("report", "extract"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        helps[command] = " ".join(capsys.readouterr().out.split())
+    assert f"at most {MAX_CONTROLS:,})" in helps["report"] and MAX_SEED == 2**32 - 1 and "0 to 2**32 - 1" in helps["report"]
+    assert f"(N at most {MAX_SHARDS:,}, and at most the number of sequences)" in helps["extract"]
+
+
 def test_format_marked_tokens_brackets_runs():
     assert format_marked_tokens(["<s>", "a", "b", "c", "d"], [False, True, True, False, True]) == "<s> [a b] c [d]"
 
