@@ -325,7 +325,8 @@ class FigureExporter:
         """Cancel submitted renders and wait until each has stopped (other callers' go on)."""
         for future in futures:
             future.cancel()
-        if self._loop is None or not futures:
+        loop = self._loop
+        if loop is None or not futures:
             return
 
         async def stop() -> None:
@@ -334,9 +335,12 @@ class FigureExporter:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+        stopping = stop()
         try:
-            self._submit(stop(), timeout)
-        except (concurrent.futures.TimeoutError, RuntimeError):
+            asyncio.run_coroutine_threadsafe(stopping, loop).result(timeout)
+        except RuntimeError:  # the loop was closed meanwhile, and its renders with it
+            stopping.close()
+        except concurrent.futures.TimeoutError:
             self.close()  # renders that do not stop go with the browser
 
     async def _render(self, job: RenderJob) -> dict[str, bytes]:
