@@ -175,7 +175,8 @@ def _check_name(path: Path, extra: int, where: str) -> None:
         limit = 255
     for part in path.parts[:-1]:
         if len(os.fsencode(part)) > limit:
-            raise InterpError(f"{where}: the folder name {part[:40]!r}… is longer than the file system's {limit} bytes")
+            raise InterpError(f"{where}: the folder name {part[:40]!r}… is longer than the file system's "
+                              f"{limit} bytes")
     size = len(os.fsencode(path.name))
     if size + extra > limit:
         needs = f" (its temporary name needs {extra} more)" if extra else ""

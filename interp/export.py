@@ -47,8 +47,8 @@ from interp.styles import Style, figure_title, get_style, style_manifest
 
 __all__ = ["CHROMIUM_MISSING", "IMAGE_FORMATS", "BundleWriter", "ExportProgress", "FigureExporter", "bundle_file_name",
            "bundle_manifest", "bundle_names", "check_export_options", "chromium_found", "close_shared_exporter",
-           "count_bundle_entries", "export_run", "figure_bytes", "figure_html", "figure_page", "image_formats_available", "shared_exporter",
-           "table_bytes", "write_bundle"]
+           "count_bundle_entries", "export_run", "figure_bytes", "figure_html", "figure_page", "image_formats_available",
+           "shared_exporter", "table_bytes", "write_bundle"]
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # A name stem in the bundle; with `.html` or `.json` it stays far below the 255 bytes of a file name.

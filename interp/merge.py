@@ -145,7 +145,7 @@ def _check_target(target: ResultsStore, first: RunManifest) -> None:
         others = sorted(name for name in os.listdir(target.folder)
                         if name not in (WRITER_LOCK, "entries") and not STALE_TEMPORARY.fullmatch(name))
         if others:
-            shown = ", ".join(repr(name) for name in others[:3]) + (f" and {len(others) - 3} more" if others[3:] else "")
+            shown = ", ".join(map(repr, others[:3])) + (f" and {len(others) - 3} more" if others[3:] else "")
             raise InterpError(f"--out {target.folder}: holds other files ({shown}) and no results; merge into a new "
                               "or empty folder")
         return

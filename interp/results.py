@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from interp.alignment import EXCLUSION_PRESETS, AlignedSequence, check_first_position, compute_excluded_mask, concept_runs
+from interp.alignment import (
+    EXCLUSION_PRESETS,
+    AlignedSequence,
+    check_first_position,
+    compute_excluded_mask,
+    concept_runs,
+)
 from interp.errors import InterpError
 from interp.measures import get_measure
 from interp.registry import ConceptSequence

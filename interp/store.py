@@ -147,7 +147,8 @@ class RunManifest(BaseModel):
 
     def concept_sequences(self, origin: str = "manifest") -> list[ConceptSequence]:
         """The run's sequences; `origin` (the manifest's path) starts any error about one of them."""
-        return [sequence_from_item(item, f"{origin}, sequence {number}") for number, item in enumerate(self.sequences, 1)]
+        return [sequence_from_item(item, f"{origin}, sequence {number}")
+                for number, item in enumerate(self.sequences, 1)]
 
 
 @dataclass(frozen=True)
