@@ -134,7 +134,8 @@ def _add_extract(commands) -> None:
     extract.set_defaults(command=run_extract)
     merge = commands.add_parser("merge", help="put the results folders of extract --shard I/N together")
     merge.add_argument("folders", nargs="+", metavar="DIR", help="the results folders of shards 1/N … N/N")
-    merge.add_argument("--out", required=True, metavar="DIR", help="the merged results folder (new, or a former merge)")
+    merge.add_argument("--out", required=True, metavar="DIR",
+                       help="the merged results folder: new or empty, or a former (or interrupted) merge of these shards")
     merge.set_defaults(command=run_merge)
 
 
@@ -150,11 +151,13 @@ def _add_scaling(extract: argparse.ArgumentParser) -> None:
     extract.add_argument("--gpus-per-task", type=float, default=1.0, metavar="N",
                          help="with --executor ray on CUDA: GPUs per task, more than 1 with --device-map auto (default 1)")
     extract.add_argument("--threads", type=int, default=None, metavar="N",
-                         help="torch threads per task, the same in every executor (default: this machine's CPUs)")
+                         help="torch threads per task, the same in every executor (default: the CPUs this process may "
+                              "use; at most those locally, or the CPUs of the largest node under Ray)")
     extract.add_argument("--block-size", type=int, default=None, metavar="N",
                          help="sequences per task (default: all of a stage's, so each checkpoint loads once)")
     extract.add_argument("--shard", default=None, metavar="I/N",
-                         help="run only the I-th of N parts of the sequences (every stage); merge the parts with merge")
+                         help="run only the I-th of N parts of the sequences (every stage); merge the parts with merge "
+                              "(N at most 10,000, and at most the number of sequences)")
 
 
 def _add_report(commands) -> None:
@@ -185,7 +188,8 @@ FIRST_POSITIONS = ("bos", "first", "none")
 def _add_exclusions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", default="paper", metavar="PRESET",
                         help="excluded key tokens: paper (default; the reference study's SentencePiece list), "
-                             "punctuation (any tokenizer), none, or a comma-separated token list")
+                             "punctuation (any tokenizer), none, or a comma-separated token list (one preset alone, "
+                             "never a preset's name in a list)")
     parser.add_argument("--first-position", default="bos", choices=FIRST_POSITIONS,
                         help="exclude the first token where it is a BOS (bos, default), always (first: the "
                              "attention sink of models without BOS), or never (none)")
@@ -199,8 +203,9 @@ def _add_analysis(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", default=None, metavar="STAGE", help="reference stage (default: the lineage's)")
     _add_exclusions(parser)
     parser.add_argument("--controls", type=int, default=200, metavar="N",
-                        help="control spans per sequence (default 200; 0: none)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the control spans and the bootstrap (default 0)")
+                        help="control spans per sequence (default 200; 0: none; at most 10,000)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the control spans and the bootstrap (default 0; 0 to 2**32 - 1)")
     _add_partial(parser)
 
 
@@ -266,8 +271,11 @@ def run_concepts_generate(args: argparse.Namespace) -> int:
     from interp.demo.dataset import generate_concept_sequences
     from interp.registry import write_concept_lines
 
+    from interp.atomic import check_output_file
+
     if not args.out.endswith(".jsonl"):
         raise InterpError(f"--out {args.out}: the dataset is JSON Lines; name it *.jsonl")
+    check_output_file(args.out)
     if args.per_type < 1:
         raise InterpError(f"--per-type {args.per_type}: give at least one sequence per concept type")
     sequences = generate_concept_sequences(args.per_type, args.seed)
@@ -387,11 +395,17 @@ def run_shares(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from interp.export import check_export_options, export_run
+    from interp.export import check_export_options, close_shared_exporter, export_run
+
+    from interp.atomic import check_output_file
 
     if not args.out.endswith(".zip"):
         raise InterpError(f"--out {args.out}: the bundle is a zip file; name it *.zip")
-    formats = () if args.images == "none" else tuple(f.strip().lower() for f in args.images.split(",") if f.strip())
+    check_output_file(args.out)
+    formats = () if args.images.strip().lower() == "none" else tuple(f.strip().lower() for f in args.images.split(","))
+    if not all(formats):
+        raise InterpError(f"--images {args.images!r:.80}: list png, svg, pdf separated by commas, with none empty, "
+                          "or give none")
     check_export_options(formats, args.style, args.width)
     results = _results(args)
     bars: dict[str, tqdm] = {}  # made at the first report, so that a refused option prints one line
@@ -413,6 +427,7 @@ def run_export(args: argparse.Namespace) -> int:
                                                progress=on_progress)
         finished = True
     finally:
+        close_shared_exporter()  # the browser and its renders stop before the command's last line
         for bar in reversed(bars.values()):
             bar.leave = finished  # after a failure, the one-line error alone stays
             bar.close()

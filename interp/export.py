@@ -38,7 +38,7 @@ import plotly.io as pio
 from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
-from interp.atomic import write_bytes_atomic
+from interp.atomic import check_output_file, write_bytes_atomic
 from interp.errors import InterpError
 from interp.images import CHROMIUM_MISSING, IMAGE_FORMATS, FigureExporter, figure_job
 from interp.output import csv_text, unique_name
@@ -46,9 +46,9 @@ from interp.results import Results
 from interp.styles import Style, figure_title, get_style, style_manifest
 
 __all__ = ["CHROMIUM_MISSING", "IMAGE_FORMATS", "BundleWriter", "ExportProgress", "FigureExporter", "bundle_file_name",
-           "bundle_manifest", "bundle_names", "check_export_options", "chromium_found", "count_bundle_entries",
-           "export_run", "figure_bytes", "figure_html", "figure_page", "image_formats_available", "shared_exporter",
-           "table_bytes", "write_bundle"]
+           "bundle_manifest", "bundle_names", "check_export_options", "chromium_found", "close_shared_exporter",
+           "count_bundle_entries", "export_run", "figure_bytes", "figure_html", "figure_page", "image_formats_available",
+           "shared_exporter", "table_bytes", "write_bundle"]
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # A name stem in the bundle; with `.html` or `.json` it stays far below the 255 bytes of a file name.
@@ -70,6 +70,14 @@ def shared_exporter() -> FigureExporter:
             _shared = FigureExporter()
             atexit.register(_shared.close)
         return _shared
+
+
+def close_shared_exporter() -> None:
+    """Close the process's browser now, if one was opened (a command that is done with images;
+    left to the interpreter's exit, it races the removal of the browser's profile folder)."""
+    with _shared_lock:
+        if _shared is not None:
+            _shared.close()
 
 
 def chromium_found() -> bool:
@@ -316,9 +324,10 @@ class BundleWriter:
                 return
 
     def abandon(self) -> None:
-        """Drop the images still queued (after a failure elsewhere); nothing is written."""
-        for _, future in self._pending:
-            future.cancel()
+        """Drop the images still queued (after a failure elsewhere), waiting until their renders
+        have stopped; nothing is written."""
+        if self._exporter is not None:
+            self._exporter.cancel([future for _, future in self._pending])
         self._pending = []
 
     def write(self, out_zip: str | Path, manifest: Mapping, extra_files: Mapping[str, bytes] | None = None) -> Path:
@@ -422,6 +431,7 @@ def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[st
     earlier steps render; `progress` hears of every step and every rendered figure."""
     from interp.views import bundle_steps, count_bundle_steps
 
+    check_output_file(out_zip)  # a refusal after the whole bundle is computed would waste it
     manifest = bundle_manifest(results, style, width, image_formats)
     writer = BundleWriter(image_formats, style, width, steps=count_bundle_steps(results), progress=progress)
     try:

@@ -40,6 +40,9 @@ MAX_ANNOTATIONS = 400
 # At most this many token labels on an axis; longer windows label every k-th token.
 MAX_TOKEN_TICKS = 60
 PANEL_COLUMNS = 3
+# Stages side by side in the First token view; more wrap into further rows (plotly refuses the
+# spacing of 27 columns or more in one row).
+STAGE_COLUMNS = 6
 # Beyond this many stages (the palette's size) stages take colours along a scale, and the
 # Overview's shifts are a sequence × stage map rather than grouped points.
 MANY_STAGES = len(STAGE_PALETTE)
@@ -317,7 +320,8 @@ def clickable_heads(fig: go.Figure) -> go.Figure:
 
 
 def first_token_figure(values: Mapping[str, np.ndarray], title: str, kind: str = "share") -> go.Figure:
-    """Each head's share of attention on the first token, one panel per stage (layer 0 at the bottom).
+    """Each head's share of attention on the first token, one panel per stage (layer 0 at the
+    bottom), at most `STAGE_COLUMNS` to a row.
 
     `values[stage]: [layers, heads]`. A sink diagnostic: `kind="share"` uses one `Viridis` scale
     fixed to [0, 1] for every panel, so that stages and models compare; `kind="change"` (a stage
@@ -340,14 +344,19 @@ def first_token_figure(values: Mapping[str, np.ndarray], title: str, kind: str =
     label = "share on the first token" if kind == "share" else "change of the first-token share"
     layer_grid, head_grid = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
     customdata = np.stack([layer_grid, head_grid], axis=-1)
-    fig = make_subplots(rows=1, cols=len(arrays), subplot_titles=list(arrays), shared_yaxes=True,
-                        horizontal_spacing=0.04)
+    columns = min(len(arrays), STAGE_COLUMNS)
+    rows = math.ceil(len(arrays) / columns)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(arrays), shared_yaxes=True,
+                        horizontal_spacing=0.04, vertical_spacing=min(0.1, 0.3 / rows))
     fig.add_traces([
         go.Heatmap(z=array, x=np.arange(heads), y=np.arange(layers), coloraxis="coloraxis", customdata=customdata,
                    name=stage, hovertemplate=f"{html.escape(stage)}<br>layer %{{customdata[0]}}, head "
                                              f"%{{customdata[1]}}<br>{label} %{{z:.4f}}<extra></extra>")
         for stage, array in arrays.items()
-    ], rows=[1] * len(arrays), cols=list(range(1, len(arrays) + 1)))
+    ], rows=[index // columns + 1 for index in range(len(arrays))],
+        cols=[index % columns + 1 for index in range(len(arrays))])
+    if rows > 1:
+        fig.update_layout(height=120 + 280 * rows)
     fig.update_layout(coloraxis=dict(colorbar=dict(title="on first token" if kind == "share" else "change"), **colours))
     fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 8)), title_text="head")
     fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))

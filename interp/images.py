@@ -11,7 +11,9 @@ a reload, and the tabs work in parallel on a shared queue.
 
 The browser lives in an asyncio loop on a daemon thread; `submit` returns a future at once, so
 a caller can compute the next figures while earlier ones render, and every wait has a timeout,
-so a browser that dies cannot hang the caller.
+so a browser that dies cannot hang the caller. A caller that stops early (an export that failed)
+cancels its renders and waits for them to stop (`cancel`); every render's outcome is collected,
+so nothing is left to print "Task exception was never retrieved" when the process ends.
 """
 
 from __future__ import annotations
@@ -192,6 +194,8 @@ class FigureExporter:
         self._browser: Any = None
         self._idle: asyncio.Queue | None = None
         self._failure: str | None = None
+        # The render task behind each pending future (touched on the loop's thread only).
+        self._tasks: dict[concurrent.futures.Future, asyncio.Task] = {}
 
     def _submit(self, coroutine: Any, timeout: float) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
@@ -253,6 +257,7 @@ class FigureExporter:
             self._thread.join(timeout=10)
             self._loop.close()
         self._loop = self._thread = self._idle = None
+        self._tasks = {}
 
     def close(self) -> None:
         """Close the browser; the next image opens a new one."""
@@ -288,21 +293,68 @@ class FigureExporter:
             future: concurrent.futures.Future = concurrent.futures.Future()
             future.set_result(cached)
             return future
-        future = asyncio.run_coroutine_threadsafe(self._render(job), self._loop)
+        future: concurrent.futures.Future = concurrent.futures.Future()
         future.add_done_callback(lambda done: self._cache.put(key, done.result())
                                  if not done.cancelled() and done.exception() is None else None)
+        self._loop.call_soon_threadsafe(self._start_render, job, future)
         return future
+
+    def _start_render(self, job: RenderJob, future: concurrent.futures.Future) -> None:
+        """On the loop: the render task of `future`, its outcome handed over when it ends."""
+        if future.cancelled():
+            return
+        task = self._loop.create_task(self._render(job))
+        self._tasks[future] = task
+
+        def settle(done: asyncio.Task) -> None:
+            self._tasks.pop(future, None)
+            # Collected whatever becomes of it: a cancelled render ends in the browser's own error.
+            error = None if done.cancelled() else done.exception()
+            if future.cancelled():
+                return
+            if done.cancelled():
+                future.cancel()
+            elif error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(done.result())
+
+        task.add_done_callback(settle)
+
+    def cancel(self, futures: Sequence[concurrent.futures.Future], timeout: float = 30.0) -> None:
+        """Cancel submitted renders and wait until each has stopped (other callers' go on)."""
+        for future in futures:
+            future.cancel()
+        loop = self._loop
+        if loop is None or not futures:
+            return
+
+        async def stop() -> None:
+            tasks = [self._tasks[future] for future in futures if future in self._tasks]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        stopping = stop()
+        try:
+            asyncio.run_coroutine_threadsafe(stopping, loop).result(timeout)
+        except RuntimeError:  # the loop was closed meanwhile, and its renders with it
+            stopping.close()
+        except concurrent.futures.TimeoutError:
+            self.close()  # renders that do not stop go with the browser
 
     async def _render(self, job: RenderJob) -> dict[str, bytes]:
         tab = await self._idle.get()
         try:
             self.rendered += 1
-            return await asyncio.wait_for(self._render_in(tab, job), self.timeout)
+            # A timeout in this task (not `wait_for`, whose inner task would end unobserved when cancelled).
+            async with asyncio.timeout(self.timeout) as limit:
+                return await self._render_in(tab, job)
         except InterpError:
             raise
-        except asyncio.TimeoutError:
-            raise InterpError(f"export of figure '{job.name}' took longer than {self.timeout:g} s") from None
         except Exception as error:  # noqa: BLE001 - a dead browser fails in many ways; one line for each
+            if isinstance(error, TimeoutError) or limit.expired():
+                raise InterpError(f"export of figure '{job.name}' took longer than {self.timeout:g} s") from None
             raise InterpError(f"export of figure '{job.name}' failed: {type(error).__name__}: {error}") from error
         finally:
             self._idle.put_nowait(tab)
@@ -362,5 +414,4 @@ class FigureExporter:
         try:
             return [self.wait(future, len(futures)) for future in futures]
         finally:
-            for future in futures:
-                future.cancel()
+            self.cancel([future for future in futures if not future.done()])

@@ -12,12 +12,14 @@ another run are refused. No model and no torch are needed.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from interp.atomic import STALE_TEMPORARY, check_output_folder, remove_stale_temporaries
 from interp.entries import EntryRecord, file_digest
 from interp.errors import InterpError
 from interp.locks import folder_lock
@@ -47,6 +49,7 @@ def merge_shards(folders: Sequence[str | Path], out: str | Path) -> MergeOutcome
     """Merge the N shard folders of one run into `out` (new, or an earlier merge of them)."""
     if not folders:
         raise InterpError("merge: give the results folders of the shards")
+    check_output_folder(out)
     stores = [ResultsStore(folder) for folder in folders]
     target = ResultsStore(out)
     for store in stores:
@@ -60,8 +63,11 @@ def merge_shards(folders: Sequence[str | Path], out: str | Path) -> MergeOutcome
         raise InterpError("merge: the shards' sequences do not add up to the concept set they were cut from; "
                           "were all shards extracted from the same concept files in the same order?")
     counts = {"linked": 0, "copied": 0, "present": 0}
+    if target.folder.is_dir():
+        _check_target(target, first)  # before the lock file is made in a folder that is not ours
     with folder_lock(target.folder, WRITER_LOCK, BUSY):
         _check_target(target, first)
+        remove_stale_temporaries(target.folder)  # of a merge that was stopped: we hold the lock now
         for store, manifest in shards:
             for stage in manifest.planned_stages:
                 for sequence_id in manifest.sequence_ids:
@@ -106,9 +112,11 @@ def _check_one_run(shards: list[tuple[ResultsStore, RunManifest]]) -> None:
             where, mine, theirs = difference
             raise InterpError(f"{store.folder}: {where} is {mine!r}, but {first_store.folder} has {theirs!r}: "
                               "not shards of one run")
-    absent = [str(index) for index in range(1, count + 1) if index not in seen]
-    if absent:
-        raise InterpError(f"merge: shard(s) {', '.join(absent)} of {count} missing; give all {count} shard folders")
+    if len(seen) < count:
+        absent = [str(index) for index in itertools.islice((i for i in range(1, count + 1) if i not in seen), 10)]
+        more = f" and {count - len(seen) - len(absent):,} more" if count - len(seen) > len(absent) else ""
+        raise InterpError(f"merge: shard(s) {', '.join(absent)}{more} of {count:,} missing; give all {count:,} shard "
+                          "folders")
 
 
 def _differences(manifest: RunManifest, first: RunManifest):
@@ -130,10 +138,23 @@ def _differences(manifest: RunManifest, first: RunManifest):
 
 
 def _check_target(target: ResultsStore, first: RunManifest) -> None:
-    """The merged folder is new, or holds a merge of these shards (its entries are then reused)."""
+    """The merged folder is new or empty, an interrupted merge (entries, no manifest yet), or a
+    merge of these shards (its entries are then reused). A plain run, a shard, another run or
+    anything else of the user's is refused and left as it is."""
     if not target.manifest_path.is_file():
+        others = sorted(name for name in os.listdir(target.folder)
+                        if name not in (WRITER_LOCK, "entries") and not STALE_TEMPORARY.fullmatch(name))
+        if others:
+            shown = ", ".join(map(repr, others[:3])) + (f" and {len(others) - 3} more" if others[3:] else "")
+            raise InterpError(f"--out {target.folder}: holds other files ({shown}) and no results; merge into a new "
+                              "or empty folder")
         return
     existing = target.read_manifest()
+    if existing.shard is not None or not existing.shards:
+        made = (f"shard {existing.shard.index}/{existing.shard.count} of a run" if existing.shard is not None
+                else "a plain run made by extract")
+        raise InterpError(f"--out {target.folder}: holds {made} (lineage '{existing.lineage}', "
+                          f"{len(existing.sequences)} sequences), not a merge; merge into a new folder")
     if (existing.lineage, existing.planned_stages, existing.concept_set_hash) != (
             first.lineage, first.planned_stages, first.shard.concept_set_hash_in_all):
         raise InterpError(f"--out {target.folder}: holds another run (lineage '{existing.lineage}', "
@@ -169,6 +190,11 @@ def _link_or_copy(source: Path, destination: Path, counts: dict) -> None:
     name, then rename). Shard files are replaced by rename when rewritten, never changed in
     place, so a link never sees a later change."""
     destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.exists() and os.path.samefile(source, destination):
+        # Linked by a merge that was stopped before the entry's record; renaming a second link of
+        # the same file over it would do nothing and leave the temporary behind.
+        counts["linked"] += 1
+        return
     temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
     temporary.unlink(missing_ok=True)
     try:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from interp.atomic import check_output_folder, remove_stale_temporaries
 from interp.checkpoints import checked_stage_model, resolve_lineage_models
 from interp.errors import InterpError
 from interp.executors import ExecutorOptions, StageLoader, get_executor
@@ -58,16 +59,17 @@ def extract_lineage(
         raise InterpError(f"input format {settings.input_format!r} is unknown; use one of {', '.join(INPUT_FORMATS)}")
     if not sequences:
         raise InterpError("no concept sequences to run")
+    if shard and shard.count > len(sequences):
+        raise InterpError(f"--shard {shard}: {len(sequences)} sequence(s) make at most {len(sequences)} shards, "
+                          "each with one sequence or more")
     chosen = shard.select(sequences) if shard else list(sequences)
-    if not chosen:
-        raise InterpError(f"--shard {shard}: no sequence falls in this shard ({len(sequences)} sequence(s) in all; "
-                          f"use at most {len(sequences)} shards)")
     connect = get_executor(executor).connect
     if stage_loader is not None:
         options = dataclasses.replace(options, stage_loader=stage_loader)
-    store = ResultsStore(out)
+    store = ResultsStore(check_output_folder(out))
     lineage = resolve_lineage_models(lineage)
     with folder_lock(store.folder, LOCK_FILE, BUSY):
+        remove_stale_temporaries(store.folder)  # of a run that was killed: we hold the lock now
         runner = connect(options)
         try:
             device = runner.resolve_device(settings.device)
@@ -75,6 +77,7 @@ def extract_lineage(
 
             dtype = str(resolve_dtype(settings.dtype, device)).removeprefix("torch.")
             plan = plan_extraction(lineage, chosen, store, settings, device, dtype)
+            runner.check_threads(plan.threads)
             previous = _previous_manifest(store)
             manifest = _new_manifest(plan, settings, previous, executor, shard, sequences)
             tasks = plan.tasks(store.folder, settings, block_size)

@@ -112,6 +112,13 @@ class RayRunner:
             raise InterpError(f"--device {requested}: under Ray each task uses the GPUs Ray gives it; use --device cuda")
         raise InterpError(f"--device {requested}: with --executor ray use auto, cpu or cuda")
 
+    def check_threads(self, threads: int) -> None:
+        """Ray would wait forever for a task with more CPUs than any node has: refused at once."""
+        largest = self._largest("CPU")
+        if threads > largest:
+            raise InterpError(f"--threads {threads}: no node of the Ray cluster has {threads} CPUs "
+                              f"(the largest has {largest:g}); ask for fewer")
+
     def run(self, tasks: Sequence[StageTask], on_event: Callable, on_outcome: Callable) -> None:
         if not tasks:
             return

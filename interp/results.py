@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from interp.alignment import AlignedSequence, check_first_position, compute_excluded_mask, concept_runs
+from interp.alignment import (
+    EXCLUSION_PRESETS,
+    AlignedSequence,
+    check_first_position,
+    compute_excluded_mask,
+    concept_runs,
+)
 from interp.errors import InterpError
 from interp.measures import get_measure
 from interp.registry import ConceptSequence
@@ -37,6 +43,10 @@ from interp.store import ResultsStore, RunManifest, describe_missing
 T = TypeVar("T")
 # Entries whose columns a `Results` keeps at once (an entry of a 7B model at 2,048 tokens: 8 MiB).
 RECENT_COLUMNS = 8
+# Control spans per sequence: p-values to 1/10,001, about 1 ms per control, sequence and stage
+# (14 s for the demo run's 7 sequences); 10^9 would ask for 30 GiB.
+MAX_CONTROLS = 10_000
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,30 @@ class Selection:
     seed: int = 0
     measure: str = "attention"
     first_position: str = "bos"
+
+
+def check_selection(selection: Selection) -> Selection:
+    """`selection` if every choice in it is valid, else an `InterpError` naming the option.
+
+    A list of tokens that holds a preset's name (`paper,punctuation`, or `Punctuation` in other
+    letter case) is refused: read as tokens it would exclude nothing, silently.
+    """
+    check_first_position(selection.first_position)
+    if not 0 <= selection.n_controls <= MAX_CONTROLS:
+        raise InterpError(f"--controls {selection.n_controls}: control spans per sequence lie between 0 (none) and "
+                          f"{MAX_CONTROLS:,}")
+    if not 0 <= selection.seed <= MAX_SEED:
+        raise InterpError(f"--seed {selection.seed}: a seed lies between 0 and {MAX_SEED:,} (2**32 - 1)")
+    if not isinstance(selection.exclusions, str):
+        presets = {name.casefold(): name for name in EXCLUSION_PRESETS}
+        for token in selection.exclusions:
+            name = presets.get(token.strip().casefold())
+            if name is not None:
+                shown = ",".join(selection.exclusions)
+                shown = shown if len(shown) <= 80 else shown[:80] + "…"
+                raise InterpError(f"--exclude {shown!r}: {token!r} is the name of the preset '{name}', which is given "
+                                  f"alone (--exclude {name}); as a token in a list it would exclude nothing")
+    return selection
 
 
 @dataclass(frozen=True)
@@ -98,8 +132,7 @@ class Results:
 
     def __init__(self, store: ResultsStore | str | Path, selection: Selection = Selection(), partial: bool = False):
         self.store = store if isinstance(store, ResultsStore) else ResultsStore(store)
-        self.selection = selection
-        check_first_position(selection.first_position)
+        self.selection = check_selection(selection)
         self._measure = get_measure(selection.measure)
         self.manifest: RunManifest = self.store.open(partial=partial)
         self.missing: list[tuple[str, str]] = self.store.missing(self.manifest) if partial else []
@@ -189,8 +222,15 @@ class Results:
     @_memo
     def share(self, stage: str, sequence_id: str) -> np.ndarray:
         """Per-head share `[layers, heads]` of one stage on one sequence (DESIGN.md §3)."""
-        aligned = self.aligned(stage, sequence_id)
-        return compute_share(self.columns(stage, sequence_id), aligned.concept_mask, self.excluded(stage, sequence_id))
+        aligned, columns, excluded = (self.aligned(stage, sequence_id), self.columns(stage, sequence_id),
+                                      self.excluded(stage, sequence_id))
+        try:
+            return compute_share(columns, aligned.concept_mask, excluded)
+        except InterpError as error:
+            exclusions = self.selection.exclusions
+            rules = (f"exclusions '{exclusions if isinstance(exclusions, str) else 'custom'}', "
+                     f"first position '{self.selection.first_position}'")
+            raise InterpError(f"sequence '{sequence_id}', stage '{stage}': {error} ({rules})") from None
 
     @_memo
     def first_token_share(self, stage: str, sequence_id: str) -> np.ndarray:

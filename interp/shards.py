@@ -19,6 +19,9 @@ from interp.errors import InterpError
 
 T = TypeVar("T")
 SHARD_SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+# A bound on N: a batch scheduler's array (SLURM's default holds 1,001 tasks), and as many
+# folders as one `merge` command line can name. A run of N shards needs N sequences or more.
+MAX_SHARDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class Shard:
     count: int
 
     def __post_init__(self) -> None:
+        if self.count > MAX_SHARDS:
+            raise InterpError(f"--shard {self.index}/{self.count}: N is at most {MAX_SHARDS:,} shards")
         if self.count < 1 or not 1 <= self.index <= self.count:
             raise InterpError(f"--shard {self.index}/{self.count}: I must lie between 1 and N "
                               f"(1/{max(self.count, 1)} … {max(self.count, 1)}/{max(self.count, 1)})")
@@ -43,10 +48,17 @@ class Shard:
 
 def parse_shard(text: str) -> Shard:
     """`"I/N"` (e.g. `3/8`, or `$SLURM_ARRAY_TASK_ID/8` with `--array=1-8`) as a `Shard`."""
+    shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}… ({len(text):,} characters)"
     match = SHARD_SPEC.fullmatch(text)
     if not match:
-        raise InterpError(f"--shard {text!r}: expected I/N, two whole numbers with 1 ≤ I ≤ N (e.g. 3/8)")
-    return Shard(int(match.group(1)), int(match.group(2)))
+        raise InterpError(f"--shard {shown}: expected I/N, two whole numbers with 1 ≤ I ≤ N (e.g. 3/8)")
+    # Numbers longer than any valid N are refused as text: int() of thousands of digits is slow or refused.
+    index, count = (digits.lstrip("0") or "0" for digits in match.groups())
+    if len(count) > len(str(MAX_SHARDS)):
+        raise InterpError(f"--shard {shown}: N is at most {MAX_SHARDS:,} shards")
+    if len(index) > len(count):
+        raise InterpError(f"--shard {shown}: I must lie between 1 and N")
+    return Shard(int(index), int(count))
 
 
 def interleave(parts: Sequence[Sequence[T]]) -> list[T]:

@@ -25,14 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from interp.alignment import AlignedSequence
 from interp.atomic import write_json_atomic
 from interp.boundary import is_store_name
 from interp.entries import ARRAYS, EntryRecord, EntryWriter, PatternLayout, file_digest, parse_entry_record
 from interp.errors import InterpError
+from interp.locks import is_locked
 from interp.registry import ConceptSequence, sequence_from_item
+from interp.shards import MAX_SHARDS
 
 FORMAT_VERSION = 3
 # The lock file an extraction or a merge holds while it writes a results folder.
@@ -85,9 +87,9 @@ class ShardOf(BaseModel):
     sequences whose `concept_set_hash` is `concept_set_hash_in_all`."""
 
     model_config = ConfigDict(extra="forbid")
-    index: int
-    count: int
-    sequences_in_all: int
+    index: int = Field(ge=1)
+    count: int = Field(ge=1, le=MAX_SHARDS)
+    sequences_in_all: int = Field(ge=1)
     concept_set_hash_in_all: str
 
 
@@ -95,8 +97,8 @@ class ShardRecord(BaseModel):
     """One shard a merged folder was put together from: where it was, what it held, how it ran."""
 
     model_config = ConfigDict(extra="forbid")
-    index: int
-    count: int
+    index: int = Field(ge=1)
+    count: int = Field(ge=1, le=MAX_SHARDS)
     folder: str
     sequences: list[str]
     executor: str
@@ -143,8 +145,10 @@ class RunManifest(BaseModel):
     def sequence_ids(self) -> list[str]:
         return [item["id"] for item in self.sequences]
 
-    def concept_sequences(self) -> list[ConceptSequence]:
-        return [sequence_from_item(item, f"manifest, sequence {number}") for number, item in enumerate(self.sequences, 1)]
+    def concept_sequences(self, origin: str = "manifest") -> list[ConceptSequence]:
+        """The run's sequences; `origin` (the manifest's path) starts any error about one of them."""
+        return [sequence_from_item(item, f"{origin}, sequence {number}")
+                for number, item in enumerate(self.sequences, 1)]
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,14 @@ class ResultsStore:
         if not self.folder.is_dir():
             raise InterpError(f"{self.folder}: no such results folder")
         if not self.manifest_path.is_file():
+            # An extraction writes its manifest before any entry, a merge after every entry: entries
+            # without a manifest are a merge that is still at work or was stopped.
+            if (self.folder / "entries").is_dir():
+                if is_locked(self.folder, WRITER_LOCK):
+                    raise InterpError(f"{self.folder}: a merge is writing this folder (no manifest.json yet); "
+                                      "wait for it to finish")
+                raise InterpError(f"{self.folder}: an interrupted merge (entries but no manifest.json): run the same "
+                                  "`python -m interp merge` command again")
             raise InterpError(f"{self.folder}: not a results folder (no manifest.json); run `python -m interp extract` first")
         try:
             document = json.loads(self.manifest_path.read_text("utf-8"))
@@ -224,7 +236,7 @@ class ResultsStore:
             raise InterpError(f"{self.manifest_path}: field '{where}': {first['msg'].lower()}") from None
         if not manifest.sequences:
             raise InterpError(f"{self.manifest_path}: field 'sequences': the run holds no sequences")
-        manifest.concept_sequences()  # each sequence item is checked here, once, as a concept file would be
+        manifest.concept_sequences(str(self.manifest_path))  # each item checked once, as a concept file would be
         return manifest
 
     def open(self, partial: bool = False) -> RunManifest:

@@ -149,6 +149,19 @@ def test_first_position_choices_are_the_rules_of_alignment():
     assert FIRST_POSITIONS == tuple(FIRST_POSITION_RULES)
 
 
+def test_bounds_written_out_in_the_help_are_the_code_s(capsys):
+    from interp.results import MAX_CONTROLS, MAX_SEED
+    from interp.shards import MAX_SHARDS
+
+    helps = {}
+    for command in ("report", "extract"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        helps[command] = " ".join(capsys.readouterr().out.split())
+    assert f"at most {MAX_CONTROLS:,})" in helps["report"] and MAX_SEED == 2**32 - 1 and "0 to 2**32 - 1" in helps["report"]
+    assert f"(N at most {MAX_SHARDS:,}, and at most the number of sequences)" in helps["extract"]
+
+
 def test_format_marked_tokens_brackets_runs():
     assert format_marked_tokens(["<s>", "a", "b", "c", "d"], [False, True, True, False, True]) == "<s> [a b] c [d]"
 
@@ -458,6 +471,72 @@ def test_export_options_are_checked_in_one_line(tiny_run, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_export_checks_its_output_before_any_work(tiny_run, tmp_path, capsys, monkeypatch):
+    import interp.results
+
+    def never(*args, **kwargs):
+        raise AssertionError("the results were opened before the output path was checked")
+
+    monkeypatch.setattr(interp.results, "Results", never)
+    (tmp_path / "folder.zip").mkdir()
+    cases = [
+        (["--out", str(tmp_path / "folder.zip")], f"error: --out {tmp_path / 'folder.zip'}: is a folder; name a file"),
+        (["--out", str(tmp_path / ("a" * 246 + ".zip"))], "the name is 250 bytes long; at most 241 here (its temporary "
+                                                         "name needs 14 more)"),
+        (["--out", str(tmp_path / ("b" * 296 + ".zip"))], "the name is 300 bytes long; at most 241 here"),
+        (["--out", str(tmp_path / "missing" / "deeper" / "x.zip"), "--images", ",,,"],
+         "error: --images ',,,': list png, svg, pdf separated by commas, with none empty, or give none"),
+        (["--out", str(tmp_path / "x.zip"), "--images", ""], "error: --images '': list png, svg, pdf"),
+        (["--out", str(tmp_path / "x.zip"), "--images", "png,,svg"], "error: --images 'png,,svg': list png, svg, pdf"),
+    ]
+    for options, message in cases:
+        assert main(["export", str(tiny_run[0]), *options]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert [p.name for p in tmp_path.iterdir()] == ["folder.zip"]
+
+
+def test_analysis_options_out_of_bounds_are_one_line(tiny_run, capsys):
+    folder = str(tiny_run[0])
+    cases = [
+        (["--controls", "-1"], "error: --controls -1: control spans per sequence lie between 0 (none) and 10,000\n"),
+        (["--controls", "1000000000"], "error: --controls 1000000000: control spans per sequence lie between 0 (none) "
+                                       "and 10,000\n"),
+        (["--seed", "-1"], "error: --seed -1: a seed lies between 0 and 4,294,967,295 (2**32 - 1)\n"),
+        (["--seed", str(2**32)], "error: --seed 4294967296: a seed lies between 0 and 4,294,967,295 (2**32 - 1)\n"),
+        (["--exclude", "Punctuation"], "error: --exclude 'Punctuation': 'Punctuation' is the name of the preset "
+                                       "'punctuation', which is given alone (--exclude punctuation); as a token in a "
+                                       "list it would exclude nothing\n"),
+        (["--exclude", "paper,punctuation"], "error: --exclude 'paper,punctuation': 'paper' is the name of the preset "
+                                             "'paper'"),
+        (["--exclude", "▁the, NONE"], "error: --exclude '▁the,NONE': 'NONE' is the name of the preset 'none'"),
+    ]
+    for command in ("report", "shares", "export"):
+        for options, message in cases:
+            if command == "shares" and options[0] != "--exclude":
+                continue
+            extra = ["--out", "x.zip"] if command == "export" else []
+            assert main([command, folder, *options, *extra]) == 2, (command, options)
+            err = capsys.readouterr().err
+            assert err.startswith(message) and err.count("\n") == 1, err
+    assert main(["report", folder, "--controls", "10000", "--format", "csv"]) == 0
+    assert main(["report", folder, "--seed", str(2**32 - 1), "--controls", "3", "--exclude", "▁the,paperwork"]) == 0
+
+
+def test_a_concept_left_without_tokens_is_named_by_its_sequence(tiny_run, tmp_path, capsys):
+    import shutil
+
+    copy = shutil.copytree(tiny_run[0], tmp_path / "copy")
+    for record in copy.glob("entries/*/seller-1.json"):
+        document = json.loads(record.read_text())
+        document.update(has_bos=False, span_tokens=[[0]])  # as on a model without BOS, a span of token 0 alone
+        record.write_text(json.dumps(document))
+    assert main(["report", str(copy), "--first-position", "first", "--controls", "0"]) == 2
+    assert capsys.readouterr().err == ("error: sequence 'seller-1', stage 'cpt': the concept has no tokens left once "
+                                       "the excluded tokens are removed (exclusions 'paper', first position 'first')\n")
+    assert main(["report", str(copy), "--first-position", "none", "--exclude", "none", "--controls", "0"]) == 0
+
+
 @pytest.fixture()
 def no_chromium_here(monkeypatch):
     """Export without images: fast, and the same on every machine."""
@@ -525,6 +604,7 @@ def test_cli_shards_and_merge_report_like_the_plain_run(tiny_run, tiny_lineage, 
 def test_cli_scaling_options_refuse_bad_input_in_one_line(tmp_path, tiny_lineage, capsys):
     import socket
 
+    from interp.executors import available_cpus
     from tests.conftest import TINY_SEQUENCES
 
     lineage, concepts = write_inputs(tmp_path, tiny_lineage, TINY_SEQUENCES)
@@ -535,8 +615,13 @@ def test_cli_scaling_options_refuse_bad_input_in_one_line(tmp_path, tiny_lineage
     cases = [
         (["--shard", "3/2"], "error: --shard 3/2: I must lie between 1 and N (1/2 … 2/2)\n"),
         (["--shard", "half"], "error: --shard 'half': expected I/N, two whole numbers with 1 ≤ I ≤ N (e.g. 3/8)\n"),
-        (["--shard", "3/3"], "error: --shard 3/3: no sequence falls in this shard (2 sequence(s) in all; use at most 2 "
-                             "shards)\n"),
+        (["--shard", "3/3"], "error: --shard 3/3: 2 sequence(s) make at most 2 shards, each with one sequence or more\n"),
+        (["--shard", "1/1000000000000000000000000000000"],
+         "error: --shard '1/1000000000000000000000000000000': N is at most 10,000 shards\n"),
+        (["--shard", "1/" + "7" * 5000], "error: --shard '1/777777777777777777'… (5,002 characters): N is at most "
+                                         "10,000 shards\n"),
+        (["--threads", "10000"], f"error: --threads 10000: this process may use {available_cpus()} CPU(s) here; give at "
+                                 f"most {available_cpus()}\n"),
         (["--address", "10.0.0.5:6379"], "error: --address 10.0.0.5:6379: applies to --executor ray, not local\n"),
         (["--executor", "ray", "--address", f"127.0.0.1:{port}"],
          f"error: --address 127.0.0.1:{port}: no Ray cluster answers there (Connection refused)\n"),
@@ -545,6 +630,64 @@ def test_cli_scaling_options_refuse_bad_input_in_one_line(tmp_path, tiny_lineage
     for extra, expected in cases:
         assert main([*base, *extra]) == 2, extra
         assert capsys.readouterr().err == expected
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
+    (tmp_path / "file").write_text("precious")
+    assert main([*base[:-4], "--out", str(tmp_path / "file"), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == f"error: --out {tmp_path / 'file'}: is a file, not a folder; name a new or existing folder\n"
+    (tmp_path / "precious").write_text("precious\n")
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / ".lock").symlink_to(tmp_path / "precious")
+    assert main([*base[:-4], "--out", str(tmp_path / "linked"), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'linked' / '.lock'}: a symbolic link, not a lock file")
+    assert (tmp_path / "precious").read_text() == "precious\n" and (tmp_path / "file").read_text() == "precious"
     with pytest.raises(SystemExit):
         main([*base, "--executor", "slurm"])
     assert "invalid choice: 'slurm' (choose from 'local', 'ray')" in capsys.readouterr().err
+
+
+def test_concepts_generate_checks_its_output_first(tmp_path, capsys):
+    (tmp_path / "folder.jsonl").mkdir()
+    code, _, err = run(capsys, "concepts", "generate", "--out", str(tmp_path / "folder.jsonl"))
+    assert code == 2 and err == f"error: --out {tmp_path / 'folder.jsonl'}: is a folder; name a file (in it, or elsewhere)\n"
+    code, _, err = run(capsys, "concepts", "generate", "--out", str(tmp_path / ("c" * 250 + ".jsonl")))
+    assert code == 2 and err.endswith("the name is 256 bytes long; at most 241 here (its temporary name needs 14 more)\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["folder.jsonl"]
+
+
+@pytest.mark.slow
+def test_an_export_that_fails_while_figures_render_prints_one_line(tiny_run, tmp_path):
+    """Every render still in flight is cancelled and awaited, and the browser closed, before the
+    error line: no "Task exception was never retrieved" or traceback after it. Each render's
+    command is slowed down in the browser's pipe, so that renders are in flight when the export
+    meets the damaged array (with Chromium; without it there are no renders to stop)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    copy = shutil.copytree(tiny_run[0], tmp_path / "copy")
+    damaged = copy / "entries" / "ift" / "seller-1.patterns.npy"
+    data = bytearray(damaged.read_bytes())
+    data[-1] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    script = (
+        "import sys, time\n"
+        "from choreographer.channels import pipe\n"
+        "write = pipe.Pipe.write_json\n"
+        "def slow(self, obj):\n"
+        "    if 'interpRender' in str(obj.get('params', {}).get('expression', '')):\n"
+        "        time.sleep(0.5)\n"
+        "    return write(self, obj)\n"
+        "pipe.Pipe.write_json = slow\n"
+        "from interp.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", script, "export", str(copy), "--out", str(tmp_path / "b.zip"),
+                           "--controls", "0"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (f"error: {damaged}: changed or damaged since it was written (stage 'ift', sequence "
+                           "'seller-1'); run `extract` again\n")
+    assert not (tmp_path / "b.zip").exists()

@@ -321,3 +321,24 @@ def test_a_failed_render_is_one_line_and_leaves_no_zip(tmp_path):
     assert list(tmp_path.iterdir()) == []
     write_bundle(out, small_figures(1), {}, {})  # the next bundle gets a working browser
     assert "figures/heads_0.pdf" in read_zip(out)
+
+
+@pytest.mark.slow
+def test_a_lineage_of_27_stages_exports_and_shows_its_first_token_view(no_chromium, tmp_path, tiny_lineage):
+    """Plotly refuses 27 panels in one row at the spacing the First token view used; it wraps them now."""
+    from interp.lineage import Lineage, Stage
+    from interp.pipeline import extract_lineage
+    from interp.results import Results, Selection
+    from interp.settings import ExtractionSettings
+    from interp.views import get_view
+    from tests.conftest import TINY_SEQUENCES
+
+    stages = tuple(Stage(f"s{i}", tiny_lineage.stages[i % 3].model) for i in range(27))
+    extract_lineage(Lineage("many", stages, reference="s0"), TINY_SEQUENCES[:1], tmp_path / "run",
+                    ExtractionSettings(device="cpu", threads=1, patterns="none"))
+    results = Results(tmp_path / "run", Selection(n_controls=0))
+    first = get_view("first-token").compute(results, sequence=TINY_SEQUENCES[0].id)
+    assert [t.name for t in first.figures["share"].data if t.type == "heatmap"] == [f"s{i}" for i in range(27)]
+    path, figures, tables = export.export_run(results, tmp_path / "many.zip", ())
+    names = read_zip(path)
+    assert figures > 0 and tables > 0 and any("first-token" in name for name in names)

@@ -308,6 +308,24 @@ def test_first_token_figure_has_a_panel_per_stage_on_one_scale():
         first_token_figure({"base": base}, "x", kind="shift")
 
 
+@pytest.mark.parametrize("stages", [7, 26, 27, 61, pytest.param(500, marks=pytest.mark.slow)])
+def test_first_token_figure_wraps_many_stages_into_rows(stages):
+    rng = np.random.default_rng(0)
+    values = {f"stage-{i}": rng.random((3, 4)) for i in range(stages)}
+    fig = first_token_figure(values, "First token")
+    maps = [trace for trace in fig.data if trace.type == "heatmap"]
+    assert [trace.name for trace in maps] == list(values) and len(fig.layout.annotations) == stages
+    rows = -(-stages // 6)
+    anchors = {(trace.xaxis, trace.yaxis) for trace in maps}
+    assert len(anchors) == stages, "each stage has a panel of its own"
+    domains = sorted({tuple(fig.layout[f"yaxis{'' if i == 1 else i}"].domain) for i in range(1, stages + 1)})
+    assert len(domains) == rows and all(low < high for low, high in domains)
+    assert all(a[1] <= b[0] for a, b in zip(domains, domains[1:])), "rows do not overlap"
+    if rows > 1:
+        assert fig.layout.height == 120 + 280 * rows
+    np.testing.assert_allclose(np.array(maps[-1].z, dtype=float), values[f"stage-{stages - 1}"])
+
+
 def test_token_attention_crops_to_window_with_absolute_positions():
     pattern = lower_triangular(6, seed=2)
     fig = token_attention_figure(pattern, TOKENS, CONCEPT, window=(2, 5))

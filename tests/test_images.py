@@ -99,3 +99,30 @@ def test_the_cache_keeps_the_most_recent_images_within_its_size(limit):
     cache.put("too-big", {"png": b"z" * (limit + 1)})
     assert cache.get("too-big") is None and cache.get("b") == {"png": b"y" * 8}
     assert (cache.get("a") is None) == (limit < 16)
+
+
+@pytest.mark.browser
+def test_cancelled_renders_stop_and_other_renders_go_on(exporter, monkeypatch):
+    """A caller that stops cancels its renders and waits until each has ended; nothing is left
+    behind, and the browser serves the next caller. Writes are slowed down so that renders are
+    in the browser's pipe when they are cancelled (where the browser library turns a cancel into
+    its own error, which used to be left unretrieved and printed at exit)."""
+    import time
+
+    from choreographer.channels import pipe
+
+    write = pipe.Pipe.write_json
+
+    def slow(self, obj):
+        if "interpRender" in str(obj.get("params", {}).get("expression", "")):
+            time.sleep(0.3)
+        return write(self, obj)
+
+    monkeypatch.setattr(pipe.Pipe, "write_json", slow)
+    futures = [exporter.submit(figure_job(bar(300 + i, 200).to_dict(), ("svg",))) for i in range(6)]
+    time.sleep(0.5)
+    exporter.cancel(futures)
+    assert all(future.done() for future in futures) and exporter._tasks == {}
+    assert sum(future.cancelled() for future in futures) >= 3
+    monkeypatch.setattr(pipe.Pipe, "write_json", write)
+    assert exporter.render([figure_job(bar(310, 200).to_dict(), ("svg",))])[0]["svg"].startswith(b"<svg")

@@ -134,14 +134,113 @@ def test_a_damaged_or_unfinished_shard_is_refused(runs, tmp_path):
 
 def test_a_folder_of_another_run_or_other_contents_is_not_overwritten(runs, tmp_path, tiny_run):
     plain, shards = runs
-    other = shutil.copytree(tiny_run[0], tmp_path / "other")
-    with pytest.raises(InterpError, match=r"^--out .*other: holds another run \(lineage 'tiny', 2 sequences\)"):
+    target = tmp_path / "target"
+    merge_shards(shards, target)
+    other = shutil.copytree(target, tmp_path / "other")
+    edit_manifest(other, lambda d: d.update(lineage="another"))
+    with pytest.raises(InterpError, match=r"^--out .*other: holds another run \(lineage 'another', 5 sequences\)"):
         merge_shards(shards, other)
-    target = shutil.copytree(plain, tmp_path / "target")
     record = target / "entries" / "ift" / "buyer-1.json"
     document = json.loads(record.read_text())
     document["key"] = "0" * 64
+    record.unlink()  # a hard link to the shard's record: replaced, not written through
     record.write_text(json.dumps(document))
     with pytest.raises(InterpError, match=r"stage 'ift', sequence 'buyer-1' is already there with other contents; "
                                           r"merge into a new folder"):
         merge_shards(shards, target)
+
+
+def test_a_plain_run_a_shard_or_a_folder_of_other_files_is_never_made_a_merge(runs, tmp_path):
+    plain, shards = runs
+    kept = shutil.copytree(plain, tmp_path / "plain")
+    before = {path: path.read_bytes() for path in kept.rglob("*") if path.is_file()}
+    with pytest.raises(InterpError, match=r"^--out .*plain: holds a plain run made by extract \(lineage 'tiny', "
+                                          r"5 sequences\), not a merge; merge into a new folder$"):
+        merge_shards(shards, kept)
+    assert {path: path.read_bytes() for path in kept.rglob("*") if path.is_file()} == before
+    shard = shutil.copytree(shards[0], tmp_path / "shard")
+    with pytest.raises(InterpError, match=r"holds shard 1/3 of a run \(lineage 'tiny', 2 sequences\), not a merge"):
+        merge_shards(shards, shard)
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "draft.tex").write_text("precious")
+    with pytest.raises(InterpError, match=r"papers: holds other files \('draft.tex'\) and no results"):
+        merge_shards(shards, papers)
+    assert sorted(p.name for p in papers.iterdir()) == ["draft.tex"]
+
+
+def test_the_lock_of_the_merged_folder_never_follows_a_symbolic_link(runs, tmp_path):
+    _, shards = runs
+    precious = tmp_path / "precious.txt"
+    precious.write_text("precious\n")
+    out = tmp_path / "merged"
+    out.mkdir()
+    (out / ".lock").symlink_to(precious)
+    with pytest.raises(InterpError, match=r"merged/\.lock: a symbolic link, not a lock file of this tool"):
+        merge_shards(shards, out)
+    assert precious.read_text() == "precious\n" and sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
+@pytest.mark.parametrize(("out", "message"), [
+    ("file", r"^--out .*file: is a file, not a folder"),
+    ("/dev/full", r"^--out /dev/full: is a file, not a folder"),
+    ("/proc/x", r"^--out /proc/x: cannot make files in /proc"),
+])
+def test_the_merged_folder_is_checked_before_the_shards_are_read(tmp_path, out, message):
+    (tmp_path / "file").write_text("precious")
+    out = tmp_path / out if out == "file" else out
+    with pytest.raises(InterpError, match=message):
+        merge_shards([tmp_path / "no-such-shard"], out)
+    assert (tmp_path / "file").read_text() == "precious"
+
+
+def test_many_missing_shards_are_named_in_a_short_line(runs, tmp_path):
+    shards = copies(runs[1], tmp_path)
+    for folder in shards:
+        edit_manifest(folder, lambda d: d["shard"].update(count=10_000))
+    with pytest.raises(InterpError) as raised:
+        merge_shards(shards, tmp_path / "m")
+    assert str(raised.value) == ("merge: shard(s) 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 and 9,987 more of 10,000 missing; "
+                                 "give all 10,000 shard folders")
+    edit_manifest(shards[0], lambda d: d["shard"].update(count=10**30))
+    with pytest.raises(InterpError, match=r"shard-1/manifest.json: field 'shard.count': input should be less than or "
+                                          r"equal to 10000$"):
+        merge_shards(shards, tmp_path / "m")
+
+
+def test_a_merge_killed_midway_is_named_and_finished_by_the_next(runs, tmp_path):
+    import subprocess
+    import sys
+
+    _, shards = runs
+    out = tmp_path / "merged"
+    # The merge kills itself (SIGKILL: no cleanup runs) as it is about to rename its seventh file into place
+    # (the first entry, five files, is whole).
+    script = (
+        "import os, signal, sys\n"
+        "from interp import merge\n"
+        "calls = []\n"
+        "def replace(source, target, _replace=os.replace):\n"
+        "    calls.append(source)\n"
+        "    if len(calls) == 7:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    _replace(source, target)\n"
+        "merge.os.replace = replace\n"
+        "merge.merge_shards(sys.argv[2:], sys.argv[1])\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script, str(out), *map(str, shards)], capture_output=True)
+    assert killed.returncode == -9
+    assert [p.name for p in out.rglob("*.tmp")] and not (out / "manifest.json").exists()
+    with pytest.raises(InterpError, match=r"^.*merged: an interrupted merge \(entries but no manifest.json\): run the "
+                                          r"same `python -m interp merge` command again$"):
+        Results(out)
+    outcome = merge_shards(shards, out)
+    assert outcome.present == 1 and not list(out.rglob("*.tmp")) and outcome.manifest.complete
+    assert len(Results(out).sequences) == 5
+
+
+def test_a_tampered_manifest_is_named_by_its_folder(runs, tmp_path):
+    shards = copies(runs[1], tmp_path)
+    edit_manifest(shards[1], lambda d: d["sequences"][0].update(id="Not An Id"))
+    with pytest.raises(InterpError, match=r"^.*shard-2/manifest.json, sequence 1, field 'id'"):
+        merge_shards(shards, tmp_path / "m")

@@ -196,3 +196,6 @@ def test_devices_and_requests_are_checked_against_the_cluster(tiny_lineage):
     assert cpus_only._resources(on_cpu) == {"num_cpus": 12}
     with pytest.raises(InterpError, match=r"^--threads 12: no node of the Ray cluster has 12 CPUs \(the largest has 8\)"):
         cpus_only.run([on_cpu], print, print)
+    cpus_only.check_threads(8)
+    with pytest.raises(InterpError, match=r"^--threads 10000: no node of the Ray cluster has 10000 CPUs \(the largest has 8\)"):
+        cpus_only.check_threads(10_000)

@@ -21,11 +21,22 @@ def test_a_spec_is_i_of_n():
     ("a/b", "--shard 'a/b': expected I/N"),
     ("-1/2", "--shard '-1/2': expected I/N"),
     ("1/2/3", "--shard '1/2/3': expected I/N"),
+    ("1/10001", "--shard 1/10001: N is at most 10,000 shards"),
+    ("1/1000000000000000000000000000000", "--shard '1/1000000000000000000000000000000': N is at most 10,000"),
+    ("1/" + "9" * 5000, "--shard '1/999999999999999999'… (5,002 characters): N is at most 10,000 shards"),
+    ("9" * 5000 + "/8", "--shard '99999999999999999999'… (5,002 characters): I must lie between 1 and N"),
+    ("x" * 10**6, "--shard 'xxxxxxxxxxxxxxxxxxxx'… (1,000,000 characters): expected I/N"),
 ])
 def test_bad_specs_are_one_line(spec, message):
     with pytest.raises(InterpError) as raised:
         parse_shard(spec)
-    assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+    assert str(raised.value).startswith(message) and "\n" not in str(raised.value) and len(str(raised.value)) < 200
+
+
+def test_the_bound_holds_for_records_too():
+    assert Shard(10_000, 10_000).count == 10_000 and parse_shard("0003/00010000") == Shard(3, 10_000)
+    with pytest.raises(InterpError, match="N is at most 10,000 shards"):
+        Shard(1, 10**30)
 
 
 def test_sequences_are_dealt_round_robin():

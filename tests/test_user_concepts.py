@@ -437,3 +437,14 @@ def test_two_sessions_authoring_at_once_both_keep_their_sequence(tmp_path):
     for thread in threads:
         thread.join(30)
     assert sorted(s.id for s in load_concept_file(tmp_path / "authored.yaml").sequences) == [f"buyer-{n}" for n in range(6)]
+
+
+def test_the_concepts_folder_lock_never_follows_a_symbolic_link(tmp_path):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("precious\n")
+    folder = tmp_path / "concepts"
+    folder.mkdir()
+    (folder / ".lock").symlink_to(precious)
+    with pytest.raises(InterpError, match=r"concepts/\.lock: a symbolic link, not a lock file of this tool"):
+        save_authored_sequence(BUYER, folder)
+    assert precious.read_text() == "precious\n" and not (folder / "authored.yaml").exists()
