@@ -379,11 +379,17 @@ def _concept_set_from_lines(content: str, name: str) -> ConceptSet:
 
 
 def write_concept_lines(sequences: Iterable[ConceptSequence], path: str | Path) -> Path:
-    """Write sequences as a JSON Lines dataset (one `sequence_item` per line), atomically."""
+    """Write sequences as a JSON Lines dataset (one `sequence_item` per line), atomically; one
+    larger than the loaders read (`MAX_DATASET_BYTES`) is refused, not written."""
     from interp.atomic import write_text_atomic
 
     lines = (json.dumps(sequence_item(sequence), ensure_ascii=False) for sequence in sequences)
-    return write_text_atomic(path, "".join(line + "\n" for line in lines))
+    text = "".join(line + "\n" for line in lines)
+    size = len(text.encode("utf-8"))
+    if size > MAX_DATASET_BYTES:
+        raise ConceptFileError([f"{path}: {size:,} bytes of JSON Lines, more than the {MAX_DATASET_BYTES // 2**20} MB "
+                                "a dataset may have; write fewer sequences"])
+    return write_text_atomic(path, text)
 
 
 def _field_hint(error: dict) -> str:
@@ -485,7 +491,7 @@ def _limit(field: str, default: int) -> int:
     if not value:
         return default
     if not re.fullmatch(r"[0-9]{1,15}", value) or int(value) < 1:
-        raise InterpError(f"{variable}={escape_controls(value)!r}: give a whole number of at least 1")
+        raise ConceptFileError([f"{variable}={value!r}: give a whole number of at least 1"])
     return int(value)
 
 
