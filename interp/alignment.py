@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from interp.boundary import quoted_excerpt
 from interp.errors import InterpError
 from interp.registry import ConceptSequence
 from interp.tokens import readable_tokens, token_texts
@@ -212,7 +213,8 @@ def align_encoded(sequence: ConceptSequence, encoded: EncodedText, tokenizer) ->
     span_tokens, straddling = compute_span_tokens(trimmed, spans + encoded.char_shift)
     for span, indices in zip(sequence.spans, span_tokens):
         if not indices:
-            raise InterpError(f"sequence '{sequence.id}': span {_shortened(span.text)} covers no token of this tokenizer")
+            raise InterpError(f"sequence '{sequence.id}': span {quoted_excerpt(span.text)} covers no token of this "
+                              "tokenizer")
     concept_mask = np.zeros(len(tokens), dtype=bool)
     concept_mask[[index for indices in span_tokens for index in indices]] = True
     token_ids = encoded.token_ids
@@ -263,12 +265,6 @@ def compute_span_tokens(ranges: np.ndarray, spans: np.ndarray) -> tuple[tuple[tu
     bounds = np.cumsum(np.bincount(owner, minlength=len(spans)))[:-1]
     span_tokens = tuple(tuple(part.tolist()) for part in np.split(candidates, bounds))
     return span_tokens, tuple(np.unique(candidates[outside]).tolist())
-
-
-def _shortened(text: str, limit: int = 60) -> str:
-    """`repr(text)`, cut to about `limit` characters: a span can be as long as its text."""
-    shown = repr(text)
-    return shown if len(shown) <= limit else shown[:limit - 1] + "…"
 
 
 # Sequences this short keep their whole pattern; longer ones a window around the concept.

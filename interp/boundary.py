@@ -197,6 +197,13 @@ def _key_text(key: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
+def quoted_excerpt(text: str, start: int = 0, end: int | None = None, limit: int = 60) -> str:
+    """`repr(text[start:end])` for a message, cut to `limit` characters without copying more: a
+    span can be as long as its text, and a problem stays one short line."""
+    end = len(text) if end is None else end
+    return repr(text[start:end]) if end - start <= limit else repr(text[start:start + limit] + "…")
+
+
 def field_path(loc: tuple | list) -> str:
     """A pydantic error location in words: `("stages", 0, "model")` → "stage 1, field 'model'"."""
     parts = list(loc)

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from interp.boundary import describe_validation_error, parse_document, sequence_id_problem
+from interp.boundary import describe_validation_error, parse_document, quoted_excerpt, sequence_id_problem
 from interp.errors import InterpError
 from interp.output import CONTROL_CHARACTERS, escape_controls
 
@@ -550,8 +550,9 @@ class _SpanResolver:
     def __init__(self, given: str, text: str, entries: Sequence[_SpanEntry], hints: _Hints):
         self.given, self.text, self.hints = given, text, hints
         self.occurrences = _Occurrences(text, budget=len(text) + len(entries))
-        self.moved = None if given == text else _normalised_offsets(given, (
-            value for entry in entries for value in (entry.start, entry.end) if value is not None and value <= len(given)))
+        offsets = (value for entry in entries for value in (entry.start, entry.end)
+                   if value is not None and value <= len(given))
+        self.moved = None if given == text else _normalised_offsets(given, offsets)
         self.blanks: tuple[array, array] | None = None
         self.spent = False
 
@@ -589,8 +590,9 @@ class _SpanResolver:
         if entry.text is not None:
             needle = _nfc(entry.text)
             if len(needle) != end - start or not text.startswith(needle, start):
-                raise ConceptFileError([f"{where}, field 'text': {_quoted(entry.text)} differs from the text at "
-                                        f"[{entry.start}, {entry.end}) ({_quoted(given, entry.start, entry.end)})"])
+                found = quoted_excerpt(given, entry.start, entry.end)
+                raise ConceptFileError([f"{where}, field 'text': {quoted_excerpt(entry.text)} differs from the text at "
+                                        f"[{entry.start}, {entry.end}) ({found})"])
         if self._blank(start, end):
             raise ConceptFileError([f"{where}: characters [{entry.start}, {entry.end}) are only whitespace"])
         return _Place(number, start, end, role)
@@ -606,18 +608,21 @@ class _SpanResolver:
                 return None
             self.spent = True
             raise ConceptFileError([
-                f"{where}, field 'occurrence': the spans of this sequence ask to search through more occurrences "
-                f"than the text has characters ({self.occurrences.limit:,}); give spans by 'start' and 'end'"
+                f"{where}, field 'occurrence': the spans of this sequence ask to search through more than "
+                f"{self.occurrences.limit:,} occurrences (the text's characters plus one per span); give spans by "
+                "'start' and 'end'"
             ]) from None
         if start is not None:
             return _Place(number, start, start + len(needle), role)
         count = self.occurrences.count(needle)
         if not count:
-            note = "" if (needle + text).isascii() else f" (compared after Unicode {TEXT_NORMALISATION} normalisation of both)"
-            raise ConceptFileError([f"{where}, field 'text': {_quoted(entry.text)} does not occur in the text{note}"
-                                    f"{self.hints.near_miss(text, needle)}"])
+            note = "" if (needle + text).isascii() else \
+                f" (compared after Unicode {TEXT_NORMALISATION} normalisation of both)"
+            raise ConceptFileError([f"{where}, field 'text': {quoted_excerpt(entry.text)} does not occur in the "
+                                    f"text{note}{self.hints.near_miss(text, needle)}"])
         raise ConceptFileError([
-            f"{where}, field 'occurrence': {entry.occurrence} asked, but {_quoted(entry.text)} occurs {count} time(s)"
+            f"{where}, field 'occurrence': {entry.occurrence} asked, but {quoted_excerpt(entry.text)} occurs "
+            f"{count} time(s)"
         ])
 
     def _blank(self, start: int, end: int) -> bool:
@@ -716,13 +721,8 @@ def _overlap_problems(places: list[_Place], text: str, where: str) -> list[str]:
     for first, second in zip(ordered, ordered[1:]):
         if second.start < first.end:
             problems.append(
-                f"{where}, span {second.number}: {_quoted(text, second.start, second.end)} overlaps span "
-                f"{first.number} ({_quoted(text, first.start, first.end)})"
+                f"{where}, span {second.number}: {quoted_excerpt(text, second.start, second.end)} overlaps span "
+                f"{first.number} ({quoted_excerpt(text, first.start, first.end)})"
             )
     return problems
 
-
-def _quoted(text: str, start: int = 0, end: int | None = None, limit: int = 60) -> str:
-    """`repr(text[start:end])`, cut to `limit` characters (a span may be as long as its text)."""
-    end = len(text) if end is None else end
-    return repr(text[start:end]) if end - start <= limit else repr(text[start:start + limit] + "…")

@@ -421,10 +421,10 @@ def _too_many_note(results: Results) -> tuple[str, ...]:
     if not crowded:
         return ()
     shown = ", ".join(crowded[:3]) + (f" and {len(crowded) - 3} more" if len(crowded) > 3 else "")
-    return (f"{len(crowded)} sequence(s) have more than {MAX_STRUCTURE_SPANS} spans ({shown}): span × span attention "
-            f"is kept and drawn for at most {MAX_STRUCTURE_SPANS} spans, since it grows with the square of their number "
-            f"and a map of more is unreadable. Their shares use every span; to see the flow, split the sequence or "
-            f"keep fewer spans.",)
+    return (f"{len(crowded)} sequence(s) have more than {MAX_STRUCTURE_SPANS} spans ({shown}): span × span "
+            f"attention is kept and drawn for at most {MAX_STRUCTURE_SPANS} spans, since it grows with the square of "
+            "their number and a map of more is unreadable. Their shares use every span; to see the flow, split the "
+            "sequence or keep fewer spans.",)
 
 
 STRUCTURE_STAGES = 6

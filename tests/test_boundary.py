@@ -164,6 +164,14 @@ def test_a_long_string_is_scanned_in_memory_proportional_to_it(string):
     assert peak < 4 * len(content), peak
 
 
+def test_quoted_excerpts_stay_short_whatever_the_text():
+    from interp.boundary import quoted_excerpt
+
+    assert quoted_excerpt("tenant") == "'tenant'" and quoted_excerpt("a'b\n") == repr("a'b\n")
+    assert quoted_excerpt("x" * 500_000) == repr("x" * 60 + "…")
+    assert quoted_excerpt("The tenant shall pay.", 4, 10) == "'tenant'"
+
+
 _OLD_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]', re.DOTALL)
 
 

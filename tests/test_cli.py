@@ -362,6 +362,31 @@ def test_validate_applies_the_limits_on_spans_and_text(capsys, tmp_path, monkeyp
                                  "(INTERP_MAX_TEXT_CHARS sets the limit)\n")
 
 
+@pytest.mark.slow
+def test_a_ten_megabyte_line_is_refused_when_read_in_memory_proportional_to_it(capsys, tmp_path, tiny_lineage):
+    """`concepts validate` of a one-line 10 MB `.jsonl` peaked at 1.3 GB (a backtracking pattern),
+    and `extract` refused its text only after tokenizing it (38 s, 3 GB): both now refuse it at
+    the text limit, in a few times the file's size."""
+    import tracemalloc
+
+    lineage_file, _ = write_inputs(tmp_path, tiny_lineage, [])
+    path = tmp_path / "line.jsonl"
+    path.write_text(json.dumps({"id": "l", "concept": "Role", "text": "holder " * (10 * 2**20 // 7),
+                                "spans": [{"text": "holder"}]}) + "\n")
+    expected = (f"error: {path}: line 1, sequence 'l', field 'text': 10,485,755 characters; at most 500,000 per text "
+                "(INTERP_MAX_TEXT_CHARS sets the limit)\n")
+    for argv in (["concepts", "validate", str(path)],
+                 ["extract", "--lineage", str(lineage_file), "--concepts", str(path), "--out", str(tmp_path / "o")]):
+        tracemalloc.start()
+        try:
+            code, out, err = run(capsys, *argv)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert code == 2 and err == expected and peak < 8 * path.stat().st_size, (argv[0], peak)
+    assert not (tmp_path / "o").exists()
+
+
 def test_validate_says_when_text_was_normalised(capsys, tmp_path):
     import unicodedata
 

@@ -370,7 +370,8 @@ def test_many_needles_asked_for_late_occurrences_exhaust_one_budget():
     problems = problems_of(data, "n.json")
     assert time.perf_counter() - began < 2
     assert problems == ["n.json: sequence 'a', span 2, field 'occurrence': the spans of this sequence ask to search "
-                        "through more occurrences than the text has characters (22,000); give spans by 'start' and 'end'"]
+                        "through more than 22,000 occurrences (the text's characters plus one per span); give spans by "
+                        "'start' and 'end'"]
 
 
 def test_many_absent_spans_cost_a_few_hints_not_one_each():
