@@ -319,7 +319,7 @@ def test_thousands_of_spans_align_in_time_linear_in_tokens_and_spans(tokenizer):
         timings.append((tokenized - began, time.perf_counter() - tokenized))
     assert aligned.n_tokens >= 8_000 and len(aligned.span_tokens) == 1_000
     tokenizing, aligning = min(t for t, _ in timings), min(a for _, a in timings)
-    assert aligning < 1.0 and aligning < 5 * tokenizing + 0.2, timings
+    assert aligning < 5 * tokenizing + 0.2, timings
 
 
 def test_concept_window():
