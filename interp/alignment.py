@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from interp.boundary import quoted_excerpt
 from interp.errors import InterpError
 from interp.registry import ConceptSequence
 from interp.tokens import readable_tokens, token_texts
@@ -156,6 +157,33 @@ def compute_excluded_mask(
     return mask
 
 
+@dataclass(frozen=True)
+class EncodedText:
+    """A text as one tokenizer splits it: ids and each token's character range `[start, end)`
+    in `text`. `char_shift` is where the sequence's own text starts inside `text` (a chat
+    template writes a prefix). Lengths can be checked on it before any alignment."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    offsets: tuple[tuple[int, int], ...]
+    char_shift: int = 0
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.token_ids)
+
+
+def encode_text(tokenizer, text: str, char_shift: int = 0, add_special_tokens: bool = True) -> EncodedText:
+    """Tokenize `text` once, with the offset mapping that alignment needs."""
+    encoding = tokenizer(text, return_offsets_mapping=True, add_special_tokens=add_special_tokens)
+    return EncodedText(
+        text=text,
+        token_ids=tuple(int(i) for i in encoding["input_ids"]),
+        offsets=tuple((int(s), int(e)) for s, e in encoding["offset_mapping"]),
+        char_shift=char_shift,
+    )
+
+
 def align_sequence(
     sequence: ConceptSequence,
     tokenizer,
@@ -170,39 +198,73 @@ def align_sequence(
     moved by `char_shift` characters.
     """
     text = sequence.text if text is None else text
-    encoding = tokenizer(text, return_offsets_mapping=True, add_special_tokens=add_special_tokens)
-    token_ids = tuple(int(i) for i in encoding["input_ids"])
-    offsets = tuple((int(s), int(e)) for s, e in encoding["offset_mapping"])
-    tokens = tuple(tokenizer.convert_ids_to_tokens(list(token_ids)))
-    covered = token_texts(tokens)
-    trimmed = [
+    return align_encoded(sequence, encode_text(tokenizer, text, char_shift, add_special_tokens), tokenizer)
+
+
+def align_encoded(sequence: ConceptSequence, encoded: EncodedText, tokenizer) -> AlignedSequence:
+    """Mark the tokens of each span in an already tokenized text, in O((tokens + spans) · log tokens)."""
+    text = encoded.text
+    tokens = tuple(tokenizer.convert_ids_to_tokens(list(encoded.token_ids)))
+    trimmed = np.array([
         (start, start) if not piece.special and not piece.text.strip() else _trim(text, start, end)
-        for piece, (start, end) in zip(covered, offsets)
-    ]
-    span_tokens = []
-    straddling: set[int] = set()
-    for span in sequence.spans:
-        start, end = span.start + char_shift, span.end + char_shift
-        inside = tuple(i for i, (s, e) in enumerate(trimmed) if s < e and max(s, start) < min(e, end))
-        if not inside:
-            raise InterpError(f"sequence '{sequence.id}': span {span.text!r} covers no token of this tokenizer")
-        straddling.update(i for i in inside if trimmed[i][0] < start or trimmed[i][1] > end)
-        span_tokens.append(inside)
+        for piece, (start, end) in zip(token_texts(tokens), encoded.offsets)
+    ], dtype=np.int64).reshape(-1, 2)
+    spans = np.array([(span.start, span.end) for span in sequence.spans], dtype=np.int64).reshape(-1, 2)
+    span_tokens, straddling = compute_span_tokens(trimmed, spans + encoded.char_shift)
+    for span, indices in zip(sequence.spans, span_tokens):
+        if not indices:
+            raise InterpError(f"sequence '{sequence.id}': span {quoted_excerpt(span.text)} covers no token of this "
+                              "tokenizer")
     concept_mask = np.zeros(len(tokens), dtype=bool)
-    for indices in span_tokens:
-        concept_mask[list(indices)] = True
+    concept_mask[[index for indices in span_tokens for index in indices]] = True
+    token_ids = encoded.token_ids
     bos_id = getattr(tokenizer, "bos_token_id", None)
     has_bos = bool(token_ids) and bos_id is not None and token_ids[0] == bos_id
     return AlignedSequence(
         sequence_id=sequence.id,
         tokens=tokens,
         token_ids=token_ids,
-        offsets=offsets,
+        offsets=encoded.offsets,
         concept_mask=concept_mask,
-        span_tokens=tuple(span_tokens),
-        straddling=tuple(sorted(straddling)),
+        span_tokens=span_tokens,
+        straddling=straddling,
         has_bos=has_bos,
     )
+
+
+def compute_span_tokens(ranges: np.ndarray, spans: np.ndarray) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+    """Per span, the tokens whose range overlaps it (in token order), and the tokens that overlap
+    a span but reach outside it (sorted).
+
+    `ranges: [tokens, 2]` trimmed character ranges `[start, end)` (empty ranges overlap nothing);
+    `spans: [spans, 2]`. A token overlaps a span when `start < span_end` and `end > span_start`.
+    Tokens are sorted by start once; for each span, the tokens starting before its end are a
+    prefix of that order (`searchsorted`), and those that may end after its start begin where the
+    running maximum of the ends first exceeds it. With offsets that grow with the token index, as
+    every tokenizer's do, each span looks only at its own tokens: O((tokens + spans) · log tokens).
+    """
+    if not len(spans):
+        return (), ()
+    starts, ends = ranges[:, 0], ranges[:, 1]
+    live = np.flatnonzero(starts < ends)
+    order = live[np.argsort(starts[live], kind="stable")]
+    sorted_starts = starts[order]
+    reach = np.maximum.accumulate(ends[order]) if order.size else ends[order]
+    first, last = spans[:, 0], spans[:, 1]
+    high = np.searchsorted(sorted_starts, last, side="left")
+    low = np.minimum(np.searchsorted(reach, first, side="right"), high)
+    counts = np.where(first < last, high - low, 0)
+    owner = np.repeat(np.arange(len(spans)), counts)
+    offsets = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    candidates = order[np.repeat(low, counts) + offsets]
+    keep = ends[candidates] > first[owner]
+    owner, candidates = owner[keep], candidates[keep]
+    arranged = np.lexsort((candidates, owner))
+    owner, candidates = owner[arranged], candidates[arranged]
+    outside = (starts[candidates] < first[owner]) | (ends[candidates] > last[owner])
+    bounds = np.cumsum(np.bincount(owner, minlength=len(spans)))[:-1]
+    span_tokens = tuple(tuple(part.tolist()) for part in np.split(candidates, bounds))
+    return span_tokens, tuple(np.unique(candidates[outside]).tolist())
 
 
 # Sequences this short keep their whole pattern; longer ones a window around the concept.

@@ -117,20 +117,31 @@ def pattern_block(
 BlockOf = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def span_attention(block: BlockOf, spans: Sequence[Sequence[int]], device: torch.device) -> torch.Tensor:
+def span_attention(block: BlockOf, spans: Sequence[Sequence[int]], device: torch.device,
+                   budget_bytes: int = DEFAULT_BUDGET) -> torch.Tensor:
     """`M[h, i, j] = (1/|S_i|) Σ_{q∈S_i} Σ_{k∈S_j} A[h, q, k]`, float32 `[heads, spans, spans]`:
     how much attention the tokens of span i pay, on average, to span j (as
     `interp.structure.compute_span_attention`, per head). `block(rows, cols)` gives
-    `A[:, rows, cols]`; only the span rows and columns are formed."""
-    members = [torch.as_tensor(list(span), dtype=torch.long, device=device) for span in spans]
-    union = torch.unique(torch.cat(members))
-    where = {position: index for index, position in enumerate(union.tolist())}
-    values = block(union, union)
-    index = [torch.tensor([where[p] for p in member.tolist()], device=device) for member in members]
-    result = torch.empty(values.shape[0], len(spans), len(spans), dtype=torch.float32, device=device)
-    for i, rows in enumerate(index):
-        for j, cols in enumerate(index):
-            result[:, i, j] = values[:, rows][:, :, cols].sum(dim=-1).mean(dim=-1)
+    `A[:, rows, cols]`; only the span rows and columns are formed. `spans`: at least one.
+
+    With `K[u, j] = 1` where union token u is in span j and `R = Kᵀ / |S|` (row i averages span
+    i's tokens), `M = R · A[union, union] · K`: three matrix products for all span pairs at once,
+    over query rows a block at a time so that at most `budget_bytes` of the pattern exist.
+    """
+    lengths = [len(span) for span in spans]
+    positions = torch.as_tensor([position for span in spans for position in span], dtype=torch.long, device=device)
+    owners = torch.repeat_interleave(torch.arange(len(spans), device=device), torch.as_tensor(lengths, device=device))
+    union, where = torch.unique(positions, return_inverse=True)
+    keys = torch.zeros(union.numel(), len(spans), dtype=torch.float32, device=device)
+    keys[where, owners] = 1.0
+    rows = keys.T / keys.sum(dim=0)[:, None]
+    result, start, step = None, 0, 1
+    while start < union.numel():
+        values = block(union[start:start + step], union)
+        part = torch.matmul(rows[:, start:start + step], torch.matmul(values, keys))
+        result = part if result is None else result.add_(part)
+        start += step
+        step = max(1, budget_bytes // (4 * union.numel() * values.shape[0]))
     return result
 
 

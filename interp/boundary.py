@@ -33,7 +33,10 @@ STORE_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_NAME_LENGTH - 1}}}"
 # case-insensitive file system would merge) and no '.'.
 SEQUENCE_ID = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MAX_NAME_LENGTH - 1}}}")
 # One JSON token: a string (escapes included) or a structural character; all else lies between.
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]', re.DOTALL)
+# The string is matched as runs of plain characters between escapes, possessively: no state is
+# kept per character or per escape, so a 10 MB string costs its own size, not 100 times that
+# (an alternation repeated per character keeps a backtracking point for each).
+_JSON_TOKEN = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[{}\[\]:,]', re.DOTALL)
 
 
 def first_line(error: BaseException) -> str:
@@ -192,6 +195,13 @@ def _too_deep() -> str:
 def _key_text(key: Any) -> str:
     text = repr(key)
     return text if len(text) <= 60 else text[:57] + "…"
+
+
+def quoted_excerpt(text: str, start: int = 0, end: int | None = None, limit: int = 60) -> str:
+    """`repr(text[start:end])` for a message, cut to `limit` characters without copying more: a
+    span can be as long as its text, and a problem stays one short line."""
+    end = len(text) if end is None else end
+    return repr(text[start:end]) if end - start <= limit else repr(text[start:start + limit] + "…")
 
 
 def field_path(loc: tuple | list) -> str:

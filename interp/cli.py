@@ -100,7 +100,9 @@ def _add_concepts(commands) -> None:
     show.add_argument("--tokenizer", required=True, metavar="ID_OR_DIR", help="hub id or local folder")
     show.set_defaults(command=run_concepts_show)
     generate = actions.add_parser("generate", help="a labelled dataset of the seven concept types from the demo's legal grammar")
-    generate.add_argument("--per-type", type=int, default=200, metavar="N", help="sequences per concept type (default 200)")
+    generate.add_argument("--per-type", type=int, default=200, metavar="N",
+                          help="sequences per concept type (default 200; at most 8,000: more would not fit what "
+                               "`concepts validate` reads)")
     generate.add_argument("--seed", type=int, default=0, help="the same seed gives the same dataset (default 0)")
     generate.add_argument("--out", required=True, metavar="FILE.jsonl", help="JSON Lines, one sequence per line")
     generate.set_defaults(command=run_concepts_generate)
@@ -268,8 +270,8 @@ def run_concepts_show(args: argparse.Namespace) -> int:
 
 
 def run_concepts_generate(args: argparse.Namespace) -> int:
-    from interp.demo.dataset import generate_concept_sequences
-    from interp.registry import write_concept_lines
+    from interp.demo.dataset import CONCEPT_TYPES, MAX_PER_TYPE, generate_concept_sequences
+    from interp.registry import MAX_DATASET_BYTES, write_concept_lines
 
     from interp.atomic import check_output_file
 
@@ -278,6 +280,10 @@ def run_concepts_generate(args: argparse.Namespace) -> int:
     check_output_file(args.out)
     if args.per_type < 1:
         raise InterpError(f"--per-type {args.per_type}: give at least one sequence per concept type")
+    if args.per_type > MAX_PER_TYPE:
+        raise InterpError(f"--per-type {args.per_type}: give at most {MAX_PER_TYPE:,} sequences per concept type; "
+                          f"{len(CONCEPT_TYPES)} × {MAX_PER_TYPE:,} fill the {MAX_DATASET_BYTES // 2**20} MB that "
+                          "`concepts validate` reads from a JSON Lines file")
     sequences = generate_concept_sequences(args.per_type, args.seed)
     path = write_concept_lines(sequences, args.out)
     print(f"{path}: {len(sequences)} sequences, {args.per_type} of each of 7 concept types (seed {args.seed})")

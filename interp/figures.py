@@ -37,6 +37,9 @@ TEXT_CHARACTER_PX = 7.83
 # Okabe & Ito's colour-blind-safe palette: stage i of a run has colour i in every figure and export.
 STAGE_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 MAX_ANNOTATIONS = 400
+# Span × span maps write each cell's value up to this many spans; beyond, cells are too small for
+# the numbers (and hundreds of annotations take seconds to lay out), so the hover gives them.
+MAX_ANNOTATED_SPANS = 16
 # At most this many token labels on an axis; longer windows label every k-th token.
 MAX_TOKEN_TICKS = 60
 PANEL_COLUMNS = 3
@@ -503,7 +506,8 @@ def control_null_figure(
 def span_structure_figure(
     matrix: np.ndarray, labels: Sequence[str], title: str, kind: str = "attention", limit: float | None = None,
 ) -> go.Figure:
-    """Attention from query spans (rows, first at the top) to key spans (columns), annotated.
+    """Attention from query spans (rows, first at the top) to key spans (columns), each cell's value
+    written in it for up to `MAX_ANNOTATED_SPANS` spans (always in the hover).
 
     `matrix: [spans, spans]` as `interp.structure.compute_span_attention` makes it; NaN cells
     (causally impossible) stay blank. `kind="difference"` uses `RdBu_r` centred on 0. `limit`
@@ -529,9 +533,10 @@ def span_structure_figure(
                       f"<br>{kind} %{{z:.4f}}<extra></extra>",
         **colours,
     ))
-    rows, cols = np.nonzero(np.isfinite(matrix))
-    fig.update_layout(annotations=_cell_annotations(
-        [(c, r, matrix[r, c]) for r, c in zip(rows, cols)], colours, size=13, text=short_number))
+    if size <= MAX_ANNOTATED_SPANS:
+        rows, cols = np.nonzero(np.isfinite(matrix))
+        fig.update_layout(annotations=_cell_annotations(
+            [(c, r, matrix[r, c]) for r, c in zip(rows, cols)], colours, size=13, text=short_number))
     fig.update_xaxes(tickmode="array", tickvals=np.arange(size), ticktext=ticks)
     fig.update_yaxes(tickmode="array", tickvals=np.arange(size), ticktext=ticks,
                      autorange="reversed")

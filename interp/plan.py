@@ -1,7 +1,9 @@
 """What a run must do, decided once before any model loads: stages prepared, entries keyed, work cut into tasks.
 
-For each stage: tokenize every sequence with the stage's own tokenizer, compute each entry's
-cache key (weights, tokenizer, text, settings), and look it up in the results folder. What is
+For each stage: tokenize every sequence with the stage's own tokenizer and check its length
+(every stage before any is aligned: a refusal costs only the tokenizing), then align the spans,
+compute each entry's cache key (weights, tokenizer, text, settings), and look it up in the
+results folder. What is
 missing becomes tasks of (stage, block of sequences) that any executor runs (`interp.executors`):
 in this process, on a Ray cluster, or as one shard of a batch job. A rerun of the same command
 finds nothing missing and loads no model. Nothing here imports torch.
@@ -16,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from interp.alignment import AlignedSequence, align_sequence
+from interp.alignment import AlignedSequence, EncodedText, align_encoded, encode_text
 from interp.checkpoints import check_same_architecture, checked_stage_model, checkpoint_fingerprint, load_config
 from interp.errors import InterpError
 from interp.lineage import Lineage, Stage
@@ -108,7 +110,9 @@ def plan_extraction(lineage: Lineage, sequences: Sequence[ConceptSequence], stor
     """
     configs = {stage.label: load_config(stage, settings.trust_remote_code) for stage in lineage.stages}
     check_same_architecture(configs)
-    prepared = tuple(prepare_stage(stage, configs[stage.label], sequences, settings, dtype) for stage in lineage.stages)
+    # Every stage's lengths are checked before any stage is aligned or hashed.
+    tokenized = [tokenize_stage(stage, configs[stage.label], sequences, settings) for stage in lineage.stages]
+    prepared = tuple(prepare_stage(stage, sequences, settings, dtype) for stage in tokenized)
     missing = {
         stage.stage.label: tuple(i for i, (item, key) in enumerate(zip(stage.aligned, stage.keys))
                                  if not store.has_entry(stage.stage.label, item.sequence_id, key))
@@ -128,21 +132,39 @@ def resolve_threads(threads: int | None) -> int:
     return threads
 
 
-def prepare_stage(stage: Stage, config: dict, sequences, settings: ExtractionSettings, dtype: str) -> PreparedStage:
-    """Tokenize and align every sequence for one stage, check lengths, then key each entry."""
+@dataclass(frozen=True)
+class TokenizedStage:
+    """A stage's sequences tokenized as its model will read them, lengths checked, not yet aligned."""
+
+    stage: Stage
+    tokenizer: object
+    input_format: str
+    encoded: tuple[EncodedText, ...]
+
+
+def tokenize_stage(stage: Stage, config: dict, sequences, settings: ExtractionSettings) -> TokenizedStage:
+    """Tokenize every sequence with the stage's tokenizer and refuse one longer than the model's
+    context, before any alignment, weight hashing or model load (those cost far more)."""
     tokenizer = load_tokenizer(checked_stage_model(stage), stage.revision, settings.trust_remote_code)
     input_format = settings.input_format if _has_chat_template(tokenizer) else "raw"
     context = int(config.get("max_position_embeddings") or 0)
-    aligned = []
+    encoded = []
     for sequence in sequences:
-        item = _align_for_format(sequence, tokenizer, input_format)
+        item = _encode_for_format(sequence, tokenizer, input_format)
         if context and item.n_tokens > context:
             raise InterpError(
                 f"sequence '{sequence.id}': {item.n_tokens} tokens under stage '{stage.label}', "
                 f"longer than the model's context of {context}"
             )
-        aligned.append(item)
-    # Lengths are checked above with the tokenizer alone: hashing a 7B checkpoint's weights takes minutes.
+        encoded.append(item)
+    return TokenizedStage(stage, tokenizer, input_format, tuple(encoded))
+
+
+def prepare_stage(tokenized: TokenizedStage, sequences, settings: ExtractionSettings, dtype: str) -> PreparedStage:
+    """Align every tokenized sequence of one stage, then key each entry."""
+    stage, tokenizer, input_format = tokenized.stage, tokenized.tokenizer, tokenized.input_format
+    aligned = [align_encoded(sequence, item, tokenizer) for sequence, item in zip(sequences, tokenized.encoded)]
+    # Lengths were checked with the tokenizer alone: hashing a 7B checkpoint's weights takes minutes.
     fingerprint = checkpoint_fingerprint(stage)
     tokenizer_hash = compute_tokenizer_hash(tokenizer)
     keys = [_entry_key(fingerprint, tokenizer_hash, item, sequence, settings, dtype, input_format)
@@ -150,17 +172,17 @@ def prepare_stage(stage: Stage, config: dict, sequences, settings: ExtractionSet
     return PreparedStage(stage, tokenizer, fingerprint, tokenizer_hash, tuple(aligned), tuple(keys), input_format)
 
 
-def _align_for_format(sequence: ConceptSequence, tokenizer, input_format: str) -> AlignedSequence:
+def _encode_for_format(sequence: ConceptSequence, tokenizer, input_format: str) -> EncodedText:
     """Raw text with BOS, or the text inside the stage's chat template with spans moved along."""
     if input_format == "raw":
-        return align_sequence(sequence, tokenizer)
+        return encode_text(tokenizer, sequence.text)
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": sequence.text}], tokenize=False)
     shift = rendered.find(sequence.text)
     if shift < 0:
         raise InterpError(f"sequence '{sequence.id}': the chat template changes the text, so spans cannot be mapped")
     bos = getattr(tokenizer, "bos_token", None)
     writes_bos = bool(bos) and rendered.startswith(bos)
-    return align_sequence(sequence, tokenizer, text=rendered, char_shift=shift, add_special_tokens=not writes_bos)
+    return encode_text(tokenizer, rendered, char_shift=shift, add_special_tokens=not writes_bos)
 
 
 def _has_chat_template(tokenizer) -> bool:

@@ -11,22 +11,25 @@ input changed under NFC says so (`ConceptSequence.normalised`).
 
 from __future__ import annotations
 
+import bisect
 import csv
 import difflib
 import hashlib
 import io
 import json
+import os
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from interp.boundary import describe_validation_error, parse_document, sequence_id_problem
+from interp.boundary import describe_validation_error, parse_document, quoted_excerpt, sequence_id_problem
 from interp.errors import InterpError
 from interp.output import CONTROL_CHARACTERS, escape_controls
 
@@ -37,6 +40,17 @@ CONCEPT_SUFFIXES = (".yaml", ".yml", ".json", ".csv", ".jsonl")
 # A dataset with thousands of bad lines reports the first ones and how many more there are.
 MAX_REPORTED_PROBLEMS = 50
 TEXT_NORMALISATION = "NFC"
+# Bounds on one sequence that keep the work of reading, aligning and extracting it proportional
+# to a file's size (the environment variables of the same names override them): 500,000
+# characters is about 128,000 tokens, the longest context of today's open models.
+MAX_SPANS = 10_000
+MAX_TEXT_CHARS = 500_000
+LIMIT_VARIABLES = {"spans": "INTERP_MAX_SPANS", "text": "INTERP_MAX_TEXT_CHARS"}
+# "Did you mean ...?" compares a missing span with every window of words of its text: a few per
+# file, for spans of up to this many characters, so that a file of wrong spans costs no more
+# to refuse than to read.
+MAX_HINTS = 10
+HINT_SPAN_CHARS = 200
 # In texts, line breaks and tabs are text; other control characters are not.
 TEXT_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 CSV_REQUIRED = ("id", "concept", "text", "span_text")
@@ -313,10 +327,11 @@ def _concept_set_from_document(document: Any, name: str) -> ConceptSet:
         raise ConceptFileError(problems)
     sequences = []
     seen: set[str] = set()
+    hints = _Hints()
     for index, item in enumerate(items):
         label = _sequence_label(item, index)
         try:
-            sequence = _build_sequence(item, f"{name}: {label}")
+            sequence = _build_sequence(item, f"{name}: {label}", hints)
         except ConceptFileError as error:
             problems.extend(error.problems)
             continue
@@ -332,8 +347,11 @@ def _concept_set_from_document(document: Any, name: str) -> ConceptSet:
 def _concept_set_from_lines(content: str, name: str) -> ConceptSet:
     """A JSON Lines dataset, validated line by line: each problem names the file, the line, the
     sequence and the field; the first `MAX_REPORTED_PROBLEMS` are reported with a count of the rest."""
-    sequences, problems, seen = [], [], {}
-    for number, line in enumerate(content.splitlines(), start=1):
+    sequences, problems, seen, hints = [], [], {}, _Hints()
+    # Lines end at "\n" alone (and a "\r" before it): str.splitlines() would also split at
+    # U+2028, U+0085 and others, which JSON allows raw inside a string.
+    for number, line in enumerate(content.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         where = f"{name}: line {number}"
@@ -344,7 +362,7 @@ def _concept_set_from_lines(content: str, name: str) -> ConceptSet:
             continue
         label = _sequence_label(item, number - 1)
         try:
-            sequence = _build_sequence(item, f"{where}, {label}")
+            sequence = _build_sequence(item, f"{where}, {label}", hints)
         except ConceptFileError as error:
             problems.extend(error.problems)
             continue
@@ -361,11 +379,17 @@ def _concept_set_from_lines(content: str, name: str) -> ConceptSet:
 
 
 def write_concept_lines(sequences: Iterable[ConceptSequence], path: str | Path) -> Path:
-    """Write sequences as a JSON Lines dataset (one `sequence_item` per line), atomically."""
+    """Write sequences as a JSON Lines dataset (one `sequence_item` per line), atomically; one
+    larger than the loaders read (`MAX_DATASET_BYTES`) is refused, not written."""
     from interp.atomic import write_text_atomic
 
     lines = (json.dumps(sequence_item(sequence), ensure_ascii=False) for sequence in sequences)
-    return write_text_atomic(path, "".join(line + "\n" for line in lines))
+    text = "".join(line + "\n" for line in lines)
+    size = len(text.encode("utf-8"))
+    if size > MAX_DATASET_BYTES:
+        raise ConceptFileError([f"{path}: {size:,} bytes of JSON Lines, more than the {MAX_DATASET_BYTES // 2**20} MB "
+                                "a dataset may have; write fewer sequences"])
+    return write_text_atomic(path, text)
 
 
 def _field_hint(error: dict) -> str:
@@ -375,6 +399,20 @@ def _field_hint(error: dict) -> str:
     fields = _SpanEntry.model_fields if "spans" in error["loc"] else _SequenceEntry.model_fields
     close = difflib.get_close_matches(str(error["loc"][-1]), list(fields), n=1, cutoff=0.75)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+class _Hints:
+    """The "did you mean" hints one file may still compute (`MAX_HINTS`): each compares the missing
+    span with every window of words of its text."""
+
+    def __init__(self, remaining: int = MAX_HINTS):
+        self.remaining = remaining
+
+    def near_miss(self, text: str, needle: str) -> str:
+        if self.remaining <= 0 or len(needle) > HINT_SPAN_CHARS:
+            return ""
+        self.remaining -= 1
+        return _near_miss(text, needle)
 
 
 def _near_miss(text: str, needle: str) -> str:
@@ -396,9 +434,12 @@ def _sequence_label(item: Any, index: int) -> str:
     return f"sequence #{index + 1}"
 
 
-def _build_sequence(item: Any, where: str) -> ConceptSequence:
+def _build_sequence(item: Any, where: str, hints: _Hints | None = None) -> ConceptSequence:
     if not isinstance(item, dict):
         raise ConceptFileError([f"{where}: expected a mapping with id, concept, text, spans"])
+    too_large = _size_problems(item, where)
+    if too_large:
+        raise ConceptFileError(too_large)
     try:
         entry = _SequenceEntry.model_validate(item)
     except ValidationError as error:
@@ -415,17 +456,56 @@ def _build_sequence(item: Any, where: str) -> ConceptSequence:
     if not text.strip():
         problems.append(f"{where}, field 'text': is empty")
         raise ConceptFileError(problems)
-    spans = []
+    resolver = _SpanResolver(entry.text, text, entry.spans, hints or _Hints())
+    places = []
     for number, span_entry in enumerate(entry.spans, start=1):
         try:
-            spans.append(_resolve_span(span_entry, entry.text, text, f"{where}, span {number}"))
+            place = resolver.resolve(span_entry, number, f"{where}, span {number}")
         except ConceptFileError as error:
             problems.extend(error.problems)
-    problems.extend(_overlap_problems(spans, where))
+            continue
+        if place is not None:
+            places.append(place)
+    problems.extend(_overlap_problems(places, text, where))
     if problems:
         raise ConceptFileError(problems)
-    return ConceptSequence(id=entry.id, concept=concept, text=text, spans=tuple(spans), source=source,
+    # Spans are cut from the text only now that they are known not to overlap: at most its length in all.
+    spans = tuple(Span(place.start, place.end, text[place.start:place.end], place.role) for place in places)
+    return ConceptSequence(id=entry.id, concept=concept, text=text, spans=spans, source=source,
                            normalised=text != entry.text)
+
+
+def max_spans() -> int:
+    """Spans one sequence may have: `MAX_SPANS`, or the environment's `INTERP_MAX_SPANS`."""
+    return _limit("spans", MAX_SPANS)
+
+
+def max_text_chars() -> int:
+    """Characters one text may have: `MAX_TEXT_CHARS`, or the environment's `INTERP_MAX_TEXT_CHARS`."""
+    return _limit("text", MAX_TEXT_CHARS)
+
+
+def _limit(field: str, default: int) -> int:
+    variable = LIMIT_VARIABLES[field]
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return default
+    if not re.fullmatch(r"[0-9]{1,15}", value) or int(value) < 1:
+        raise ConceptFileError([f"{variable}={value!r}: give a whole number of at least 1"])
+    return int(value)
+
+
+def _size_problems(item: dict, where: str) -> list[str]:
+    """The text's length and the number of spans against their limits, before anything reads them."""
+    problems = []
+    text, spans = item.get("text"), item.get("spans")
+    if isinstance(text, str) and len(text) > (limit := max_text_chars()):
+        problems.append(f"{where}, field 'text': {len(text):,} characters; at most {limit:,} per text "
+                        f"({LIMIT_VARIABLES['text']} sets the limit)")
+    if isinstance(spans, list) and len(spans) > (limit := max_spans()):
+        problems.append(f"{where}, field 'spans': {len(spans):,} spans; at most {limit:,} per sequence "
+                        f"({LIMIT_VARIABLES['spans']} sets the limit)")
+    return problems
 
 
 def _nfc(text: str) -> str:
@@ -447,71 +527,202 @@ def _text_problems(text: str) -> list[str]:
     return []
 
 
-def _resolve_span(entry: _SpanEntry, given: str, text: str, where: str) -> Span:
-    """Turn a span given by substring (+ occurrence) or by offsets into offsets in `text`.
+class _Place(NamedTuple):
+    """A resolved span before its text is cut out: characters `[start, end)` of the NFC text."""
+
+    number: int
+    start: int
+    end: int
+    role: str | None
+
+
+class _SpanResolver:
+    """Turns the spans of one sequence into character ranges of its NFC text, each in time
+    independent of the text's length: occurrences are searched once per needle
+    (`_Occurrences`), offsets into text that NFC changed are moved in one pass
+    (`_normalised_offsets`), and no span's text is copied before the spans are known not to
+    overlap.
 
     `given` is the text as written and `text` its NFC form: offsets count characters of the
     text as written, and are moved with it when normalisation changes its length.
     """
-    has_offsets = entry.start is not None or entry.end is not None
-    role = None
-    if entry.role is not None:
-        role = _nfc(entry.role)
-        problems = _label_problems(role)
-        if problems:
-            raise ConceptFileError([f"{where}, field 'role': {problem}" for problem in problems])
-    if entry.text is None and not has_offsets:
-        raise ConceptFileError([f"{where}: give 'text' (an exact substring) or 'start' and 'end'"])
-    if has_offsets:
-        start, end = entry.start, entry.end
+
+    def __init__(self, given: str, text: str, entries: Sequence[_SpanEntry], hints: _Hints):
+        self.given, self.text, self.hints = given, text, hints
+        self.occurrences = _Occurrences(text, budget=len(text) + len(entries))
+        offsets = (value for entry in entries for value in (entry.start, entry.end)
+                   if value is not None and value <= len(given))
+        self.moved = None if given == text else _normalised_offsets(given, offsets)
+        self.blanks: tuple[array, array] | None = None
+        self.spent = False
+
+    def resolve(self, entry: _SpanEntry, number: int, where: str) -> _Place | None:
+        """The span's place, a `ConceptFileError`, or None where the search budget was already
+        reported spent for this sequence."""
+        has_offsets = entry.start is not None or entry.end is not None
+        role = None
+        if entry.role is not None:
+            role = _nfc(entry.role)
+            problems = _label_problems(role)
+            if problems:
+                raise ConceptFileError([f"{where}, field 'role': {problem}" for problem in problems])
+        if entry.text is None and not has_offsets:
+            raise ConceptFileError([f"{where}: give 'text' (an exact substring) or 'start' and 'end'"])
+        if has_offsets:
+            return self._by_offsets(entry, number, role, where)
+        return self._by_occurrence(entry, number, role, where)
+
+    def _by_offsets(self, entry: _SpanEntry, number: int, role: str | None, where: str) -> _Place:
+        start, end, given, text = entry.start, entry.end, self.given, self.text
         if start is None or end is None:
             raise ConceptFileError([f"{where}, field '{'end' if end is None else 'start'}': is required with the other offset"])
         if start >= end:
             raise ConceptFileError([f"{where}, field 'end': {end} must be greater than start {start}"])
         if end > len(given):
             raise ConceptFileError([f"{where}, field 'end': {end} is past the end of the text ({len(given)} characters)"])
-        if given != text:
-            start, end = len(_nfc(given[:start])), len(_nfc(given[:end]))
-            if text[start:end] != _nfc(given[entry.start:entry.end]):
+        if self.moved is not None:
+            start, end = self.moved[entry.start], self.moved[entry.end]
+            if start is None or end is None:
                 raise ConceptFileError([
                     f"{where}: characters [{entry.start}, {entry.end}) split a character that Unicode normalisation "
                     f"({TEXT_NORMALISATION}) joins; give the span by its text instead"
                 ])
-        if entry.text is not None and text[start:end] != _nfc(entry.text):
-            raise ConceptFileError([f"{where}, field 'text': {entry.text!r} differs from the text at [{entry.start}, {entry.end}) ({given[entry.start:entry.end]!r})"])
-        if not text[start:end].strip():
+        if entry.text is not None:
+            needle = _nfc(entry.text)
+            if len(needle) != end - start or not text.startswith(needle, start):
+                found = quoted_excerpt(given, entry.start, entry.end)
+                raise ConceptFileError([f"{where}, field 'text': {quoted_excerpt(entry.text)} differs from the text at "
+                                        f"[{entry.start}, {entry.end}) ({found})"])
+        if self._blank(start, end):
             raise ConceptFileError([f"{where}: characters [{entry.start}, {entry.end}) are only whitespace"])
-        return Span(start=start, end=end, text=text[start:end], role=role)
-    needle = _nfc(entry.text)
-    if not needle.strip():
-        raise ConceptFileError([f"{where}, field 'text': is empty"])
-    starts = _occurrences(text, needle)
-    if not starts:
-        note = "" if (needle + text).isascii() else f" (compared after Unicode {TEXT_NORMALISATION} normalisation of both)"
-        raise ConceptFileError([f"{where}, field 'text': {entry.text!r} does not occur in the text{note}{_near_miss(text, needle)}"])
-    if entry.occurrence > len(starts):
+        return _Place(number, start, end, role)
+
+    def _by_occurrence(self, entry: _SpanEntry, number: int, role: str | None, where: str) -> _Place | None:
+        needle, text = _nfc(entry.text), self.text
+        if not needle.strip():
+            raise ConceptFileError([f"{where}, field 'text': is empty"])
+        try:
+            start = self.occurrences.start(needle, entry.occurrence)
+        except _SearchBudgetSpent:
+            if self.spent:
+                return None
+            self.spent = True
+            raise ConceptFileError([
+                f"{where}, field 'occurrence': the spans of this sequence ask to search through more than "
+                f"{self.occurrences.limit:,} occurrences (the text's characters plus one per span); give spans by "
+                "'start' and 'end'"
+            ]) from None
+        if start is not None:
+            return _Place(number, start, start + len(needle), role)
+        count = self.occurrences.count(needle)
+        if not count:
+            note = "" if (needle + text).isascii() else \
+                f" (compared after Unicode {TEXT_NORMALISATION} normalisation of both)"
+            raise ConceptFileError([f"{where}, field 'text': {quoted_excerpt(entry.text)} does not occur in the "
+                                    f"text{note}{self.hints.near_miss(text, needle)}"])
         raise ConceptFileError([
-            f"{where}, field 'occurrence': {entry.occurrence} asked, but {entry.text!r} occurs {len(starts)} time(s)"
+            f"{where}, field 'occurrence': {entry.occurrence} asked, but {quoted_excerpt(entry.text)} occurs "
+            f"{count} time(s)"
         ])
-    start = starts[entry.occurrence - 1]
-    return Span(start=start, end=start + len(needle), text=needle, role=role)
+
+    def _blank(self, start: int, end: int) -> bool:
+        """Whether `text[start:end]` is only whitespace: it lies inside one run of whitespace."""
+        if self.blanks is None:
+            self.blanks = (array("q"), array("q"))
+            for match in _WHITESPACE_RUN.finditer(self.text):
+                self.blanks[0].append(match.start())
+                self.blanks[1].append(match.end())
+        starts, ends = self.blanks
+        run = bisect.bisect_right(starts, start) - 1
+        return run >= 0 and ends[run] >= end
 
 
-def _occurrences(text: str, needle: str) -> list[int]:
-    """Start offsets of `needle` in `text`, overlapping occurrences included."""
-    found, at = [], text.find(needle)
-    while at != -1:
-        found.append(at)
-        at = text.find(needle, at + 1)
-    return found
+_WHITESPACE_RUN = re.compile(r"\s+")
 
 
-def _overlap_problems(spans: list[Span], where: str) -> list[str]:
+class _SearchBudgetSpent(Exception):
+    """The spans of one sequence asked for more occurrence searches than `_Occurrences.limit`."""
+
+
+class _Occurrences:
+    """Where each needle occurs in one text (overlapping occurrences included), searched once per
+    needle and only as far as a span asks: k spans by occurrence of one needle cost one pass over
+    the text, not k. All needles together may step through at most `budget` occurrences (the
+    text's length plus one per span, more than any one needle has), which bounds a file of many
+    different needles, each asked for a late occurrence."""
+
+    def __init__(self, text: str, budget: int):
+        self.text, self.limit, self.budget = text, budget, budget
+        self.found: dict[str, list[int]] = {}
+        self.complete: set[str] = set()
+
+    def start(self, needle: str, occurrence: int) -> int | None:
+        """Where the `occurrence`-th (from 1) occurrence starts, or None when there are fewer."""
+        found = self.found.setdefault(needle, [])
+        while len(found) < occurrence and needle not in self.complete:
+            if self.budget <= 0:
+                raise _SearchBudgetSpent
+            at = self.text.find(needle, found[-1] + 1 if found else 0)
+            if at < 0:
+                self.complete.add(needle)
+            else:
+                found.append(at)
+                self.budget -= 1
+        return found[occurrence - 1] if len(found) >= occurrence else None
+
+    def count(self, needle: str) -> int:
+        """How often a needle that `start` searched to the end occurs."""
+        return len(self.found.get(needle, ()))
+
+
+# Characters of combining class 0 that canonical composition may still join to the character
+# before them: vowel signs and length marks of Indic, Sinhala, Myanmar, Balinese and other
+# scripts, and Hangul medial vowels and final consonants. A test rebuilds the set from
+# `unicodedata`.
+JOINS_PREVIOUS = frozenset(
+    "\u09be\u09d7\u0b3e\u0b56\u0b57\u0bbe\u0bd7\u0cc2\u0cd5\u0cd6\u0d3e\u0d57\u0dcf\u0ddf\u0fb5\u0fb7"
+    "\u102e\u1b35\U00011127\U0001133e\U00011357\U000114b0\U000114ba\U000114bd\U000115af\U00011930"
+    + "".join(map(chr, range(0x1161, 0x1176))) + "".join(map(chr, range(0x11A8, 0x11C3)))
+)
+
+
+def _normalised_offsets(given: str, offsets: Iterable[int]) -> dict[int, int | None]:
+    """Each offset into `given` as an offset into its NFC form, or None where it splits a
+    character (a letter from a mark that normalisation may join to it or reorder).
+
+    NFC never reaches across a position whose character decomposes to a starter (combining
+    class 0) that nothing before it can join (`JOINS_PREVIOUS`): the text between two such
+    positions normalises on its own. So one pass over the sorted offsets moves them all, in
+    time linear in the text, however many spans there are.
+    """
+    moved: dict[int, int | None] = {}
+    position = length = 0
+    for offset in sorted(set(offsets)):
+        if not _is_normalisation_boundary(given, offset):
+            moved[offset] = None
+            continue
+        length += len(_nfc(given[position:offset]))
+        position = offset
+        moved[offset] = length
+    return moved
+
+
+def _is_normalisation_boundary(text: str, offset: int) -> bool:
+    if offset <= 0 or offset >= len(text):
+        return True
+    first = unicodedata.normalize("NFD", text[offset])[0]
+    return unicodedata.combining(first) == 0 and first not in JOINS_PREVIOUS
+
+
+def _overlap_problems(places: list[_Place], text: str, where: str) -> list[str]:
+    """Spans that overlap, each against the one before it in the order of their starts."""
     problems = []
-    ordered = sorted(enumerate(spans, start=1), key=lambda pair: pair[1].start)
-    for (first_number, first), (second_number, second) in zip(ordered, ordered[1:]):
+    ordered = sorted(places, key=lambda place: place.start)
+    for first, second in zip(ordered, ordered[1:]):
         if second.start < first.end:
             problems.append(
-                f"{where}, span {second_number}: {second.text!r} overlaps span {first_number} ({first.text!r})"
+                f"{where}, span {second.number}: {quoted_excerpt(text, second.start, second.end)} overlaps span "
+                f"{first.number} ({quoted_excerpt(text, first.start, first.end)})"
             )
     return problems
+

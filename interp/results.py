@@ -333,10 +333,8 @@ class Results:
         extraction); NaN where causal attention cannot reach (every query before every key)."""
         matrix = self.store.read_span_attention(stage, sequence_id).mean(axis=(0, 1), dtype=np.float64)
         spans = self.aligned(stage, sequence_id).span_tokens
-        for i, queries in enumerate(spans):
-            for j, keys in enumerate(spans):
-                if max(queries) < min(keys):
-                    matrix[i, j] = np.nan
+        last, first = np.array([max(span) for span in spans]), np.array([min(span) for span in spans])
+        matrix[np.less.outer(last, first)] = np.nan
         return matrix
 
 

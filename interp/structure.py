@@ -8,6 +8,12 @@ import numpy as np
 
 from interp.errors import InterpError
 
+# Span × span attention is kept at extraction and drawn in the Structure view for sequences of at
+# most this many spans. It costs layers · heads · spans² numbers to store and spans² cells to draw
+# (500 spans: 105 MB per entry and 19 MB per figure), and a heat map of more spans has cells too
+# small to read or label. Shares, shifts and every other view use all spans, however many.
+MAX_STRUCTURE_SPANS = 32
+
 
 def compute_span_attention(pattern: np.ndarray, span_tokens: Sequence[Sequence[int]]) -> np.ndarray:
     """Mean attention that a query span pays to a key span.

@@ -23,6 +23,7 @@ from interp.extract import PATTERN_KINDS, ExtractionRequest, extract_sequence
 from interp.loader import LoadedStage, free_stage, load_stage
 from interp.plan import StageTask, TaskEntry
 from interp.store import ResultsStore
+from interp.structure import MAX_STRUCTURE_SPANS
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def _extract_entries(store: ResultsStore, task: StageTask, todo: list[TaskEntry]
             item = entry.aligned
             layout = pattern_layout(task.settings.patterns, item)
             writer = store.entry_writer(label, item, loaded.n_layers, loaded.n_heads, layout)
-            request = ExtractionRequest(patterns=layout.kind, window=(layout.start, layout.end), spans=item.span_tokens)
+            structure = item.span_tokens if len(item.span_tokens) <= MAX_STRUCTURE_SPANS else ()
+            request = ExtractionRequest(patterns=layout.kind, window=(layout.start, layout.end), spans=structure)
             try:
                 attention = extract_sequence(loaded, list(item.token_ids), request,
                                              on_patterns=writer.write_layer if layout.kind != "none" else None)

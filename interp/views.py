@@ -25,6 +25,7 @@ from interp.measures import get_measure
 from interp.output import unique_name
 from interp.registries import Registry
 from interp.results import Results
+from interp.structure import MAX_STRUCTURE_SPANS
 from interp.tokens import readable_tokens
 
 Options = Callable[[Results, Mapping[str, Any]], Sequence[Any]]
@@ -407,7 +408,23 @@ register(View(
 
 
 def _several_spans(results: Results) -> list[str]:
-    return [sequence.id for sequence in results.sequences if len(sequence.spans) > 1]
+    """The sequences the Structure view draws: two spans or more, at most `MAX_STRUCTURE_SPANS`."""
+    return [sequence.id for sequence in results.sequences if 1 < len(sequence.spans) <= MAX_STRUCTURE_SPANS]
+
+
+def _too_many_spans(results: Results) -> list[str]:
+    return [sequence.id for sequence in results.sequences if len(sequence.spans) > MAX_STRUCTURE_SPANS]
+
+
+def _too_many_note(results: Results) -> tuple[str, ...]:
+    crowded = _too_many_spans(results)
+    if not crowded:
+        return ()
+    shown = ", ".join(crowded[:3]) + (f" and {len(crowded) - 3} more" if len(crowded) > 3 else "")
+    return (f"{len(crowded)} sequence(s) have more than {MAX_STRUCTURE_SPANS} spans ({shown}): span × span "
+            f"attention is kept and drawn for at most {MAX_STRUCTURE_SPANS} spans, since it grows with the square of "
+            "their number and a map of more is unreadable. Their shares use every span; to see the flow, split the "
+            "sequence or keep fewer spans.",)
 
 
 STRUCTURE_STAGES = 6
@@ -415,6 +432,9 @@ STRUCTURE_STAGES = 6
 
 def _structure(results: Results, sequence: str) -> ViewOutput:
     spans = results.sequence(sequence).spans
+    if len(spans) > MAX_STRUCTURE_SPANS:
+        raise InterpError(f"sequence '{sequence}': {len(spans)} spans; the Structure view draws at most "
+                          f"{MAX_STRUCTURE_SPANS}")
     labels = [span.role or span.text for span in spans]
     picked = trajectory.representative_stages(results.compared_stages, STRUCTURE_STAGES - 1)
     shown = [stage for stage in results.stages if stage == results.reference or stage in picked]
@@ -437,10 +457,10 @@ def _structure(results: Results, sequence: str) -> ViewOutput:
                 difference, labels, f"Change in span → span attention, {stage} − {results.reference}, {sequence}",
                 kind="difference", limit=spread,
             )
-    single = len(results.sequences) - len(_several_spans(results))
+    single = sum(len(item.spans) == 1 for item in results.sequences)
     if single:
         notes += (f"{single} sequence(s) of this run have one span and are not listed here.",)
-    return ViewOutput(figures=output, notes=notes)
+    return ViewOutput(figures=output, notes=notes + _too_many_note(results))
 
 
 register(View(
@@ -451,7 +471,8 @@ register(View(
     _structure, choices=(Choice("sequence", "Sequence", lambda r, c: _several_spans(r), describe=_describe_sequence),),
     columns=2,
     unavailable=lambda results: None if _several_spans(results) else
-    "no sequence of this run has several spans",
+    "no sequence of this run has several spans" if not _too_many_spans(results) else
+    f"no sequence of this run has between 2 and {MAX_STRUCTURE_SPANS} spans; " + _too_many_note(results)[0],
 ))
 
 

@@ -2,6 +2,7 @@
 trained here, then with three real tokenizers (Mistral-7B-v0.1's SentencePiece, Mistral's tekken
 byte-level BPE, SmolLM2's GPT-2-style byte-level BPE)."""
 
+import time
 import unicodedata
 from dataclasses import replace
 
@@ -13,11 +14,15 @@ from hypothesis import strategies as st
 from interp.alignment import (
     EXCLUSION_PRESETS,
     PAPER_EXCLUSIONS,
+    AlignedSequence,
+    align_encoded,
     align_sequence,
     compute_excluded_mask,
     compute_punctuation_mask,
+    compute_span_tokens,
     concept_runs,
     concept_window,
+    encode_text,
     resolve_exclusions,
 )
 from interp.errors import InterpError
@@ -176,6 +181,145 @@ def test_alignment_properties(tokenizer, sequence):
     for index, (start, end) in enumerate(aligned.offsets):
         shared = "".join(sequence.text[max(start, s.start):min(end, s.end)] for s in sequence.spans)
         assert bool(shared.strip()) == bool(aligned.concept_mask[index]), (aligned.tokens[index], sequence.spans)
+
+
+# ---------------------------------------------------------------- against the quadratic alignment
+
+def reference_align_sequence(sequence, tokenizer, text=None, char_shift=0, add_special_tokens=True) -> AlignedSequence:
+    """`align_sequence` as it was before alignment used sorted offsets: every span compared with
+    every token. Kept as the reference the fast version must agree with."""
+    text = sequence.text if text is None else text
+    encoding = tokenizer(text, return_offsets_mapping=True, add_special_tokens=add_special_tokens)
+    token_ids = tuple(int(i) for i in encoding["input_ids"])
+    offsets = tuple((int(s), int(e)) for s, e in encoding["offset_mapping"])
+    tokens = tuple(tokenizer.convert_ids_to_tokens(list(token_ids)))
+    covered = token_texts(tokens)
+    trimmed = [
+        (start, start) if not piece.special and not piece.text.strip() else reference_trim(text, start, end)
+        for piece, (start, end) in zip(covered, offsets)
+    ]
+    span_tokens = []
+    straddling: set[int] = set()
+    for span in sequence.spans:
+        start, end = span.start + char_shift, span.end + char_shift
+        inside = tuple(i for i, (s, e) in enumerate(trimmed) if s < e and max(s, start) < min(e, end))
+        if not inside:
+            raise InterpError(f"sequence '{sequence.id}': span {span.text!r} covers no token of this tokenizer")
+        straddling.update(i for i in inside if trimmed[i][0] < start or trimmed[i][1] > end)
+        span_tokens.append(inside)
+    concept_mask = np.zeros(len(tokens), dtype=bool)
+    for indices in span_tokens:
+        concept_mask[list(indices)] = True
+    bos_id = getattr(tokenizer, "bos_token_id", None)
+    has_bos = bool(token_ids) and bos_id is not None and token_ids[0] == bos_id
+    return AlignedSequence(
+        sequence_id=sequence.id, tokens=tokens, token_ids=token_ids, offsets=offsets, concept_mask=concept_mask,
+        span_tokens=tuple(span_tokens), straddling=tuple(sorted(straddling)), has_bos=has_bos,
+    )
+
+
+def reference_trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+class GivenOffsets:
+    """A tokenizer that answers with the tokens and offsets it was made with, whatever the text:
+    offsets need not grow, may overlap, be empty or reach past the text."""
+
+    bos_token_id = 0
+
+    def __init__(self, tokens, offsets):
+        self.tokens, self.offsets = list(tokens), list(offsets)
+
+    def __call__(self, text, return_offsets_mapping=True, add_special_tokens=True):
+        return {"input_ids": list(range(len(self.tokens))), "offset_mapping": self.offsets}
+
+    def convert_ids_to_tokens(self, ids):
+        return [self.tokens[i] for i in ids]
+
+
+def same_alignment(sequence, tokenizer, **options):
+    """Both alignments of `sequence`, or both refusals with the same message."""
+    try:
+        expected = reference_align_sequence(sequence, tokenizer, **options)
+    except InterpError as error:
+        with pytest.raises(InterpError) as raised:
+            align_sequence(sequence, tokenizer, **options)
+        assert str(raised.value) == str(error)
+        return
+    aligned = align_sequence(sequence, tokenizer, **options)
+    assert aligned.span_tokens == expected.span_tokens
+    assert aligned.straddling == expected.straddling
+    assert aligned.concept_mask.tolist() == expected.concept_mask.tolist()
+    assert (aligned.tokens, aligned.token_ids, aligned.offsets, aligned.has_bos) == \
+        (expected.tokens, expected.token_ids, expected.offsets, expected.has_bos)
+    assert all(type(index) is int for run in aligned.span_tokens for index in run)
+
+
+@st.composite
+def offsets_and_spans(draw):
+    """A text, tokens with any offsets into it (growing, overlapping, empty, out of order) and
+    spans anywhere in it, empty ones included."""
+    text = draw(st.text(alphabet="ab ́\n", min_size=1, max_size=40))
+    size = len(text)
+    count = draw(st.integers(0, 30))
+    tokens = draw(st.lists(st.sampled_from(["a", "ab", "▁a", "▁", " ", "<s>", "b "]), min_size=count, max_size=count))
+    if draw(st.booleans()):  # offsets as a tokenizer makes them: growing with the index
+        cuts = sorted(draw(st.lists(st.integers(0, size), min_size=count + 1, max_size=count + 1)))
+        offsets = list(zip(cuts, cuts[1:]))
+    else:
+        offsets = [tuple(sorted(draw(st.tuples(st.integers(0, size), st.integers(0, size))))) for _ in range(count)]
+    spans = []
+    for _ in range(draw(st.integers(1, 8))):
+        start, end = sorted(draw(st.tuples(st.integers(0, size), st.integers(0, size))))
+        spans.append(Span(start, end, text[start:end]))
+    shift = draw(st.integers(0, 3))
+    return GivenOffsets(tokens, offsets), ConceptSequence("p", "T", text, tuple(spans)), shift
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=offsets_and_spans())
+def test_alignment_matches_the_quadratic_reference_on_random_offsets(case):
+    tokenizer, sequence, shift = case
+    same_alignment(sequence, tokenizer, text=" " * shift + sequence.text, char_shift=shift)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=text_and_spans())
+def test_alignment_matches_the_quadratic_reference_on_a_tokenizer(tokenizer, sequence):
+    same_alignment(sequence, tokenizer)
+
+
+def test_compute_span_tokens_by_hand():
+    ranges = np.array([[0, 0], [0, 3], [4, 9], [4, 6], [10, 12], [2, 11]])
+    spans = np.array([[4, 6], [11, 20], [5, 5], [0, 1]])
+    span_tokens, straddling = compute_span_tokens(ranges, spans)
+    assert span_tokens == ((2, 3, 5), (4,), (), (1,))
+    assert straddling == (1, 2, 4, 5)
+    assert compute_span_tokens(ranges, np.zeros((0, 2), dtype=int)) == ((), ())
+
+
+def test_thousands_of_spans_align_in_time_linear_in_tokens_and_spans(tokenizer):
+    """Alignment of 1,000 spans over 8,000 tokens costs about what tokenizing them does (the
+    legitimate work), not spans × tokens: the quadratic version needed about 8 million comparisons."""
+    sentence = "The licensing authority may revoke a licence if the holder fails to comply. "
+    text = sentence * 500
+    starts = [i * len(sentence) + sentence.index(word) for i in range(500) for word in ("holder", "licence", "authority")]
+    sequence = ConceptSequence("long", "T", text, tuple(Span(s, s + 6, text[s:s + 6]) for s in starts[:1_000]))
+    timings = []
+    for _ in range(3):
+        began = time.perf_counter()
+        encoded = encode_text(tokenizer, text)
+        tokenized = time.perf_counter()
+        aligned = align_encoded(sequence, encoded, tokenizer)
+        timings.append((tokenized - began, time.perf_counter() - tokenized))
+    assert aligned.n_tokens >= 8_000 and len(aligned.span_tokens) == 1_000
+    tokenizing, aligning = min(t for t, _ in timings), min(a for _, a in timings)
+    assert aligning < 5 * tokenizing + 0.2, timings
 
 
 def test_concept_window():

@@ -58,10 +58,34 @@ def test_pattern_blocks_spans_and_the_triangle(case):
     expected = np.stack([compute_span_attention(pattern[h].numpy(), spans) for h in range(4)])
     result = blockwise.span_attention(block, spans, q.device).numpy()
     np.testing.assert_allclose(result, np.nan_to_num(expected, nan=0.0), rtol=1e-5, atol=1e-5)
+    row_at_a_time = blockwise.span_attention(block, spans, q.device, budget_bytes=1).numpy()
+    np.testing.assert_allclose(row_at_a_time, result, rtol=1e-6, atol=1e-7)
     rows, cols = np.tril_indices(37)
     triangle = blockwise.lower_triangle(block, 37, q.device, rows_per_block=8)
     assert triangle.dtype == torch.float16 and triangle.shape == (4, 37 * 38 // 2)
     np.testing.assert_allclose(triangle.float().numpy(), pattern[:, rows, cols].numpy(), atol=1e-3)
+
+
+def test_span_attention_of_hundreds_of_spans_is_three_matrix_products(case):
+    """500 spans, shared and repeated tokens among them, as the per-pair loop computes them; the
+    pattern is formed once per block of query rows, never once per pair of spans."""
+    q, k, v, scale, window = case
+    pattern, _, lse = dense(q, k, v, scale, window)
+    calls = []
+
+    def block(rows, cols):
+        calls.append(rows.numel())
+        return blockwise.pattern_block(q, k, lse, scale, rows, cols, window)
+
+    generator = np.random.default_rng(0)
+    n = q.shape[1]
+    spans = [tuple(sorted(set(generator.integers(0, n, size=generator.integers(1, 4)).tolist()))) for _ in range(500)]
+    result = blockwise.span_attention(block, spans, q.device).numpy()
+    assert result.shape == (4, 500, 500) and sum(calls) == len({p for span in spans for p in span})
+    for h in range(4):
+        for i, j in zip(*generator.integers(0, 500, size=(2, 300))):
+            expected = pattern[h].numpy()[np.ix_(spans[i], spans[j])].sum(axis=1).mean()
+            np.testing.assert_allclose(result[h, i, j], expected, rtol=1e-5, atol=1e-6)
 
 
 def test_bfloat16_inputs_are_summed_in_float32(case):

@@ -1,6 +1,7 @@
 """Parsing at the boundary and the words for validation errors, shared by concept and lineage files."""
 
 import json
+import re
 
 import pytest
 import yaml
@@ -145,6 +146,42 @@ def test_any_text_parses_or_is_one_interp_error(text, fmt):
         parse_document(text, "t", fmt)
     except InterpError as error:
         assert "\n" not in str(error) and str(error).startswith("t: ")
+
+
+@pytest.mark.parametrize("string", ["holder " * 300_000, "\\n" * 1_000_000, "a\\\"" * 600_000])
+def test_a_long_string_is_scanned_in_memory_proportional_to_it(string):
+    """A 2 MB JSON string (plain, or made of escapes) costs its own size to scan, not 140 times it:
+    the token pattern keeps no backtracking state per character or per escape."""
+    import tracemalloc
+
+    content = '[{"text": "' + string + '", "text2": 1}]'
+    tracemalloc.start()
+    try:
+        assert parse_document(content, "long.json", "json") == [{"text": json.loads('"' + string + '"'), "text2": 1}]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * len(content), peak
+
+
+def test_quoted_excerpts_stay_short_whatever_the_text():
+    from interp.boundary import quoted_excerpt
+
+    assert quoted_excerpt("tenant") == "'tenant'" and quoted_excerpt("a'b\n") == repr("a'b\n")
+    assert quoted_excerpt("x" * 500_000) == repr("x" * 60 + "…")
+    assert quoted_excerpt("The tenant shall pay.", 4, 10) == "'tenant'"
+
+
+_OLD_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]', re.DOTALL)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='"\\{}[]:,ab \n', max_size=60))
+def test_json_tokens_are_the_ones_the_backtracking_pattern_found(text):
+    from interp.boundary import _JSON_TOKEN
+
+    assert [(m.start(), m.group()) for m in _JSON_TOKEN.finditer(text)] == \
+        [(m.start(), m.group()) for m in _OLD_JSON_TOKEN.finditer(text)]
 
 
 # ---------------------------------------------------------------- one name rule for the store

@@ -355,6 +355,51 @@ def test_ten_thousand_levels_of_nesting_are_one_line_from_the_command(tmp_path, 
         f"error: {lineage}: line 1: nested more than 32 levels deep; concept and lineage files need four"]
 
 
+def test_validate_applies_the_limits_on_spans_and_text(capsys, tmp_path, monkeypatch):
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps({"set": "t", "sequences": [{"id": "m", "concept": "Role", "text": "holder " * 30,
+                                                           "spans": [{"text": "holder", "occurrence": k} for k in range(1, 31)]}]}))
+    code, out, _ = run(capsys, "concepts", "validate", str(path))
+    assert code == 0 and "1 sequence(s)" in out
+    monkeypatch.setenv("INTERP_MAX_SPANS", "29")
+    code, out, err = run(capsys, "concepts", "validate", str(path))
+    assert code == 2 and out == "" and err == (f"error: {path}: sequence 'm', field 'spans': 30 spans; at most 29 per "
+                                               "sequence (INTERP_MAX_SPANS sets the limit)\n")
+    monkeypatch.setenv("INTERP_MAX_SPANS", "many")
+    monkeypatch.setenv("INTERP_MAX_TEXT_CHARS", "100")
+    code, out, err = run(capsys, "concepts", "validate", str(path))
+    assert code == 2 and err == "error: INTERP_MAX_SPANS='many': give a whole number of at least 1\n"
+    monkeypatch.setenv("INTERP_MAX_SPANS", "30")
+    code, out, err = run(capsys, "concepts", "validate", str(path))
+    assert code == 2 and err == (f"error: {path}: sequence 'm', field 'text': 210 characters; at most 100 per text "
+                                 "(INTERP_MAX_TEXT_CHARS sets the limit)\n")
+
+
+@pytest.mark.slow
+def test_a_ten_megabyte_line_is_refused_when_read_in_memory_proportional_to_it(capsys, tmp_path, tiny_lineage):
+    """`concepts validate` of a one-line 10 MB `.jsonl` peaked at 1.3 GB (a backtracking pattern),
+    and `extract` refused its text only after tokenizing it (38 s, 3 GB): both now refuse it at
+    the text limit, in a few times the file's size."""
+    import tracemalloc
+
+    lineage_file, _ = write_inputs(tmp_path, tiny_lineage, [])
+    path = tmp_path / "line.jsonl"
+    path.write_text(json.dumps({"id": "l", "concept": "Role", "text": "holder " * (10 * 2**20 // 7),
+                                "spans": [{"text": "holder"}]}) + "\n")
+    expected = (f"error: {path}: line 1, sequence 'l', field 'text': 10,485,755 characters; at most 500,000 per text "
+                "(INTERP_MAX_TEXT_CHARS sets the limit)\n")
+    for argv in (["concepts", "validate", str(path)],
+                 ["extract", "--lineage", str(lineage_file), "--concepts", str(path), "--out", str(tmp_path / "o")]):
+        tracemalloc.start()
+        try:
+            code, out, err = run(capsys, *argv)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert code == 2 and err == expected and peak < 8 * path.stat().st_size, (argv[0], peak)
+    assert not (tmp_path / "o").exists()
+
+
 def test_validate_says_when_text_was_normalised(capsys, tmp_path):
     import unicodedata
 
@@ -554,6 +599,25 @@ def test_concepts_generate_writes_a_dataset_that_validates(tmp_path, capsys):
     assert code == 0 and "28 sequence(s)" in printed
     code, _, err = run(capsys, "concepts", "generate", "--out", str(tmp_path / "data.yaml"))
     assert code == 2 and "name it *.jsonl" in err
+
+
+@pytest.mark.parametrize("per_type", ["8001", "20000", "10000000"])
+def test_concepts_generate_refuses_at_once_what_validate_would_refuse(tmp_path, capsys, per_type):
+    """20,000 per type wrote 96 MB that `concepts validate` refused; 10,000,000 grew to a
+    MemoryError after 65 s. Both are one line and exit 2 before anything is generated."""
+    import time
+
+    from interp.demo.dataset import MAX_PER_TYPE
+
+    out = tmp_path / "data.jsonl"
+    began = time.perf_counter()
+    code, printed, err = run(capsys, "concepts", "generate", "--per-type", per_type, "--out", str(out))
+    assert time.perf_counter() - began < 1 and code == 2 and printed == "" and not out.exists()
+    assert err == (f"error: --per-type {per_type}: give at most {MAX_PER_TYPE:,} sequences per concept type; "
+                   "7 × 8,000 fill the 64 MB that `concepts validate` reads from a JSON Lines file\n")
+    help_text = subprocess.run([sys.executable, "-m", "interp", "concepts", "generate", "--help"], cwd=REPO,
+                               capture_output=True, text=True, timeout=60).stdout
+    assert f"at most {MAX_PER_TYPE:,}:" in " ".join(help_text.split())
 
 
 @pytest.mark.slow

@@ -423,6 +423,19 @@ def test_span_structure_figure_annotates_finite_cells():
         span_structure_figure(matrix, ["a", "b"], "x")
 
 
+def test_span_structure_figure_writes_values_in_cells_only_while_they_fit():
+    """Up to `MAX_ANNOTATED_SPANS` spans every finite cell carries its value; beyond, the hover
+    alone does (the cells are too small for numbers, and laying out hundreds took seconds)."""
+    from interp.figures import MAX_ANNOTATED_SPANS
+
+    for size, annotated in ((MAX_ANNOTATED_SPANS, True), (MAX_ANNOTATED_SPANS + 1, False)):
+        matrix = np.tril(np.full((size, size), 0.25))
+        matrix[np.triu_indices(size, 1)] = np.nan
+        fig = span_structure_figure(matrix, [f"s{i}" for i in range(size)], "spans")
+        assert len(fig.layout.annotations) == (size * (size + 1) // 2 if annotated else 0)
+        assert "%{z:.4f}" in fig.data[0].hovertemplate and len(fig.layout.xaxis.ticktext) == size
+
+
 # ---------------------------------------------------------------- snapshots
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "figures"

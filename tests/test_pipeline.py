@@ -99,6 +99,34 @@ def test_a_48k_token_sequence_is_refused_with_the_tokenizer_alone(tiny_lineage, 
     assert time.perf_counter() - began < 30
 
 
+def test_ten_thousand_spans_of_a_too_long_sequence_are_never_aligned(tiny_lineage, tmp_path, monkeypatch):
+    """Lengths of every stage are checked on the tokenizer's ids before any span is aligned: the
+    refusal costs the tokenizing alone, however many spans the sequence has."""
+    from interp.registry import ConceptSequence, Span
+
+    monkeypatch.setattr(loader, "load_stage", lambda *a, **k: pytest.fail("loaded a model for an impossible input"))
+    monkeypatch.setattr(plan, "checkpoint_fingerprint", lambda *a: pytest.fail("hashed the weights first"))
+    monkeypatch.setattr(plan, "align_encoded", lambda *a: pytest.fail("aligned the spans first"))
+    text = "The lessee shall pay the rent within thirty days. " * 1200
+    spans = tuple(Span(start, start + 4, "rent") for start in range(text.index("rent"), len(text), 50))[:10_000]
+    with pytest.raises(InterpError, match=r"sequence 'long': \d+ tokens under stage 'base', longer than the model's context"):
+        extract_lineage(tiny_lineage, [ConceptSequence("long", "Condition", text, spans)], tmp_path / "r",
+                        ExtractionSettings(device="cpu"))
+
+
+def test_every_stage_is_checked_before_the_first_is_aligned(tiny_lineage, tmp_path, monkeypatch):
+    """A context that only the last stage exceeds still refuses before any alignment."""
+    aligned = []
+    real_align = plan.align_encoded
+    monkeypatch.setattr(plan, "align_encoded", lambda *a: aligned.append(a) or real_align(*a))
+    real_config = plan.load_config
+    monkeypatch.setattr(plan, "load_config", lambda stage, *a: {**real_config(stage, *a), "max_position_embeddings": 8}
+                        if stage.label == "ift" else real_config(stage, *a))
+    with pytest.raises(InterpError, match=r"sequence 'lessee-1': \d+ tokens under stage 'ift', longer than the model's context of 8"):
+        extract_lineage(tiny_lineage, TINY_SEQUENCES, tmp_path / "r", ExtractionSettings(device="cpu"))
+    assert aligned == []
+
+
 def test_unknown_input_format_is_refused(tiny_lineage, tmp_path):
     with pytest.raises(InterpError, match="input format 'xml' is unknown; use one of raw, chat"):
         extract_lineage(tiny_lineage, TINY_SEQUENCES, tmp_path / "r", ExtractionSettings(input_format="xml"))

@@ -1,6 +1,7 @@
 """Concept files: loading YAML, JSON and CSV, and one precise line per problem."""
 
 import json
+import time
 import unicodedata
 from pathlib import Path
 
@@ -326,3 +327,242 @@ def test_json_lines_datasets_name_the_line_of_each_problem(tmp_path):
     with pytest.raises(ConceptFileError) as caught:
         load_concept_file(path)
     assert len(caught.value.problems) == 51 and caught.value.problems[-1].endswith("and 30 more problem(s)")
+
+
+# ---------------------------------------------------------------- work proportional to the input
+
+def holder_file(count: int, by: str = "occurrence") -> bytes:
+    """`"holder " × count` with one span per word, by occurrence or by offsets."""
+    spans = ([{"text": "holder", "occurrence": k} for k in range(1, count + 1)] if by == "occurrence"
+             else [{"start": 7 * k, "end": 7 * k + 6} for k in range(count)])
+    return json.dumps({"set": "t", "sequences": [
+        {"id": "h", "concept": "Role", "text": "holder " * count, "spans": spans}]}).encode()
+
+
+def best_time(call, repeat: int = 3) -> float:
+    timings = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        call()
+        timings.append(time.perf_counter() - began)
+    return min(timings)
+
+
+def test_spans_by_occurrence_cost_about_what_spans_by_offsets_do(monkeypatch):
+    """`{"text": "holder", "occurrence": k}` for k = 1..n searches the text once, not n times:
+    n = 20,000 took 44 s when each span searched the whole text again."""
+    monkeypatch.setenv("INTERP_MAX_SPANS", "20000")
+    by_occurrence, by_offsets = holder_file(20_000), holder_file(20_000, "offsets")
+    (sequence,) = parse_concept_bytes(by_occurrence, "o.json").sequences
+    assert len(sequence.spans) == 20_000 and sequence.spans == parse_concept_bytes(by_offsets, "f.json").sequences[0].spans
+    occurrence = best_time(lambda: parse_concept_bytes(by_occurrence, "o.json"))
+    offsets = best_time(lambda: parse_concept_bytes(by_offsets, "f.json"))
+    assert occurrence < 5 * offsets + 0.1, (occurrence, offsets)
+
+
+def test_many_needles_asked_for_late_occurrences_exhaust_one_budget():
+    """Different needles, each asked for an occurrence near the end, would search the text once
+    per needle: the searches of one sequence are bounded by its length, and refused past it."""
+    text = "a" * 20_000
+    spans = [{"text": "a" * length, "occurrence": len(text) - length + 1} for length in range(1, 2_001)]
+    data = json.dumps({"set": "t", "sequences": [{"id": "a", "concept": "Role", "text": text, "spans": spans}]})
+    began = time.perf_counter()
+    problems = problems_of(data, "n.json")
+    assert time.perf_counter() - began < 2
+    assert problems == ["n.json: sequence 'a', span 2, field 'occurrence': the spans of this sequence ask to search "
+                        "through more than 22,000 occurrences (the text's characters plus one per span); give spans by "
+                        "'start' and 'end'"]
+
+
+def test_many_absent_spans_cost_a_few_hints_not_one_each(monkeypatch):
+    """"Did you mean" compares a missing span with every window of its text's words (0.2–0.6 s for
+    a 200,000-character text): a file computes it for its first `MAX_HINTS` missing spans only."""
+    import interp.registry as registry
+
+    compared = []
+    real_near_miss = registry._near_miss
+    monkeypatch.setattr(registry, "_near_miss",
+                        lambda text, needle: compared.append(needle) or real_near_miss(text, needle))
+    text = " ".join(["the lessee shall pay the rent within thirty days"] * 4_000)
+    items = [{"id": f"s-{i}", "concept": "Role", "text": text, "spans": [{"text": "lesee shall"}, {"text": "thrity days"}]}
+             for i in range(20)]
+    problems = problems_of(json.dumps({"set": "t", "sequences": items}), "h.json")
+    assert len(problems) == 40 and len(compared) == registry.MAX_HINTS == 10
+    hinted = [problem for problem in problems if "did you mean" in problem]
+    assert len(hinted) == 10 and hinted[0].endswith("did you mean 'lessee shall'?")
+    compared.clear()
+    problems_of(sequence_yaml(spans=[{"text": "x" * (registry.HINT_SPAN_CHARS + 1)}]))
+    assert compared == []
+
+
+@pytest.mark.parametrize("variable, value, fragment", [
+    ("INTERP_MAX_TEXT_CHARS", "20", "field 'text': 30 characters; at most 20 per text (INTERP_MAX_TEXT_CHARS sets the limit)"),
+    ("INTERP_MAX_SPANS", "1", "field 'spans': 2 spans; at most 1 per sequence (INTERP_MAX_SPANS sets the limit)"),
+])
+def test_limits_on_texts_and_spans_name_file_item_and_field_in_every_format(monkeypatch, tmp_path, variable, value,
+                                                                             fragment):
+    monkeypatch.setenv(variable, value)
+    text = "The tenant shall pay the rent."
+    item = {"id": "s-1", "concept": "Role", "text": text, "spans": [{"text": "tenant"}, {"text": "rent"}]}
+    assert problems_of(sequence_yaml(spans=item["spans"]), "l.yaml") == [f"l.yaml: sequence 's-1', {fragment}"]
+    assert problems_of(json.dumps(item) + "\n", "l.jsonl") == [f"l.jsonl: line 1, sequence 's-1', {fragment}"]
+    rows = "".join(f'{item["id"]},Role,{text},{needle}\n' for needle in ("tenant", "rent"))
+    assert problems_of("id,concept,text,span_text\n" + rows, "l.csv") == [f"l.csv: sequence 's-1', {fragment}"]
+    (tmp_path / "l.json").write_text(sequence_yaml(spans=item["spans"]))
+    with pytest.raises(ConceptFileError) as caught:
+        load_concepts([tmp_path / "l.json"])
+    assert caught.value.problems == [f"{tmp_path / 'l.json'}: sequence 's-1', {fragment}"]
+
+
+def test_default_limits_and_a_bad_setting():
+    from interp.errors import InterpError
+    from interp.registry import MAX_SPANS, MAX_TEXT_CHARS, max_spans, max_text_chars
+
+    assert (max_spans(), max_text_chars()) == (MAX_SPANS, MAX_TEXT_CHARS) == (10_000, 500_000)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INTERP_MAX_SPANS", "ten")
+        with pytest.raises(InterpError, match=r"^INTERP_MAX_SPANS='ten': give a whole number of at least 1$"):
+            parse_concept_bytes(sequence_yaml().encode(), "x.yaml")
+        patch.setenv("INTERP_MAX_SPANS", "0")
+        with pytest.raises(InterpError, match="INTERP_MAX_SPANS='0'"):
+            max_spans()
+
+
+def test_a_text_past_the_limit_is_refused_before_its_spans_are_read(monkeypatch):
+    monkeypatch.setenv("INTERP_MAX_TEXT_CHARS", "100000")
+    text = "holder " * 300_000
+    spans = [{"text": "holder", "occurrence": 300_000}, {"start": 0, "end": 6, "text": "x" * 10}]
+    began = time.perf_counter()
+    problems = problems_of(json.dumps({"set": "t", "sequences": [{"id": "b", "concept": "R", "text": text,
+                                                                   "spans": spans}]}), "b.json")
+    assert problems == ["b.json: sequence 'b', field 'text': 2,100,000 characters; at most 100,000 per text "
+                        "(INTERP_MAX_TEXT_CHARS sets the limit)"]
+    assert time.perf_counter() - began < 2
+
+
+def test_overlaps_of_spans_as_long_as_the_text_copy_nothing_and_are_named_by_their_number():
+    """Two thousand spans over the whole of a long text: the overlap is found from the offsets
+    alone (no span's text is cut out, 600 MB here), in the memory that reading as many spans
+    that do not overlap takes, and each message stays short."""
+    import tracemalloc
+
+    text = "The tenant shall pay the rent. " * 10_000
+    sentence = len("The tenant shall pay the rent. ")
+
+    def peak_of(spans):
+        data = json.dumps({"set": "t", "sequences": [{"id": "o", "concept": "R", "text": text, "spans": spans}]})
+        tracemalloc.start()
+        try:
+            try:
+                parse_concept_bytes(data.encode(), "o.json")
+            except ConceptFileError as error:
+                problems = error.problems
+            else:
+                problems = []
+            return tracemalloc.get_traced_memory()[1], problems
+        finally:
+            tracemalloc.stop()
+
+    legitimate, none = peak_of([{"start": sentence * k, "end": sentence * k + 10} for k in range(2_000)])
+    overlapping, problems = peak_of([{"start": 0, "end": len(text) - k} for k in range(2_000)])
+    assert none == [] and len(problems) == 1_999 and overlapping < 3 * legitimate, (overlapping, legitimate)
+    assert problems[0] == ("o.json: sequence 'o', span 2: 'The tenant shall pay the rent. The tenant shall pay the rent…' "
+                           "overlaps span 1 ('The tenant shall pay the rent. The tenant shall pay the rent…')")
+    numbered = problems_of(sequence_yaml(spans=[{"text": "landlord"}, {"text": "tenant shall"}, {"text": "shall pay"}]))
+    assert numbered[1] == "x.yaml: sequence 's-1', span 3: 'shall pay' overlaps span 2 ('tenant shall')"
+
+
+def test_blank_spans_by_offsets_are_found_without_scanning_them():
+    text = "x" + " " * 200_000 + "y"
+    spans = [{"start": 1, "end": 200_001 - k} for k in range(3)] + [{"start": 0, "end": 2}]
+    problems = problems_of(json.dumps({"set": "t", "sequences": [{"id": "w", "concept": "R", "text": text,
+                                                                   "spans": spans}]}), "w.json")
+    assert problems[:3] == [f"w.json: sequence 'w', span {n + 1}: characters [1, {200_001 - n}) are only whitespace"
+                            for n in range(3)]
+
+
+def test_characters_that_join_the_one_before_them_are_the_ones_unicodedata_says():
+    """`JOINS_PREVIOUS`: every character of combining class 0 that is the second of a canonical
+    pair, and the Hangul vowels and final consonants that compose by rule."""
+    import sys
+
+    from interp.registry import JOINS_PREVIOUS
+
+    second = set()
+    for code in range(sys.maxunicode + 1):
+        decomposition = unicodedata.decomposition(chr(code))
+        if decomposition and not decomposition.startswith("<") and len(decomposition.split()) == 2:
+            joined = chr(int(decomposition.split()[1], 16))
+            if unicodedata.combining(joined) == 0:
+                second.add(joined)
+    hangul = {c for c in JOINS_PREVIOUS if 0x1100 <= ord(c) <= 0x11FF}
+    assert JOINS_PREVIOUS - hangul == second
+    assert all(len(unicodedata.normalize("NFC", ("\u1100" if ord(c) < 0x11A8 else "\uac00") + c)) == 1 for c in hangul)
+    assert len(hangul) == 21 + 27
+
+
+TRICKY = ["e", "x", " ", "\u0301", "\u0327", "\u0f71", "\u0f72", "\u0f73", "\u1100", "\u1161", "\u11a8", "\uac00",
+          "\u0cbf", "\u0cc2", "\u0cd5", "\u212b", "A", "\u030a", "\u0344"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.lists(st.sampled_from(TRICKY), min_size=1, max_size=14).map("".join),
+       offsets=st.lists(st.integers(0, 14), max_size=6))
+def test_offsets_move_with_normalisation_as_the_prefix_they_end(text, offsets):
+    """Where an offset is a boundary, its place in the NFC text is the length of the NFC of the
+    text before it, and the text after it normalises on its own."""
+    from interp.registry import _normalised_offsets
+
+    offsets = [offset for offset in offsets if offset <= len(text)]
+    moved = _normalised_offsets(text, offsets)
+    whole = unicodedata.normalize("NFC", text)
+    for offset in offsets:
+        if moved[offset] is not None:
+            before, after = (unicodedata.normalize("NFC", part) for part in (text[:offset], text[offset:]))
+            assert moved[offset] == len(before) and before + after == whole
+
+
+def test_offsets_into_nfd_text_cost_one_pass_however_many_spans():
+    """Ten thousand offsets into decomposed text move with normalisation at about the cost of
+    offsets into text that needs none (each used to normalise the whole text before it)."""
+    unit = unicodedata.normalize("NFD", "créance échue ")
+    assert len(unit) == 16
+    spans = [{"start": 16 * k, "end": 16 * k + 8} for k in range(10_000)]
+
+    def data(text):
+        return json.dumps({"set": "t", "sequences": [{"id": "d", "concept": "R", "text": text, "spans": spans}]}).encode()
+
+    decomposed, plain = data(unit * 20_000), data("creance  echue  " * 20_000)
+    (sequence,) = parse_concept_bytes(decomposed, "d.json").sequences
+    assert [s.text for s in sequence.spans[:2]] == ["créance", "créance"] and sequence.spans[1].start == 14
+    normalised_time = best_time(lambda: parse_concept_bytes(decomposed, "d.json"))
+    plain_time = best_time(lambda: parse_concept_bytes(plain, "a.json"))
+    assert normalised_time < 5 * plain_time + 0.1, (normalised_time, plain_time)
+    problems = problems_of(concept_item_yaml(text=unit, spans=[{"start": 0, "end": 3}]), "s.yaml")
+    assert problems == ["s.yaml: sequence 's-1', span 1: characters [0, 3) split a character that Unicode "
+                        "normalisation (NFC) joins; give the span by its text instead"]
+
+
+@pytest.mark.parametrize("separator, second_line", [
+    ("\u2028", None), ("\u2029", None),
+    ("\u0085", "line 2, sequence 'a-2', field 'source': contains the control character U+0085 at character 4"),
+    *[(raw, "line 2: not valid JSON (Invalid control character at") for raw in "\x0b\x0c\x1c\x1d\x1e\r"],
+])
+def test_json_lines_end_at_newlines_only(tmp_path, separator, second_line):
+    """Characters that `str.splitlines()` takes for line ends, raw inside a JSON string (valid JSON
+    from U+0085 up), split no line: every later line keeps its number. "\r\n" ends a line."""
+    good = {"id": "a-1", "concept": "Role", "text": "The tenant shall pay.", "spans": [{"text": "tenant"}]}
+    inner = json.dumps({**good, "id": "a-2", "source": "page|2"}).replace("|", separator)  # json.dumps would escape it
+    bad = json.dumps({**good, "id": "a-3", "spans": [{"text": "landlord"}]})
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(f"{json.dumps(good)}\r\n{inner}\r\n{bad}\n".encode())
+    with pytest.raises(ConceptFileError) as caught:
+        load_concept_file(path)
+    last = f"{path}: line 3, sequence 'a-3', span 1, field 'text': 'landlord' does not occur in the text"
+    if second_line is None:
+        assert caught.value.problems == [last]
+        path.write_bytes(f"{json.dumps(good)}\r\n{inner}\n".encode())
+        assert [s.source for s in load_concept_file(path).sequences] == ["", f"page{separator}2"]
+    else:
+        first, *rest = caught.value.problems
+        assert first.startswith(f"{path}: {second_line}") and rest == [last]

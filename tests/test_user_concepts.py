@@ -121,6 +121,18 @@ def test_every_refusal_is_one_line_naming_the_file(tmp_path, name, data, fragmen
     assert files_in(tmp_path) == []
 
 
+def test_upload_applies_the_limits_on_spans_and_text(tmp_path, monkeypatch):
+    """The app's upload reads through the same loader: a sequence past a limit is refused in one
+    line naming the file, the sequence and the field, and nothing is written."""
+    monkeypatch.setenv("INTERP_MAX_TEXT_CHARS", "10")
+    with pytest.raises(ConceptFileError) as caught:
+        save_upload("long.yaml", GOOD, tmp_path)
+    text = "The tenant shall pay the rent unless the court orders otherwise."
+    assert caught.value.problems == [f"long.yaml: sequence 'my-condition', field 'text': {len(text)} characters; at most "
+                                     "10 per text (INTERP_MAX_TEXT_CHARS sets the limit)"]
+    assert files_in(tmp_path) == []
+
+
 def test_upload_refuses_ids_of_other_sets(tmp_path):
     save_upload("first.yaml", GOOD, tmp_path)
     taken = {"my-condition", "definiendum"}  # what the app passes: every set's ids

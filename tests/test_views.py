@@ -89,6 +89,42 @@ def test_structure_needs_several_spans(results):
     assert set(output.figures) == {"base", "cpt", "ift", "cpt-minus-base", "ift-minus-base"}
 
 
+def test_span_attention_is_kept_and_drawn_up_to_a_bound_of_spans(tiny_lineage, tmp_path):
+    """A sequence with more spans than `MAX_STRUCTURE_SPANS` keeps its shares but no span × span
+    attention (it grows with the square of the spans), and the Structure view says why it is absent."""
+    from interp.pipeline import extract_lineage
+    from interp.registry import ConceptSequence, Span
+    from interp.settings import ExtractionSettings
+    from interp.store import ResultsStore
+    from interp.structure import MAX_STRUCTURE_SPANS
+    from tests.conftest import TINY_SEQUENCES
+
+    text = "The tenant shall pay the rent. " * (MAX_STRUCTURE_SPANS + 1)
+    starts = [i for i in range(len(text)) if text.startswith("rent", i)]
+    crowded = ConceptSequence("crowded", "Condition", text, tuple(Span(i, i + 4, "rent") for i in starts))
+    assert len(crowded.spans) == MAX_STRUCTURE_SPANS + 1
+    bounded = ConceptSequence("bounded", "Condition", text, crowded.spans[:MAX_STRUCTURE_SPANS])
+    out = tmp_path / "run"
+    extract_lineage(tiny_lineage, [crowded, bounded, TINY_SEQUENCES[1]], out,
+                    ExtractionSettings(device="cpu", patterns="none"))
+    store = ResultsStore(out)
+    assert "spans" not in store.read_record("base", "crowded").digests
+    assert store.read_span_attention("base", "bounded").shape == (2, 4, MAX_STRUCTURE_SPANS, MAX_STRUCTURE_SPANS)
+    results = Results(out)
+    assert np.isfinite(results.statistics("crowded", "cpt").mean)
+    view = views.get_view("structure")
+    assert view.choices[0].options(results, {}) == ["bounded", "seller-1"]
+    output = view.compute(results, sequence="seller-1")
+    assert any(note.startswith(f"1 sequence(s) have more than {MAX_STRUCTURE_SPANS} spans (crowded): span × span "
+                               "attention is kept and drawn") for note in output.notes)
+    with pytest.raises(InterpError, match=f"sequence 'crowded': {MAX_STRUCTURE_SPANS + 1} spans; the Structure view"):
+        view.compute(results, sequence="crowded")
+    alone = tmp_path / "alone"
+    extract_lineage(tiny_lineage, [crowded], alone, ExtractionSettings(device="cpu", patterns="none"))
+    reason = view.unavailable(Results(alone))
+    assert reason.startswith(f"no sequence of this run has between 2 and {MAX_STRUCTURE_SPANS} spans; 1 sequence(s)")
+
+
 def test_bundle_names_every_view(results):
     figures, tables = views.bundle_contents(results)
     assert {"overview-statistics", "overview-mean-share", "overview-shares", "overview-provenance",
