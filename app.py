@@ -13,11 +13,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from interp.core.errors import InterpError
 from interp.demo import DEMO_NOTICE
-from interp.errors import InterpError
-from interp.lineage import Lineage
-from interp.paths import shown_results_folder
-from interp.store import ResultsStore
+from interp.models.lineage import Lineage
+from interp.store.folder import ResultsStore
+from interp.store.locations import shown_results_folder
 from ui.concepts import render_concepts_page
 from ui.results import open_results, render_page_picker, render_view, results_version
 from ui.run import auto_open_demo, render_no_results, results_match_sidebar, start_run

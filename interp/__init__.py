@@ -9,33 +9,20 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from interp.core.provenance import __version__ as __version__
 
 _HOMES = {
-    "interp.errors": ("InterpError",),
-    "interp.registry": ("ConceptSequence", "ConceptSet", "Span", "load_concept_file", "load_concepts"),
-    "interp.alignment": ("AlignedSequence", "align_sequence", "compute_excluded_mask", "concept_runs"),
-    "interp.tokens": ("readable_tokens", "token_texts"),
-    "interp.packaged": ("ensure_packaged",),
-    "interp.statistics": (
-        "ControlComparison", "LayerProfile", "ShiftStatistics", "compare_with_controls", "compute_bootstrap_ci",
-        "compute_layer_profile", "compute_share", "compute_shift", "compute_shift_statistics",
-    ),
-    "interp.lineage": ("Stage", "Lineage", "load_lineage", "list_presets"),
-    "interp.settings": ("ExtractionSettings",),
-    "interp.loader": ("LoadedStage", "load_stage", "free_stage"),
-    "interp.extract": ("SequenceAttention", "extract_sequence"),
-    "interp.tiny": ("build_tiny_mistral",),
-    "interp.pipeline": ("extract_lineage",),
-    "interp.executors": ("EXECUTORS", "ExecutorOptions", "get_executor"),
-    "interp.shards": ("Shard", "parse_shard"),
-    "interp.merge": ("merge_shards",),
-    "interp.store": ("ResultsStore", "unpack_lower_triangle"),
-    "interp.results": ("Results", "Selection"),
-    "interp.report": ("report_table", "shares_table"),
-    "interp.trajectory": ("trajectory_table", "training_step"),
-    "interp.views": ("VIEWS", "View", "get_view"),
-    "interp.export": ("export_run",),
+    "interp.core.errors": ("InterpError",),
+    "interp.concepts.files": ("ConceptSequence", "ConceptSet", "Span", "load_concept_file", "load_concepts"),
+    "interp.concepts.alignment": ("AlignedSequence", "align_sequence"),
+    "interp.models.lineage": ("Stage", "Lineage", "load_lineage", "list_presets"),
+    "interp.extraction.settings": ("ExtractionSettings",),
+    "interp.extraction.pipeline": ("extract_lineage",),
+    "interp.analysis.results": ("Results", "Selection"),
+    "interp.analysis.shift_statistics": ("compute_shift_statistics",),
+    "interp.analysis.tables": ("report_table", "shares_table"),
+    "interp.views.framework": ("VIEWS", "get_view"),
+    "interp.export.bundle": ("export_run",),
 }
 _LAZY = {name: module for module, names in _HOMES.items() for name in names}
 

@@ -101,9 +101,9 @@ def refuse_long(folder: Path) -> None:
 
 
 def align(folder: Path) -> None:
-    from interp.alignment import align_sequence
-    from interp.registry import ConceptSequence, Span
-    from interp.tokenizer import load_tokenizer
+    from interp.concepts.alignment import align_sequence
+    from interp.concepts.files import ConceptSequence, Span
+    from interp.models.tokenizers import load_tokenizer
 
     tokenizer = load_tokenizer(str(_demo_stage("base")))
     sentence = "The lessee shall pay the rent within thirty days. "
@@ -134,7 +134,7 @@ def validate_occurrence(folder: Path) -> None:
 
 def extract_spans(folder: Path) -> None:
     from interp import views
-    from interp.results import Results
+    from interp.analysis.results import Results
 
     for count in (500, 32):
         path = concept_file(folder / f"spans-{count}.json", "holder " * count,
@@ -162,9 +162,9 @@ def extract_spans(folder: Path) -> None:
 def span_attention_cost(folder: Path) -> None:
     """`extract_sequence` on the demo's base stage over 500 single-word spans and over one, the
     span × span attention computed for all of them (the bound on what is stored aside)."""
-    from interp.extract import ExtractionRequest, extract_sequence
-    from interp.lineage import Stage
-    from interp.loader import free_stage, load_stage
+    from interp.extraction.extract import ExtractionRequest, extract_sequence
+    from interp.models.lineage import Stage
+    from interp.models.loader import free_stage, load_stage
 
     loaded = load_stage(Stage("base", str(_demo_stage("base"))), device="cpu", dtype="float32")
     try:
@@ -199,8 +199,8 @@ def generate(folder: Path) -> None:
 
 
 def _demo_stage(label: str) -> Path:
-    from interp.lineage import load_lineage
-    from interp.checkpoints import resolve_lineage_models
+    from interp.models.checkpoints import resolve_lineage_models
+    from interp.models.lineage import load_lineage
 
     lineage = resolve_lineage_models(load_lineage("demo"))
     return Path(next(stage.model for stage in lineage.stages if stage.label == label))

@@ -68,7 +68,7 @@ def other_choices(view, results, first: dict) -> dict:
 
 def time_views(run: Path) -> None:
     from interp import views
-    from interp.results import Results, Selection
+    from interp.analysis.results import Results, Selection
 
     print(f"\n{'view':<18} {'first s':>8} {'next s':>8}  (next: another {'sequence, stage or type'})")
     worst = 0.0

@@ -17,8 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from interp.alignment import parse_exclusions  # noqa: E402
-from interp.results import Results, Selection  # noqa: E402
+from interp.analysis.exclusions import parse_exclusions  # noqa: E402
+from interp.analysis.results import Results, Selection  # noqa: E402
 
 
 def main() -> int:

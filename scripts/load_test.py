@@ -45,13 +45,13 @@ def prepare_home(home: Path, cold: bool) -> tuple[Path, dict[str, int]]:
     """Build the demo if needed, make its run in `home` unless `cold`; the run folder and the
     number of charts each view shows first (from the view registry, as the app draws them)."""
     from interp import views
+    from interp.analysis.results import Results
+    from interp.concepts.files import all_sequences, builtin_concepts_dir, load_concepts
     from interp.demo import ensure_demo
-    from interp.lineage import load_lineage
-    from interp.paths import app_run_folder, builtin_concepts_dir
-    from interp.pipeline import extract_lineage
-    from interp.registry import all_sequences, load_concepts
-    from interp.results import Results
-    from interp.settings import ExtractionSettings
+    from interp.extraction.pipeline import extract_lineage
+    from interp.extraction.settings import ExtractionSettings
+    from interp.models.lineage import load_lineage
+    from interp.store.locations import app_run_folder
 
     ensure_demo(progress=True)
     os.environ["INTERP_HOME"] = str(home)

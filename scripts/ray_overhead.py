@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from interp.lineage import load_lineage  # noqa: E402
-from interp.pipeline import extract_lineage  # noqa: E402
-from interp.registry import all_sequences, load_concepts  # noqa: E402
-from interp.settings import ExtractionSettings  # noqa: E402
-from interp.store import ResultsStore  # noqa: E402
+from interp.concepts.files import all_sequences, load_concepts  # noqa: E402
+from interp.extraction.pipeline import extract_lineage  # noqa: E402
+from interp.extraction.settings import ExtractionSettings  # noqa: E402
+from interp.models.lineage import load_lineage  # noqa: E402
+from interp.store.folder import ResultsStore  # noqa: E402
 
 
 def timed(run) -> float:

@@ -7,8 +7,7 @@ import socket
 
 import pytest
 
-from interp.tiny import build_tiny_mistral
-from interp.tokenizer import train_tokenizer
+from interp.models.tiny import build_tiny_mistral, train_tokenizer
 
 pytest_plugins = ["tests.demo_fixtures", "tests.packaged_fixtures"]
 
@@ -77,8 +76,8 @@ def tiny_checkpoint_other(tmp_path_factory, legal_tokenizer):
 @pytest.fixture(scope="session")
 def tiny_loaded(tiny_checkpoint):
     """`tiny_checkpoint` loaded on the CPU in float32 through the project's loader."""
-    from interp.lineage import Stage
-    from interp.loader import free_stage, load_stage
+    from interp.models.lineage import Stage
+    from interp.models.loader import free_stage, load_stage
 
     loaded = load_stage(Stage(label="base", model=str(tiny_checkpoint)), device="cpu", dtype="float32")
     yield loaded
@@ -87,7 +86,7 @@ def tiny_loaded(tiny_checkpoint):
 
 def concept(sequence_id: str, text: str, *needles: str, concept_type: str = "Condition"):
     """A concept sequence whose spans are the first occurrences of `needles` in `text`."""
-    from interp.registry import ConceptSequence, Span
+    from interp.concepts.files import ConceptSequence, Span
 
     spans = tuple(Span(text.index(n), text.index(n) + len(n), n) for n in needles)
     return ConceptSequence(sequence_id, concept_type, text, spans, "tests")
@@ -112,7 +111,7 @@ def third_checkpoint(tmp_path_factory, legal_tokenizer):
 @pytest.fixture(scope="session")
 def tiny_lineage(tiny_checkpoint, tiny_checkpoint_other, third_checkpoint):
     """base → cpt → ift, three tiny local checkpoints of one architecture."""
-    from interp.lineage import Lineage, Stage
+    from interp.models.lineage import Lineage, Stage
 
     return Lineage("tiny", (
         Stage("base", str(tiny_checkpoint)), Stage("cpt", str(tiny_checkpoint_other)), Stage("ift", str(third_checkpoint)),
@@ -125,8 +124,8 @@ def tiny_run(tmp_path_factory, tiny_lineage):
 
     Read-only for the tests that use it; a test that changes a results folder copies it first.
     """
-    from interp.pipeline import extract_lineage
-    from interp.settings import ExtractionSettings
+    from interp.extraction.pipeline import extract_lineage
+    from interp.extraction.settings import ExtractionSettings
 
     out = tmp_path_factory.mktemp("results") / "run"
     messages = []

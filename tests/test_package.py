@@ -46,7 +46,7 @@ def test_reading_results_imports_no_torch():
     import subprocess
     import sys
 
-    modules = "interp.store, interp.results, interp.report, interp.views, interp.figures, interp.export, interp.cli"
+    modules = "interp.store.folder, interp.analysis.results, interp.analysis.tables, interp.views.catalogue, interp.views.figures, interp.export.bundle, interp.cli.main"
     script = f"import sys, {modules}; print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                             cwd=PACKAGE.parent)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interp.statistics import compute_shift_statistics, load_share_matrix
+from interp.analysis.shift_statistics import compute_shift_statistics, load_share_matrix
 
 PAPER_SHARES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "paper-shares"
 if not PAPER_SHARES.is_dir():

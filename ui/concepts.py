@@ -10,20 +10,31 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from interp.alignment import align_sequence, format_marked_tokens
-from interp.checkpoints import check_checkpoint
-from interp.errors import InterpError
-from interp.lineage import Lineage, is_demo_model
-from interp.registry import CONCEPT_SUFFIXES, ConceptFileError, ConceptSequence, parse_concept_bytes
-from interp.tokenizer import load_tokenizer
-from interp.user_concepts import (
+from interp.concepts.alignment import align_sequence, format_marked_tokens
+from interp.concepts.files import (
+    CONCEPT_SUFFIXES,
+    ConceptFileError,
+    ConceptSequence,
+    parse_concept_bytes,
+)
+from interp.concepts.user_sets import (
     delete_user_set,
     list_user_sets,
     restore_user_set,
     save_authored_sequence,
     save_upload,
 )
-from ui.state import concept_set_options, may_write_concepts, sign_in_configured, taken_ids, user_folder
+from interp.core.errors import InterpError
+from interp.models.checkpoints import check_checkpoint
+from interp.models.lineage import Lineage, is_demo_model
+from interp.models.tokenizers import load_tokenizer
+from ui.state import (
+    concept_set_options,
+    may_write_concepts,
+    sign_in_configured,
+    taken_ids,
+    user_folder,
+)
 from ui.widgets import literal
 
 SPAN_COLUMNS = ["text", "occurrence", "role"]

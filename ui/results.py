@@ -1,4 +1,4 @@
-"""The result views of the app, drawn from the view registry of `interp.views`.
+"""The result views of the app, drawn from the view registry of `interp.views.catalogue`.
 
 One generic renderer serves every registered view: a widget per choice, then the view's headline
 numbers, notes, figures and tables with their downloads. A run's `Results` is opened once per
@@ -15,16 +15,23 @@ from pathlib import Path
 import streamlit as st
 
 from interp import views
-from interp.errors import InterpError
-from interp.export import IMAGE_FORMATS, ExportProgress, bundle_file_name, chromium_found, export_run, table_bytes
-from interp.report import SIGNED_COLUMNS
-from interp.results import Results, Selection
-from interp.store import ResultsStore
+from interp.analysis.results import Results, Selection
+from interp.analysis.tables import SIGNED_COLUMNS
+from interp.core.errors import InterpError
+from interp.export.bundle import (
+    IMAGE_FORMATS,
+    ExportProgress,
+    bundle_file_name,
+    chromium_found,
+    export_run,
+    table_bytes,
+)
+from interp.store.folder import ResultsStore
 from ui.widgets import render_figure, render_table
 
 PAGES = {**{name: view.label for name, view in views.VIEWS.items()}, "concepts": "Concepts"}
 BUNDLE_IMAGES = {"HTML figures and tables (seconds)": (), "HTML, PNG, SVG and PDF figures": IMAGE_FORMATS}
-# Label → (style, width) of `interp.styles`.
+# Label → (style, width) of `interp.export.styles`.
 BUNDLE_STYLES = {"Screen (as shown here)": ("screen", None), "Paper, column width (3.5 in)": ("paper", "column"),
                  "Paper, page width (7 in)": ("paper", "page")}
 

@@ -14,23 +14,30 @@ from pathlib import Path
 
 import streamlit as st
 
+from interp.core.errors import InterpError
+from interp.core.locks import FolderBusy, is_locked
 from interp.demo import demo_is_built, ensure_demo
-from interp.errors import InterpError
-from interp.lineage import Lineage, Stage
-from interp.locks import FolderBusy, is_locked
-from interp.paths import app_run_folder, runs_dir
-from interp.settings import ExtractionSettings
-from interp.store import ResultsStore
-from ui.state import SOURCE_RUN, default_sets, remember_run, selected_sequences, selection_key, selection_problems
+from interp.extraction.settings import ExtractionSettings
+from interp.models.lineage import Lineage, Stage
+from interp.store.folder import ResultsStore
+from interp.store.locations import app_run_folder, runs_dir
+from ui.state import (
+    SOURCE_RUN,
+    default_sets,
+    remember_run,
+    selected_sequences,
+    selection_key,
+    selection_problems,
+)
 
-LOCK_FILE = ".lock"  # the lock `interp.pipeline.extract_lineage` holds while it writes a folder
+LOCK_FILE = ".lock"  # the lock `interp.extraction.pipeline.extract_lineage` holds while it writes a folder
 WAIT_LIMIT_S = 3600
 
 
 @st.cache_resource(max_entries=1, show_spinner="Loading the checkpoint …")
 def cached_stage(model: str, revision: str | None, device: str, dtype: str, device_map: str | None, trust: bool):
     """One checkpoint in memory per process; loading the next one evicts it."""
-    from interp.loader import load_stage
+    from interp.models.loader import load_stage
 
     return load_stage(Stage("stage", model, revision), device=device, dtype=dtype, device_map=device_map,
                       trust_remote_code=trust)
@@ -64,7 +71,9 @@ def start_run(lineage: Lineage) -> None:
     When another session is writing the same folder, wait for it, then run again: its entries
     are then cached, so this finishes at once with the same results.
     """
-    from interp.pipeline import extract_lineage  # torch and transformers load here, not before
+    from interp.extraction.pipeline import (
+        extract_lineage,  # torch and transformers load here, not before
+    )
 
     problems = selection_problems()
     if problems:
@@ -108,8 +117,8 @@ def check_models_here(lineage: Lineage) -> None:
     """The app runs models that are on this machine: a local folder, the demo, or a hub model in the
     local Hugging Face cache. It refuses the rest at once, instead of failing after a download
     attempt; the command line (on a GPU machine) can fetch them."""
-    from interp.checkpoints import hub_model_cached, is_local_model
-    from interp.lineage import is_demo_model
+    from interp.models.checkpoints import hub_model_cached, is_local_model
+    from interp.models.lineage import is_demo_model
 
     for stage in lineage.stages:
         if not (is_demo_model(stage.model) or is_local_model(stage.model) or hub_model_cached(stage.model, stage.revision)):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from interp.alignment import EXCLUSION_PRESETS, FIRST_POSITION_RULES
-from interp.errors import InterpError
-from interp.lineage import Lineage, list_presets, load_lineage, parse_lineage
-from interp.measures import MEASURES
-from interp.paths import RESULTS_ROOTS_VARIABLE, results_roots
+from interp.analysis.exclusions import EXCLUSION_PRESETS, FIRST_POSITION_RULES
+from interp.analysis.measures import MEASURES
+from interp.core.errors import InterpError
+from interp.models.lineage import Lineage, list_presets, load_lineage, parse_lineage
+from interp.store.locations import RESULTS_ROOTS_VARIABLE, results_roots
 from ui.state import (
     SOURCE_RUN,
     bind_to_address,

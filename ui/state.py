@@ -19,12 +19,24 @@ from pathlib import Path
 
 import streamlit as st
 
-from interp.alignment import parse_exclusions
-from interp.measures import MEASURES
-from interp.paths import builtin_concepts_dir, resolve_results_folder, runs_dir, user_concepts_dir
-from interp.registry import ConceptFileError, ConceptSequence, ConceptSet, all_sequences
-from interp.results import Selection
-from interp.user_concepts import file_identity, list_other_files, list_user_files, load_user_set, user_key
+from interp.analysis.exclusions import parse_exclusions
+from interp.analysis.measures import MEASURES
+from interp.analysis.results import Selection
+from interp.concepts.files import (
+    ConceptFileError,
+    ConceptSequence,
+    ConceptSet,
+    all_sequences,
+    builtin_concepts_dir,
+)
+from interp.concepts.user_sets import (
+    file_identity,
+    list_other_files,
+    list_user_files,
+    load_user_set,
+    user_key,
+)
+from interp.store.locations import resolve_results_folder, runs_dir, user_concepts_dir
 from interp.views import choice_text
 
 SOURCE_RUN = "a run of a lineage"
@@ -77,7 +89,7 @@ def remembered_sets(named: list[str]) -> list[str]:
 
 def remembered_run(name: str) -> str | None:
     """The run folder an address names (`?run=`), only when it is one of the app's runs."""
-    from interp.boundary import is_store_name
+    from interp.core.boundary import is_store_name
 
     folder = runs_dir() / name
     return str(folder) if is_store_name(name) and (folder / "manifest.json").is_file() else None
@@ -216,7 +228,7 @@ def selection_from_state() -> Selection:
 def current_folder() -> Path | None:
     """The results folder the views show: the last run, or the folder typed in the sidebar.
 
-    A typed folder must lie below the app's results roots (`interp.paths.results_roots`);
+    A typed folder must lie below the app's results roots (`interp.store.locations.results_roots`);
     anything else is one `InterpError`, the same whatever is at that path.
     """
     if st.session_state.source == SOURCE_RUN:

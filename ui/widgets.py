@@ -5,8 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from interp.report import COLUMN_LABELS
-from interp.export import CHROMIUM_MISSING, IMAGE_FORMATS, chromium_found, figure_bytes, figure_html, table_bytes
+from interp.analysis.tables import COLUMN_LABELS
+from interp.export.bundle import (
+    CHROMIUM_MISSING,
+    IMAGE_FORMATS,
+    chromium_found,
+    figure_bytes,
+    figure_html,
+    table_bytes,
+)
 
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html"}
 
@@ -29,7 +36,7 @@ def render_figure(fig, name: str, select_key: str | None = None, on_select=None)
 
 
 def render_table(frame: pd.DataFrame, name: str, styled=None) -> None:
-    """A table and its CSV/JSON downloads; headers in words (`interp.report.COLUMN_LABELS`), the
+    """A table and its CSV/JSON downloads; headers in words (`interp.analysis.tables.COLUMN_LABELS`), the
     files keep the plain column names."""
     config = {column: st.column_config.Column(COLUMN_LABELS[column]) for column in frame.columns
               if column in COLUMN_LABELS}

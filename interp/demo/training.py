@@ -9,17 +9,15 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 from transformers import MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
 
 from interp.demo.corpus import general_texts, instruction_pairs, legal_texts
-from interp.tokenizer import train_tokenizer
+from interp.models.tiny import train_tokenizer
 
 IGNORE = -100
-CONCEPTS_DIR = Path(__file__).resolve().parents[2] / "concepts"
 # Built-in concept texts are repeated in the tokenizer's training data so that their words
 # become whole tokens, as they would in a large tokenizer; the model never trains on them.
 CONCEPT_REPEATS = 4
@@ -69,11 +67,11 @@ def derived_seed(seed: int, purpose: str) -> int:
 
 def concept_texts() -> list[str]:
     """The texts of the built-in concept sets, when the repository's `concepts/` folder is present."""
-    if not CONCEPTS_DIR.is_dir():
-        return []
-    from interp.registry import all_sequences, load_concepts
+    from interp.concepts.files import all_sequences, builtin_concepts_dir, load_concepts
 
-    return [sequence.text for sequence in all_sequences(load_concepts([CONCEPTS_DIR]))]
+    if not builtin_concepts_dir().is_dir():
+        return []
+    return [sequence.text for sequence in all_sequences(load_concepts([builtin_concepts_dir()]))]
 
 
 def prepare_data(settings, seed: int, chat_template: str) -> DemoData:

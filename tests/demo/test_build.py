@@ -10,6 +10,7 @@ import pytest
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from interp.core.errors import InterpError
 from interp.demo import (
     DEMO_NOTICE,
     STAGES,
@@ -19,10 +20,9 @@ from interp.demo import (
     ensure_demo,
     load_demo_manifest,
     resolve_demo_model,
+    training,
 )
 from interp.demo import build as demo_build
-from interp.demo import training
-from interp.errors import InterpError
 
 MICRO = demo_build.SCALES["micro"]
 TRICKY = "Identify the condition in: § 3(1) “x” — where the tenant’s {rent} is <late>."

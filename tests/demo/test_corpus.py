@@ -6,7 +6,6 @@ import pytest
 
 from interp.demo.corpus import general_texts, instruction_pairs, legal_texts
 
-
 # ---------------------------------------------------------------- corpora and tokenizer
 
 @pytest.mark.parametrize("generate", [general_texts, legal_texts, instruction_pairs])

@@ -2,8 +2,12 @@
 
 import collections
 
+from interp.concepts.files import (
+    parse_concept_bytes,
+    sequence_item,
+    write_concept_lines,
+)
 from interp.demo.dataset import CONCEPT_TYPES, generate_concept_sequences
-from interp.registry import parse_concept_bytes, sequence_item, write_concept_lines
 
 
 def test_every_type_with_spans_from_its_own_clause():
@@ -35,8 +39,8 @@ def test_the_largest_dataset_generate_makes_fits_what_the_loaders_read(tmp_path)
 
     import pytest
 
+    from interp.concepts.files import MAX_DATASET_BYTES, ConceptFileError
     from interp.demo.dataset import MAX_PER_TYPE
-    from interp.registry import MAX_DATASET_BYTES, ConceptFileError
 
     longest = max(len((json.dumps(sequence_item(s), ensure_ascii=False) + "\n").encode())
                   for seed in range(3) for s in generate_concept_sequences(300, seed=seed))

@@ -7,10 +7,19 @@ from pathlib import Path
 import pytest
 from safetensors import safe_open
 
-from interp.demo.build import demo_dir, demo_is_built, load_demo_manifest, resolve_demo_model
-from interp.demo.pretrained import PRETRAINED_BASES, build_pretrained_demo, get_pretrained_base
-from interp.errors import InterpError
-from interp.lineage import load_lineage
+from interp.core.errors import InterpError
+from interp.demo.build import (
+    demo_dir,
+    demo_is_built,
+    load_demo_manifest,
+    resolve_demo_model,
+)
+from interp.demo.pretrained import (
+    PRETRAINED_BASES,
+    build_pretrained_demo,
+    get_pretrained_base,
+)
+from interp.models.lineage import load_lineage
 from tests.packaged_fixtures import PACKAGED_CACHE
 
 

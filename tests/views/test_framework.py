@@ -1,0 +1,77 @@
+"""The view framework: the registry, choices and their defaults, the bundle's names and steps."""
+
+import re
+
+import pytest
+
+from interp import views
+from interp.analysis.results import Results, Selection
+from interp.core.errors import InterpError
+from interp.core.registry import Registry
+from interp.views import framework
+from interp.views.choices import SEQUENCE
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def results(tiny_run):
+    return Results(tiny_run[0], Selection(n_controls=30))
+
+
+def test_registry_lists_every_view_and_refuses_unknown_names():
+    assert list(views.VIEWS)[:6] == ["overview", "layers", "heads", "tokens", "distribution", "structure"]
+    assert {"types", "consistency", "first-token"} <= set(views.VIEWS)
+    with pytest.raises(InterpError, match="view 'nope' is unknown; views: overview, layers, heads"):
+        views.get_view("nope")
+    with pytest.raises(ValueError, match="registered twice"):
+        views.register(views.VIEWS["overview"])
+
+
+def test_choices_fall_back_to_their_defaults(results):
+    view = views.get_view("tokens")
+    chosen = views.resolve_choices(view, results, {"sequence": "seller-1", "stage": "nope", "layer": 99})
+    assert chosen["sequence"] == "seller-1" and chosen["stage"] == "ift"
+    assert (chosen["layer"], chosen["head"]) == results.most_shifted_head("seller-1", "ift")
+    assert chosen["difference"] is None and chosen["threshold"] == 0.1
+    kept = views.resolve_choices(view, results, {**chosen, "layer": 0, "head": 1})
+    assert (kept["layer"], kept["head"]) == (0, 1)
+
+
+def test_bundle_names_every_view(results):
+    figures, tables = views.bundle_contents(results)
+    assert {"overview-statistics", "overview-mean-share", "overview-shares", "overview-provenance",
+            "layers-profiles", "types-types", "consistency-heads-condition-cpt",
+            "first-token-summary-lessee-1", "first-token-summary-seller-1"} <= set(tables)
+    assert all(re.fullmatch(r"[a-z0-9][A-Za-z0-9_.-]*", name) for name in [*tables, *figures])
+    for name in ("overview-shifts", "layers-profiles", "heads-share-seller-1-base-vs-base",
+                 "heads-shift-seller-1-cpt-vs-base", "distribution-controls-lessee-1-cpt",
+                 "structure-cpt-minus-base-seller-1", "first-token-share-lessee-1", "first-token-change-seller-1"):
+        assert name in figures, (name, sorted(figures))
+    layer, head = results.most_shifted_head("lessee-1", "ift")
+    assert f"tokens-map-lessee-1-ift-L{layer}-H{head}" in figures
+    assert len({name.lower() for name in figures}) == len(figures)
+
+
+def test_a_new_view_is_one_record(results, monkeypatch):
+    copy = Registry("view")
+    copy.update(views.VIEWS)
+    monkeypatch.setattr(framework, "VIEWS", copy)
+    views.register(views.View(
+        "first-layer", "First layer", "Share of the first layer's heads.",
+        lambda r, sequence: views.ViewOutput(tables={"shares": __import__("pandas").DataFrame(
+            {"share": r.share(r.reference, sequence)[0]})}),
+        choices=(SEQUENCE,),
+    ))
+    _, tables = views.bundle_contents(results)
+    assert {"first-layer-shares-lessee-1", "first-layer-shares-seller-1"} <= set(tables)
+
+
+def test_bundle_steps_make_the_bundle_one_view_choice_at_a_time(results):
+    steps = list(views.bundle_steps(results))
+    assert len(steps) == views.count_bundle_steps(results) == sum(
+        len(list(views.bundle_choices(view, results))) for view in views.VIEWS.values())
+    figures, tables = views.bundle_contents(results)
+    assert [name for step, _ in steps for name in step] == list(figures)
+    assert [name for _, step in steps for name in step] == list(tables)
+    assert steps[0][0].keys() == {"overview-shifts"}  # the overview first, alone in its step
