@@ -199,7 +199,7 @@ def generate(folder: Path) -> None:
 
 
 def _demo_stage(label: str) -> Path:
-    from interp.models.checkpoints import resolve_lineage_models
+    from interp.demo.resolve import resolve_lineage_models
     from interp.models.lineage import load_lineage
 
     lineage = resolve_lineage_models(load_lineage("demo"))

@@ -57,7 +57,7 @@ def prepare_home(home: Path, cold: bool) -> tuple[Path, dict[str, int]]:
     os.environ["INTERP_HOME"] = str(home)
     lineage = load_lineage("demo")
     sequences = all_sequences(load_concepts(sorted(builtin_concepts_dir().glob("*.yaml"))))
-    out = app_run_folder(lineage, sequences, ExtractionSettings())
+    out = app_run_folder(lineage, sequences, dtype="auto", input_format="raw")
     with tempfile.TemporaryDirectory() as scratch:
         counted = out if not cold else Path(scratch) / "run"
         extract_lineage(lineage, sequences, counted, ExtractionSettings())

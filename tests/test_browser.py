@@ -99,7 +99,7 @@ def demo_run(micro_demo, browser_home):
         patch.setenv("INTERP_HOME", str(browser_home))
         lineage = load_lineage("demo")
         sequences = all_sequences(load_concepts(sorted(builtin_concepts_dir().glob("*.yaml"))))
-        out = app_run_folder(lineage, sequences, ExtractionSettings())
+        out = app_run_folder(lineage, sequences, dtype="auto", input_format="raw")
         extract_lineage(lineage, sequences, out, ExtractionSettings())
     return out
 

@@ -62,7 +62,7 @@ def _run_folder(lineage: Lineage, settings: ExtractionSettings, selection: tuple
                 _sequences: list) -> Path:
     """The run folder of a selection, hashed once per version of the selected files (the hash of a
     large upload took a noticeable part of every rerun); `selection` names what `_sequences` holds."""
-    return app_run_folder(lineage, _sequences, settings)
+    return app_run_folder(lineage, _sequences, dtype=settings.dtype, input_format=settings.input_format)
 
 
 def start_run(lineage: Lineage) -> None:
@@ -117,8 +117,8 @@ def check_models_here(lineage: Lineage) -> None:
     """The app runs models that are on this machine: a local folder, the demo, or a hub model in the
     local Hugging Face cache. It refuses the rest at once, instead of failing after a download
     attempt; the command line (on a GPU machine) can fetch them."""
-    from interp.models.checkpoints import hub_model_cached, is_local_model
-    from interp.models.lineage import is_demo_model
+    from interp.models.checkpoints import hub_model_cached
+    from interp.models.lineage import is_demo_model, is_local_model
 
     for stage in lineage.stages:
         if not (is_demo_model(stage.model) or is_local_model(stage.model) or hub_model_cached(stage.model, stage.revision)):

@@ -11,13 +11,16 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from interp.concepts.alignment import AlignedSequence
 from interp.concepts.token_text import token_texts
 from interp.core.errors import InterpError
 from interp.core.registry import Registry
+
+if TYPE_CHECKING:
+    from interp.concepts.alignment import AlignedSequence
 
 PAPER_EXCLUSIONS = ("'", "(", ")", ",", "-", ".", ":", "<s>", "▁", "▁(", "▁...", "▁[...]")
 FIRST_POSITION_RULES = {

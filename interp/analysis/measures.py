@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from interp.core.registry import Registry
-from interp.store.folder import ResultsStore
+
+if TYPE_CHECKING:
+    from interp.store.folder import ResultsStore
 
 
 @dataclass(frozen=True)

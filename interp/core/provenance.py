@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import platform
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -21,6 +20,8 @@ def package_versions(names: Iterable[str] = RUN_PACKAGES) -> dict[str, str]:
         elif name == "python":
             versions[name] = platform.python_version()
         else:
+            import importlib.metadata
+
             try:
                 versions[name] = importlib.metadata.version(name)
             except importlib.metadata.PackageNotFoundError:

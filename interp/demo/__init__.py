@@ -5,18 +5,17 @@ about real legal models. `resolve_demo_model("demo:cpt")` gives a stage's folder
 lineage on first use.
 """
 
-from interp.demo.build import (
+from interp.demo.build import build_demo, ensure_demo
+from interp.demo.folders import (
     DEFAULT_DEMO_DIR,
     DEMO_NOTICE,
     STAGES,
     DemoManifest,
-    build_demo,
     demo_dir,
     demo_is_built,
-    ensure_demo,
     load_demo_manifest,
-    resolve_demo_model,
 )
+from interp.demo.resolve import resolve_demo_model, resolve_lineage_models
 
 __all__ = [
     "DEFAULT_DEMO_DIR",
@@ -29,4 +28,5 @@ __all__ = [
     "ensure_demo",
     "load_demo_manifest",
     "resolve_demo_model",
+    "resolve_lineage_models",
 ]

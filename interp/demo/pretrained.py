@@ -23,18 +23,18 @@ from pathlib import Path
 from interp.core.atomic import replace_folder, write_json_atomic
 from interp.core.errors import InterpError
 from interp.core.provenance import package_versions
-from interp.demo.build import (
+from interp.demo.folders import (
     DEMO_PACKAGES,
     MANIFEST_NAME,
     STAGES,
     DemoManifest,
-    _build_lock,
-    _check_training,
-    _config_record,
-    _file_sha256,
-    _save_stage,
-    _training_threads,
+    build_lock,
+    check_training,
+    config_record,
     demo_dir,
+    file_sha256,
+    save_stage,
+    training_threads,
 )
 from interp.models.packaged import ensure_packaged
 
@@ -105,7 +105,7 @@ def build_pretrained_demo(
     if schedule is None:
         raise InterpError(f"demo scale {scale!r}: valid scales are full, {', '.join(chosen.schedules)}")
     root = demo_dir(out, base)
-    with _build_lock(root, wait=False):
+    with build_lock(root, wait=False):
         return _build(root, chosen, schedule, scale, seed, progress, ensure_packaged(chosen.packaged, packaged_folder))
 
 
@@ -120,8 +120,8 @@ def _build(root: Path, base: PretrainedBase, schedule: BaseSchedule, scale: str,
     (root / MANIFEST_NAME).unlink(missing_ok=True)
     started = time.perf_counter()
     seconds: dict[str, float] = {}
-    threads, training_threads = torch.get_num_threads(), _training_threads(schedule.max_threads)
-    torch.set_num_threads(training_threads)
+    threads, limit = torch.get_num_threads(), training_threads(schedule.max_threads)
+    torch.set_num_threads(limit)
     try:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
@@ -136,18 +136,18 @@ def _build(root: Path, base: PretrainedBase, schedule: BaseSchedule, scale: str,
                 begun = time.perf_counter()
                 training.train_stage(model, data, schedule, stage, seed, progress)
                 losses[stage] = training.heldout_losses(model, data)
-                _save_stage(model, data.tokenizer, root, stage)
+                save_stage(model, data.tokenizer, root, stage)
                 seconds[stage] = round(time.perf_counter() - begun, 2)
     finally:
         torch.set_num_threads(threads)
-    _check_training(losses)
+    check_training(losses)
     seconds["total"] = round(time.perf_counter() - started, 2)
     manifest = DemoManifest(
-        folder=str(root), seed=seed, scale=scale, config=_config_record(model, schedule, training_threads),
+        folder=str(root), seed=seed, scale=scale, config=config_record(model, schedule, limit),
         steps=dict(schedule.steps), tokens=data.token_counts(schedule), losses=losses, seconds=seconds,
         versions=package_versions(DEMO_PACKAGES), base=base.name,
         extra={"base_model": base.description, "source": str(source),
-               "tokenizer_sha256": _file_sha256(root / "base" / "tokenizer.json"),
+               "tokenizer_sha256": file_sha256(root / "base" / "tokenizer.json"),
                **_disk_use(root)},
     )
     write_json_atomic(root / MANIFEST_NAME, manifest.to_json())

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from interp.core.errors import InterpError
+from interp.export.styles import DEFAULT_SIZE, figure_title
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 CHROMIUM_MISSING = (
@@ -79,8 +80,6 @@ RENDER_SCRIPT = r"""
   return true;
 })()
 """
-# The size kaleido and plotly give a figure that sets no width or height, in CSS pixels.
-DEFAULT_SIZE = (700, 500)
 PDF_OPTIONS = {"printBackground": True, "preferCSSPageSize": True, "pageRanges": "1",
                "marginTop": 0, "marginBottom": 0, "marginLeft": 0, "marginRight": 0}
 
@@ -106,8 +105,6 @@ def figure_job(spec: dict, formats: Sequence[str], png_scale: float = 2.0, name:
     as `to_json_plotly` writes it, when the caller has it already; `title` defaults to the
     figure's own."""
     if title is None:
-        from interp.export.styles import figure_title
-
         title = figure_title(spec)
     if spec_json is None:
         from plotly.io.json import to_json_plotly

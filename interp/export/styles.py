@@ -24,14 +24,17 @@ import html
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import plotly.graph_objects as go
-import plotly.io as pio
+from typing import TYPE_CHECKING, Any
 
 from interp.core.errors import InterpError
-from interp.export.images import DEFAULT_SIZE
-from interp.views.figures import CONCEPT_COLOUR, STAGE_PALETTE, TEMPLATE
+from interp.core.palette import CONCEPT_COLOUR, STAGE_PALETTE
+from interp.core.registry import Registry
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+# A figure without a size of its own is laid out at this size (plotly's default is 700 × 500).
+DEFAULT_SIZE = (700, 500)
 
 CSS_PX_PER_INCH = 96
 PAPER_DPI = 300
@@ -86,6 +89,10 @@ def _screen(spec: dict, width: str | None) -> dict:
 
 
 def _colour_map() -> dict[str, str]:
+    import plotly.io as pio
+
+    from interp.views.figures.common import TEMPLATE
+
     screen = pio.templates[TEMPLATE].layout.colorway or ()
     mapping = {colour.lower(): OKABE_ITO[index % len(OKABE_ITO)] for index, colour in enumerate(screen)}
     mapping.update({colour.lower(): paper for colour, paper in FIXED_COLOURS.items()})
@@ -156,20 +163,17 @@ def _describe_paper(width: str | None) -> dict:
             "font_size_pt": PAPER_FONT_SIZE * 72 / CSS_PX_PER_INCH, "palette": "Okabe-Ito", "titles": "captions"}
 
 
-STYLES: dict[str, Style] = {
-    "screen": Style("screen", "Screen: as in the app, titles inside, PNG at twice the size", _screen, png_scale=2,
-                    describe=lambda width: {"png_scale": 2}),
-    "paper": Style("paper", "Paper: no titles (captions beside), 3.5 or 7 in wide, 300 dpi PNG, TrueType font, "
-                   "Okabe–Ito colours", _paper, png_scale=PAPER_DPI / CSS_PX_PER_INCH, widths=("column", "page"),
-                   describe=_describe_paper),
-}
+STYLES: Registry[Style] = Registry("style")
+STYLES.add(Style("screen", "Screen: as in the app, titles inside, PNG at twice the size", _screen, png_scale=2,
+                 describe=lambda width: {"png_scale": 2}))
+STYLES.add(Style("paper", "Paper: no titles (captions beside), 3.5 or 7 in wide, 300 dpi PNG, TrueType font, "
+                 "Okabe–Ito colours", _paper, png_scale=PAPER_DPI / CSS_PX_PER_INCH, widths=tuple(PAPER_WIDTHS_IN),
+                 describe=_describe_paper))
 
 
 def get_style(name: str) -> Style:
     """The style called `name`, or an `InterpError` listing the valid names."""
-    if name not in STYLES:
-        raise InterpError(f"style {name!r} is unknown; styles: {', '.join(STYLES)}")
-    return STYLES[name]
+    return STYLES.named(name)
 
 
 def style_manifest(name: str, width: str | None = None) -> dict:
@@ -181,5 +185,7 @@ def style_manifest(name: str, width: str | None = None) -> dict:
 
 def paper_figure(fig: go.Figure, width: str = "column") -> go.Figure:
     """A copy of `fig` in the paper style (column: 3.5 in, page: 7 in wide); `fig` is not changed."""
+    import plotly.graph_objects as go
+
     style = STYLES["paper"]
     return go.Figure(style.apply(fig.to_dict(), style.resolve_width(width)))

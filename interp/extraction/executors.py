@@ -2,7 +2,8 @@
 
 A run is planned once (`interp.extraction.plan`); an executor only executes its tasks, each a stage and a
 block of sequences, and reports what happens. "local" runs them one after another in this
-process (the default); "ray" sends them to a Ray cluster (`interp.extraction.ray_executor`). Every executor
+process (the default); plug-ins register more: "ray" (`interp.extraction.ray_executor`, which imports this
+base, never the other way) sends them to a Ray cluster. Every executor
 runs the same task function (`interp.extraction.tasks.run_task`) with the same cache keys into the same
 results folder, so the results are the same bits whichever ran them. The CLI's `--executor`
 choices and the tests read `EXECUTORS`. Nothing here imports torch or Ray.
@@ -137,12 +138,4 @@ class LocalRunner:
             self._loaded = None
 
 
-def _connect_ray(options: ExecutorOptions) -> Runner:
-    from interp.extraction.ray_executor import connect_ray
-
-    return connect_ray(options)
-
-
 register_executor(Executor("local", "in this process, one stage after another (the default)", LocalRunner))
-register_executor(Executor("ray", "tasks of (stage, block of sequences) on a Ray cluster (--address), or a local Ray",
-                           _connect_ray))

@@ -29,11 +29,11 @@ import torch
 
 from interp.core.errors import InterpError
 from interp.extraction import blockwise
+from interp.extraction.settings import PATTERN_KINDS
 from interp.models.loader import LoadedStage
 
 # Receives each layer's stored pattern (host float16) as soon as the layer has run.
 PatternSink = Callable[[int, np.ndarray], None]
-PATTERN_KINDS = ("window", "full", "none")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from interp.core.atomic import check_output_folder, remove_stale_temporaries
 from interp.core.errors import InterpError
 from interp.core.locks import folder_lock
 from interp.core.provenance import package_versions, utc_now
+from interp.demo.resolve import resolve_lineage_models
+from interp.extraction import ray_executor  # noqa: F401  registers the Ray executor
 from interp.extraction.executors import ExecutorOptions, StageLoader, get_executor
 from interp.extraction.plan import (
     ExtractionPlan,
@@ -38,7 +40,7 @@ from interp.extraction.settings import (
     Progress,
     ProgressCallback,
 )
-from interp.models.checkpoints import checked_stage_model, resolve_lineage_models
+from interp.models.checkpoints import checked_stage_model
 from interp.models.lineage import Lineage
 from interp.store.folder import (
     WRITER_LOCK,

@@ -21,12 +21,14 @@ import re
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from interp.core.boundary import first_line
 from interp.core.errors import InterpError
-from interp.extraction.executors import ExecutorOptions
-from interp.extraction.plan import StageTask
-from interp.store.folder import ResultsStore
+from interp.extraction.executors import Executor, ExecutorOptions, register_executor
+
+if TYPE_CHECKING:
+    from interp.extraction.plan import StageTask
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the whole `interp` package goes to the workers
 CONNECT_TIMEOUT_S = 5.0
@@ -198,6 +200,8 @@ class _Follower:
 
     def __init__(self, task: StageTask):
         self.task, self.next = task, 0
+        from interp.store.folder import ResultsStore
+
         self.store = ResultsStore(task.folder)
 
     def report(self, on_event: Callable) -> None:
@@ -208,3 +212,7 @@ class _Follower:
                                                                 entries[self.next].key):
             on_event(TaskEvent("entry", label, entries[self.next].aligned.sequence_id))
             self.next += 1
+
+
+register_executor(Executor("ray", "tasks of (stage, block of sequences) on a Ray cluster (--address), or a local Ray",
+                           connect_ray))

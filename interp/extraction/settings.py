@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 INPUT_FORMATS = ("raw", "chat")
+# What `--patterns` keeps of each head's token × token attention (`interp.extraction.extract`).
+PATTERN_KINDS = ("window", "full", "none")
 
 
 @dataclass(frozen=True)

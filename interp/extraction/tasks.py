@@ -22,8 +22,9 @@ from interp.concepts.alignment import (
     concept_window,
 )
 from interp.core.errors import InterpError
-from interp.extraction.extract import PATTERN_KINDS, ExtractionRequest, extract_sequence
+from interp.extraction.extract import ExtractionRequest, extract_sequence
 from interp.extraction.plan import StageTask, TaskEntry
+from interp.extraction.settings import PATTERN_KINDS
 from interp.models.loader import LoadedStage, free_stage, load_stage
 from interp.store.entries import PatternLayout
 from interp.store.folder import ResultsStore

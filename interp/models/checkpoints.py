@@ -6,17 +6,16 @@ a model is loaded, so a bad folder or a rerun with nothing to do costs no model 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from interp.core.boundary import first_line
+from interp.core.digests import files_digest
 from interp.core.errors import InterpError
-from interp.models.lineage import Lineage, Stage, is_demo_model
+from interp.models.lineage import Lineage, Stage, is_local_model
 
 CONFIG_FILE = "config.json"
 # Safetensors only: PyTorch's .bin checkpoints are pickles, and pickle runs code on load.
@@ -25,12 +24,6 @@ PICKLED_WEIGHTS = "pytorch_model*.bin"
 # What must agree between stages for a head-by-head comparison to mean anything.
 ARCHITECTURE_FIELDS = ("model_type", "num_hidden_layers", "num_attention_heads", "hidden_size")
 HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
-HASH_CHUNK = 16 * 1024 * 1024
-
-
-def is_local_model(model: str) -> bool:
-    """A model string names a local folder if it exists or starts like a path (/, ., ~)."""
-    return model.startswith(("/", ".", "~")) or Path(model).expanduser().exists()
 
 
 def check_checkpoint(model: str, revision: str | None = None) -> str:
@@ -86,12 +79,7 @@ def weight_files(folder: Path) -> list[Path]:
 
 def hash_weights(folder: Path) -> str:
     """`sha256:<hex>` over the weight files' bytes in name order, read in chunks."""
-    digest = hashlib.sha256()
-    for path in weight_files(folder):
-        with path.open("rb") as handle:
-            while chunk := handle.read(HASH_CHUNK):
-                digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+    return files_digest(weight_files(folder))
 
 
 def hub_revision(model: str, revision: str | None = None) -> str | None:
@@ -161,19 +149,6 @@ def check_lineage(lineage: Lineage, trust_remote_code: bool = False) -> dict[str
     configs = {stage.label: load_config(stage, trust_remote_code) for stage in lineage.stages}
     check_same_architecture(configs)
     return configs
-
-
-def resolve_lineage_models(lineage: Lineage) -> Lineage:
-    """Stages of the demo lineage (`demo:base`, ...) point at its build, built on first use."""
-    if not lineage.uses_demo:
-        return lineage
-    from interp.demo import resolve_demo_model
-
-    stages = tuple(
-        replace(stage, model=resolve_demo_model(stage.model)) if is_demo_model(stage.model) else stage
-        for stage in lineage.stages
-    )
-    return replace(lineage, stages=stages)
 
 
 def _read_local_config(folder: Path) -> dict[str, Any]:

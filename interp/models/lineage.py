@@ -34,6 +34,11 @@ MAX_FILE_BYTES = 1024 * 1024
 DEMO_PREFIX = "demo:"
 
 
+def is_local_model(model: str) -> bool:
+    """A model string names a local folder if it exists or starts like a path (/, ., ~)."""
+    return model.startswith(("/", ".", "~")) or Path(model).expanduser().exists()
+
+
 def is_demo_model(model: str) -> bool:
     """Whether a model names a stage of the offline demo lineage (`demo:base`, ...)."""
     return model.startswith(DEMO_PREFIX)
@@ -185,10 +190,6 @@ def revision_label(revision: str) -> str:
 
 def trajectory_stages(model: str | None, revisions: list[str] | None, origin: str) -> tuple[Stage, ...]:
     """One stage per revision of `model` (a hub id), or per subfolder of `model` (a local folder)."""
-    from interp.models.checkpoints import (
-        is_local_model,  # checkpoints imports this module
-    )
-
     if model is None or not model.strip():
         raise InterpError(f"{origin}: field 'model': is required with 'revisions' (a hub id or a local folder)")
     if revisions is None:

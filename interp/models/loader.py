@@ -19,8 +19,8 @@ from transformers import PreTrainedTokenizerBase
 
 from interp.core.boundary import first_line
 from interp.core.errors import InterpError
-from interp.models.checkpoints import checked_stage_model, is_local_model
-from interp.models.lineage import Stage
+from interp.models.checkpoints import checked_stage_model
+from interp.models.lineage import Stage, is_local_model
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge

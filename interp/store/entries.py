@@ -15,7 +15,6 @@ entry complete.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from interp.concepts.alignment import AlignedSequence
 from interp.core.atomic import save_npy_atomic, write_json_atomic
+from interp.core.digests import file_digest
 from interp.core.errors import InterpError
 
 ARRAYS = ("colsums", "norms", "spans", "patterns")
-HASH_CHUNK = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -115,15 +114,6 @@ def parse_entry_record(document: Any, path: Path) -> EntryRecord:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "record"
         raise InterpError(f"{path}: damaged entry record, field '{where}': {first['msg'].lower()}") from None
-
-
-def file_digest(path: Path) -> str:
-    """`sha256:<hex>` of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
 
 
 class EntryWriter:

@@ -17,7 +17,6 @@ never a silently different number. A run that stopped early says what is missing
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from interp.concepts.alignment import AlignedSequence
 from interp.concepts.files import ConceptSequence, sequence_from_item
 from interp.core.atomic import write_json_atomic
 from interp.core.boundary import is_store_name
+from interp.core.digests import bytes_digest, file_digest
 from interp.core.errors import InterpError
 from interp.core.locks import is_locked
 from interp.store.entries import (
@@ -38,7 +38,6 @@ from interp.store.entries import (
     EntryRecord,
     EntryWriter,
     PatternLayout,
-    file_digest,
     parse_entry_record,
 )
 from interp.store.shards import MAX_SHARDS
@@ -371,7 +370,7 @@ class ResultsStore:
             data = path.read_bytes()
         except OSError as error:
             raise InterpError(f"{path}: cannot be read ({where}): {error.strerror}") from None
-        if "sha256:" + hashlib.sha256(data).hexdigest() != record.digests[array]:
+        if bytes_digest(data) != record.digests[array]:
             raise InterpError(f"{path}: changed or damaged since it was written ({where}); run `extract` again")
         try:
             values = np.load(io.BytesIO(data), allow_pickle=False)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from interp.concepts.files import ConceptSequence, concept_set_hash
 from interp.core.errors import InterpError
-from interp.extraction.settings import ExtractionSettings
 from interp.models.lineage import Lineage
 
 RESULTS_ROOTS_VARIABLE = "INTERP_RESULTS_ROOTS"
@@ -94,12 +93,12 @@ def shown_results_folder(folder: Path, roots: Sequence[Path] | None = None) -> s
     return resolved.name
 
 
-def app_run_folder(lineage: Lineage, sequences: Sequence[ConceptSequence], settings: ExtractionSettings) -> Path:
+def app_run_folder(lineage: Lineage, sequences: Sequence[ConceptSequence], *, dtype: str, input_format: str) -> Path:
     """Where the app keeps a run: one folder per lineage, concept selection and settings, so a
     repeated run (or a reload) opens the same folder and finds its entries cached."""
     material = json.dumps({
         "stages": [(s.label, s.model, s.revision) for s in lineage.stages], "reference": lineage.reference,
-        "concepts": concept_set_hash(sequences), "dtype": settings.dtype, "format": settings.input_format,
+        "concepts": concept_set_hash(sequences), "dtype": dtype, "format": input_format,
     }, sort_keys=True)
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", lineage.name).strip("-_")[:40] or "lineage"
     return runs_dir() / f"{name}-{hashlib.sha256(material.encode()).hexdigest()[:12]}"

@@ -25,10 +25,11 @@ from interp.core.atomic import (
     check_output_folder,
     remove_stale_temporaries,
 )
+from interp.core.digests import file_digest
 from interp.core.errors import InterpError
 from interp.core.locks import folder_lock
 from interp.core.provenance import utc_now
-from interp.store.entries import EntryRecord, file_digest
+from interp.store.entries import EntryRecord
 from interp.store.folder import (
     SUFFIXES,
     WRITER_LOCK,

@@ -20,7 +20,13 @@ from interp.concepts.alignment import MAX_STRUCTURE_SPANS, concept_window
 from interp.concepts.token_text import readable_tokens
 from interp.core.errors import InterpError
 from interp.views import figures
-from interp.views.choices import AGAINST, ANY_STAGE, COMPARED_STAGE, SEQUENCE, describe_sequence
+from interp.views.choices import (
+    AGAINST,
+    ANY_STAGE,
+    COMPARED_STAGE,
+    SEQUENCE,
+    describe_sequence,
+)
 from interp.views.framework import Choice, Headline, View, ViewOutput, register
 
 # A head that puts more than this share of its attention on the first token is counted as a sink head.

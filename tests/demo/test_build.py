@@ -15,23 +15,15 @@ from interp.demo import (
     DEMO_NOTICE,
     STAGES,
     build_demo,
-    demo_dir,
     demo_is_built,
     ensure_demo,
     load_demo_manifest,
-    resolve_demo_model,
     training,
 )
 from interp.demo import build as demo_build
 
 MICRO = demo_build.SCALES["micro"]
 TRICKY = "Identify the condition in: § 3(1) “x” — where the tenant’s {rent} is <late>."
-
-
-@pytest.fixture(scope="module")
-def micro_build(tmp_path_factory):
-    """A micro build (a few steps per stage, seconds) shared by the tests of this module."""
-    return build_demo(tmp_path_factory.mktemp("demo") / "demo-v1", seed=0, scale="micro", progress=False)
 
 
 def stage_weights(folder: Path, stage: str):
@@ -107,36 +99,12 @@ def test_chat_wrapped_concept_sequences_fit_the_model(micro_build):
     assert longest < micro_build.config["max_position_embeddings"]
 
 
-@pytest.mark.slow
-def test_resolve_demo_model(micro_build, monkeypatch):
-    monkeypatch.setenv("INTERP_DEMO_DIR", micro_build.folder)
-    assert demo_dir() == Path(micro_build.folder)
-    assert ensure_demo() == Path(micro_build.folder)
-    assert resolve_demo_model("demo:cpt") == str(Path(micro_build.folder) / "cpt")
-    assert resolve_demo_model("mistralai/Mistral-7B-v0.1") == "mistralai/Mistral-7B-v0.1"
-    with pytest.raises(InterpError, match="demo:base, demo:cpt, demo:ift"):
-        resolve_demo_model("demo:foo")
-
-
 # ---------------------------------------------------------------- failures leave nothing finished
-
-def test_a_second_build_of_the_same_folder_is_refused_while_one_runs(tmp_path):
-    with demo_build._build_lock(tmp_path, wait=False):
-        with pytest.raises(InterpError, match="another process is building"):
-            build_demo(tmp_path, scale="micro", progress=False)
 
 
 def test_unknown_scale_is_refused(tmp_path):
     with pytest.raises(InterpError, match="full, micro"):
         build_demo(tmp_path, scale="huge")
-
-
-def test_failed_training_check_names_the_losses():
-    losses = {"base": {"legal": 5.0, "instruction": 6.0}, "cpt": {"legal": 5.5, "instruction": 4.0},
-              "ift": {"legal": 5.0, "instruction": 4.5}}
-    with pytest.raises(InterpError, match=r"training check: .*legal loss cpt 5\.5000 is not below base 5\.0000"
-                                          r".*response loss ift 4\.5000 is not below cpt 4\.0000"):
-        demo_build._check_training(losses)
 
 
 @pytest.mark.slow
@@ -156,19 +124,6 @@ def test_interrupted_rebuild_is_not_taken_for_a_finished_one(micro_build, tmp_pa
     assert not demo_is_built(folder)
     assert not (folder / "demo.json").exists()
     assert not [path for path in folder.iterdir() if path.name.startswith(".") and path.name != ".build.lock"]
-
-
-@pytest.mark.slow
-def test_interrupted_save_leaves_no_half_stage(tmp_path, monkeypatch, capfd):
-    def broken_save(self, *args, **kwargs):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(training.PreTrainedTokenizerFast, "save_pretrained", broken_save)
-    with pytest.raises(OSError, match="disk full"):
-        build_demo(tmp_path, scale="micro", progress=False)
-    assert not demo_is_built(tmp_path)
-    assert [path.name for path in tmp_path.iterdir()] == [".build.lock"]
-    assert capfd.readouterr() == ("", "")  # progress=False: no bars, no messages
 
 
 def test_ensure_demo_builds_a_missing_demo_once_with_a_notice(tmp_path, monkeypatch, capsys):

@@ -8,17 +8,13 @@ import pytest
 from safetensors import safe_open
 
 from interp.core.errors import InterpError
-from interp.demo.build import (
-    demo_dir,
-    demo_is_built,
-    load_demo_manifest,
-    resolve_demo_model,
-)
+from interp.demo.folders import demo_dir, demo_is_built, load_demo_manifest
 from interp.demo.pretrained import (
     PRETRAINED_BASES,
     build_pretrained_demo,
     get_pretrained_base,
 )
+from interp.demo.resolve import resolve_demo_model
 from interp.models.lineage import load_lineage
 from tests.packaged_fixtures import PACKAGED_CACHE
 

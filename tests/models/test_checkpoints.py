@@ -14,7 +14,6 @@ from interp.models.checkpoints import (
     check_same_architecture,
     checkpoint_fingerprint,
     hub_revision,
-    resolve_lineage_models,
 )
 from interp.models.lineage import Lineage, Stage
 from interp.models.tiny import build_tiny_mistral
@@ -109,6 +108,3 @@ def test_missing_folder_names_the_stage(tmp_path):
         checkpoint_fingerprint(Stage("cpt", str(tmp_path / "absent")))
 
 
-def test_non_demo_lineages_are_left_as_they_are():
-    lineage = Lineage("hub", (Stage("base", "mistralai/Mistral-7B-v0.1"), Stage("cpt", "Equall/Saul-7B-Base")))
-    assert resolve_lineage_models(lineage) is lineage

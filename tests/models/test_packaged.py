@@ -52,7 +52,7 @@ def local_pip(monkeypatch):
 def test_registry_names_and_unknown_name():
     assert list(PACKAGED) == ["mistral-v0.1-tokenizer", "tekken-tokenizer", "smollm2-tokenizer", "smollm2-135m-instruct"]
     assert all(p.source.version and len(p.source.sha256) == 64 == len(p.source.wheel_sha256) for p in PACKAGED.values())
-    with pytest.raises(InterpError, match="packaged model 'gpt-5' is unknown; known: mistral-v0.1-tokenizer"):
+    with pytest.raises(InterpError, match="packaged model 'gpt-5' is unknown; packaged models: mistral-v0.1-tokenizer"):
         get_packaged("gpt-5")
 
 

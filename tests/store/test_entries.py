@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from interp.concepts.alignment import AlignedSequence
+from interp.core.digests import file_digest
 from interp.core.errors import InterpError
 from interp.store.entries import (
     EntryWriter,
     PatternLayout,
-    file_digest,
     parse_entry_record,
 )
 

@@ -119,7 +119,7 @@ def test_a_changed_array_is_an_error_naming_stage_and_sequence(tiny_run, tmp_pat
 
 @pytest.mark.slow
 def test_nan_and_wrong_shapes_are_refused_even_with_a_matching_digest(tiny_run, tmp_path):
-    from interp.store.entries import file_digest
+    from interp.core.digests import file_digest
 
     copy, entry = damaged_copy(tiny_run, tmp_path)
     record_path = entry.with_suffix(".json")

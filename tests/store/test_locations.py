@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from interp.core.errors import InterpError
-from interp.extraction.settings import ExtractionSettings
 from interp.models.lineage import Lineage, Stage, load_lineage
 from interp.store.locations import (
     app_run_folder,
@@ -31,12 +30,12 @@ def test_interp_home_overrides_xdg(monkeypatch, tmp_path):
 def test_app_run_folder_follows_lineage_concepts_and_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("INTERP_HOME", str(tmp_path))
     demo = load_lineage("demo")
-    first = app_run_folder(demo, TINY_SEQUENCES, ExtractionSettings())
-    assert first == app_run_folder(demo, list(TINY_SEQUENCES), ExtractionSettings())
+    first = app_run_folder(demo, TINY_SEQUENCES, dtype="auto", input_format="raw")
+    assert first == app_run_folder(demo, list(TINY_SEQUENCES), dtype="auto", input_format="raw")
     assert first.parent == tmp_path / "runs" and first.name.startswith("demo-")
-    assert app_run_folder(demo, TINY_SEQUENCES[:1], ExtractionSettings()) != first
-    assert app_run_folder(demo, TINY_SEQUENCES, ExtractionSettings(dtype="bfloat16")) != first
-    assert app_run_folder(demo, TINY_SEQUENCES, ExtractionSettings(device="cpu")) == first, "device is not a result"
+    assert app_run_folder(demo, TINY_SEQUENCES[:1], dtype="auto", input_format="raw") != first
+    assert app_run_folder(demo, TINY_SEQUENCES, dtype="bfloat16", input_format="raw") != first
+    assert app_run_folder(demo, TINY_SEQUENCES, dtype="auto", input_format="chat") != first
     assert isinstance(first, Path)
 
 
@@ -49,7 +48,7 @@ def test_signed_in_users_have_a_folder_each(monkeypatch, tmp_path):
 def test_a_lineage_name_never_leaves_the_runs_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("INTERP_HOME", str(tmp_path))
     lineage = Lineage("../../etc/x y", (Stage("a", "m/a"), Stage("b", "m/b")))
-    folder = app_run_folder(lineage, TINY_SEQUENCES, ExtractionSettings())
+    folder = app_run_folder(lineage, TINY_SEQUENCES, dtype="auto", input_format="raw")
     assert folder.parent == tmp_path / "runs" and folder.name.startswith("etc-x-y-")
 
 
