@@ -32,8 +32,8 @@ def main() -> int:
     print("| stage | mean shift (range over sequences) | sequences with mean shift > 0 | largest single-head |Δ| |")
     print("|---|---|---|---|")
     for stage in results.compared_stages:
-        means = np.array([results.shift(s.id, stage).mean() for s in results.sequences])
-        largest = np.array([np.abs(results.shift(s.id, stage)).max() for s in results.sequences])
+        means = np.array([results.shift(sequence=s.id, stage=stage).mean() for s in results.sequences])
+        largest = np.array([np.abs(results.shift(sequence=s.id, stage=stage)).max() for s in results.sequences])
         print(f"| {stage} − {results.reference} | {means.mean():+.4f} ({means.min():+.4f} to {means.max():+.4f}) "
               f"| {(means > 0).sum()} of {means.size} | {largest.min():.3f}–{largest.max():.3f} |")
     return 0

@@ -198,7 +198,7 @@ def expected_titles(folder: Path, view: str) -> list[str]:
 def test_the_first_views_show_what_the_study_shows(run_folder):
     results = Results(run_folder)
     first, last = results.sequences[0].id, results.stages[-1]
-    layer, head = results.most_shifted_head(first, last)
+    layer, head = results.most_shifted_head(sequence=first, stage=last)
     assert expected_titles(run_folder, "heads") == [f"Share on the concept, {first}, stage {last}",
                                                     f"Shift {last} − base, {first}"]
     assert expected_titles(run_folder, "tokens") == [f"Attention of layer {layer}, head {head}, stage {last}, {first}"]

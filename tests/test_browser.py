@@ -298,7 +298,7 @@ def test_clicking_a_head_map_cell_selects_that_head_for_tokens(page, demo_run, v
     layers, heads = results.shape
     heads_view = views.VIEWS["heads"]
     sequence = views.resolve_choices(heads_view, results)["sequence"]
-    default = results.most_shifted_head(sequence, results.stages[-1])
+    default = results.most_shifted_head(sequence=sequence, stage=results.stages[-1])
     layer, head = next((l, h) for l in range(layers) for h in range(heads) if (l, h) != default)
     open_view(page, "heads", view_charts["heads"])
     drag = page.locator(CHART).first.locator(".nsewdrag").first
@@ -321,7 +321,7 @@ def test_a_new_sequence_opens_on_its_own_most_moved_head_and_a_reload_keeps_the_
                                                                                            view_charts):
     results = Results(demo_run)
     stage = results.stages[-1]
-    defaults = {s.id: results.most_shifted_head(s.id, stage) for s in results.sequences}
+    defaults = {s.id: results.most_shifted_head(sequence=s.id, stage=stage) for s in results.sequences}
     first = results.sequences[0].id
     other = next((s for s, head in defaults.items() if head != defaults[first]), None)
     assert other is not None, f"every sequence of the demo run moves most at {defaults[first]}"

@@ -39,7 +39,7 @@ def concept_shifts(results: Results, concept: str, stage: str) -> np.ndarray:
     ids = [sequence.id for sequence in results.sequences if sequence.concept == concept]
     if not ids:
         raise InterpError(f"concept type {concept!r} is not in this run; types: {', '.join(concept_types(results))}")
-    return np.stack([results.shift(sequence_id, stage) for sequence_id in ids])
+    return np.stack([results.shift(sequence=sequence_id, stage=stage) for sequence_id in ids])
 
 
 def head_consistency(results: Results, concept: str, stage: str) -> HeadConsistency:
@@ -87,7 +87,7 @@ def _control_means(results: Results, ids: list[str], stage: str) -> tuple[list[f
         return observed, controls
     for sequence_id in ids:
         try:
-            comparison = results.controls(sequence_id, stage)
+            comparison = results.controls(sequence=sequence_id, stage=stage)
         except InterpError:
             continue
         observed.append(comparison.observed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,11 +108,11 @@ def _memo(method: Callable[..., T]) -> Callable[..., T]:
     figures ask for it."""
 
     @functools.wraps(method)
-    def remembered(self, *args):
-        key = (method.__name__, *args)
+    def remembered(self, *args, **kwargs):
+        key = (method.__name__, *args, *sorted(kwargs.items()))
         if key not in self._memo:
             try:
-                self._memo[key] = method(self, *args)
+                self._memo[key] = method(self, *args, **kwargs)
             except InterpError as error:  # a refusal is an answer too (no room for controls, ...)
                 self._memo[key] = error
         value = self._memo[key]
@@ -136,7 +136,7 @@ class Results:
         self._measure = get_measure(selection.measure)
         self.manifest: RunManifest = self.store.open(partial=partial)
         self.missing: list[tuple[str, str]] = self.store.missing(self.manifest) if partial else []
-        gaps = {sequence_id for stage, sequence_id in self.missing if stage in self.manifest.stage_labels}
+        gaps = {sequence for stage, sequence in self.missing if stage in self.manifest.stage_labels}
         if not self.manifest.stages:
             raise InterpError(f"{self.store.folder}: no stage of this run has finished yet")
         self.reference = self._resolve_reference(selection.reference)
@@ -186,127 +186,127 @@ class Results:
     # ------------------------------------------------------------ tokens
 
     @_memo
-    def aligned(self, stage: str, sequence_id: str) -> AlignedSequence:
-        return self.store.read_aligned(stage, sequence_id)
+    def aligned(self, *, sequence: str, stage: str) -> AlignedSequence:
+        return self.store.read_aligned(stage, sequence)
 
     @_memo
-    def excluded(self, stage: str, sequence_id: str) -> np.ndarray:
+    def excluded(self, *, sequence: str, stage: str) -> np.ndarray:
         """Excluded keys E `[keys]` under the selection's exclusion list and first-position rule."""
-        return compute_excluded_mask(self.aligned(stage, sequence_id), self.selection.exclusions,
+        return compute_excluded_mask(self.aligned(stage=stage, sequence=sequence), self.selection.exclusions,
                                      self.selection.first_position)
 
-    def tokens_match(self, sequence_id: str, stage: str, other: str) -> bool:
+    def tokens_match(self, *, sequence: str, stage: str, other: str) -> bool:
         """Token-by-token views and controls need the same tokenization in both stages."""
-        return self.aligned(stage, sequence_id).token_ids == self.aligned(other, sequence_id).token_ids
+        return self.aligned(stage=stage, sequence=sequence).token_ids == self.aligned(stage=other, sequence=sequence).token_ids
 
     @_memo
     def differently_tokenized(self) -> list[str]:
         """Ids of sequences whose tokens differ between stages: shares compare, token maps do not."""
         return [
             sequence.id for sequence in self.sequences
-            if any(not self.tokens_match(sequence.id, stage, self.stages[0]) for stage in self.stages[1:])
+            if any(not self.tokens_match(sequence=sequence.id, stage=stage, other=self.stages[0]) for stage in self.stages[1:])
         ]
 
     # ------------------------------------------------------------ shares and shifts
 
-    def columns(self, stage: str, sequence_id: str) -> np.ndarray:
+    def columns(self, *, sequence: str, stage: str) -> np.ndarray:
         """Per-key totals `[layers, heads, keys]` in the selection's measure: the column sums, or
         the column sums weighted by value norms (`interp.analysis.measures`). Read-only."""
-        return self._recent_columns(stage, sequence_id)
+        return self._recent_columns(sequence, stage)
 
-    def _read_columns(self, stage: str, sequence_id: str) -> np.ndarray:
-        values = self._measure.columns(self.store, stage, sequence_id)
+    def _read_columns(self, sequence: str, stage: str) -> np.ndarray:
+        values = self._measure.columns(self.store, stage, sequence)
         values.flags.writeable = False
         return values
 
     @_memo
-    def share(self, stage: str, sequence_id: str) -> np.ndarray:
+    def share(self, *, sequence: str, stage: str) -> np.ndarray:
         """Per-head share `[layers, heads]` of one stage on one sequence (DESIGN.md §3)."""
-        aligned, columns, excluded = (self.aligned(stage, sequence_id), self.columns(stage, sequence_id),
-                                      self.excluded(stage, sequence_id))
+        aligned, columns, excluded = (self.aligned(stage=stage, sequence=sequence), self.columns(stage=stage, sequence=sequence),
+                                      self.excluded(stage=stage, sequence=sequence))
         try:
             return compute_share(columns, aligned.concept_mask, excluded)
         except InterpError as error:
             exclusions = self.selection.exclusions
             rules = (f"exclusions '{exclusions if isinstance(exclusions, str) else 'custom'}', "
                      f"first position '{self.selection.first_position}'")
-            raise InterpError(f"sequence '{sequence_id}', stage '{stage}': {error} ({rules})") from None
+            raise InterpError(f"sequence '{sequence}', stage '{stage}': {error} ({rules})") from None
 
     @_memo
-    def first_token_share(self, stage: str, sequence_id: str) -> np.ndarray:
+    def first_token_share(self, *, sequence: str, stage: str) -> np.ndarray:
         """Per-head share `[layers, heads]` of all attention on the first token, nothing excluded:
         the attention sink that the first-position rule decides about."""
-        return compute_first_token_share(self.store.read_colsums(stage, sequence_id))
+        return compute_first_token_share(self.store.read_colsums(stage, sequence))
 
-    def shift(self, sequence_id: str, stage: str, against: str | None = None) -> np.ndarray:
+    def shift(self, *, sequence: str, stage: str, against: str | None = None) -> np.ndarray:
         """`Δ = share(stage) − share(against)` per head; `against` defaults to the reference."""
-        return compute_shift(self.share(stage, sequence_id), self.share(against or self.reference, sequence_id))
+        return compute_shift(self.share(stage=stage, sequence=sequence), self.share(stage=against or self.reference, sequence=sequence))
 
     @_memo
-    def statistics(self, sequence_id: str, stage: str) -> ShiftStatistics:
+    def statistics(self, *, sequence: str, stage: str) -> ShiftStatistics:
         """Mean, median, skewness, ... of the shift against the reference over all heads."""
-        return compute_shift_statistics(self.shift(sequence_id, stage))
+        return compute_shift_statistics(self.shift(sequence=sequence, stage=stage))
 
     @_memo
-    def interval(self, sequence_id: str, stage: str, confidence: float = 0.95) -> tuple[float, float]:
+    def interval(self, *, sequence: str, stage: str, confidence: float = 0.95) -> tuple[float, float]:
         """BCa bootstrap interval of the mean shift over heads, seeded by the selection."""
-        return compute_bootstrap_ci(self.shift(sequence_id, stage), confidence=confidence, seed=self.selection.seed)
+        return compute_bootstrap_ci(self.shift(sequence=sequence, stage=stage), confidence=confidence, seed=self.selection.seed)
 
     @_memo
-    def most_shifted_head(self, sequence_id: str, stage: str) -> tuple[int, int]:
+    def most_shifted_head(self, *, sequence: str, stage: str) -> tuple[int, int]:
         """The (layer, head) whose share moved most: against the reference, or for the reference
         itself, in the last stage. A sensible first head to show."""
         compared = stage if stage != self.reference else self.compared_stages[-1]
-        shift = self.shift(sequence_id, compared)
+        shift = self.shift(sequence=sequence, stage=compared)
         layer, head = np.unravel_index(int(np.nanargmax(np.abs(shift))), shift.shape)
         return int(layer), int(head)
 
     # ------------------------------------------------------------ control spans
 
     @_memo
-    def controls(self, sequence_id: str, stage: str) -> ControlComparison:
+    def controls(self, *, sequence: str, stage: str) -> ControlComparison:
         """The concept's mean shift among `selection.n_controls` control spans (at least one).
 
         Raises `InterpError` saying why when there are none: the stages tokenize the sequence
         differently (controls need the same keys in both) or it has no room outside the concept.
         """
-        if not self.tokens_match(sequence_id, stage, self.reference):
+        if not self.tokens_match(sequence=sequence, stage=stage, other=self.reference):
             raise InterpError(
-                f"sequence '{sequence_id}': stages '{stage}' and '{self.reference}' tokenize differently; "
+                f"sequence '{sequence}': stages '{stage}' and '{self.reference}' tokenize differently; "
                 "control spans need the same tokens"
             )
-        aligned = self.aligned(self.reference, sequence_id)
-        excluded = self.excluded(self.reference, sequence_id)
+        aligned = self.aligned(stage=self.reference, sequence=sequence)
+        excluded = self.excluded(stage=self.reference, sequence=sequence)
         return compare_with_controls(
-            self.columns(self.reference, sequence_id), self.columns(stage, sequence_id),
-            aligned.concept_mask, excluded, concept_runs(aligned, excluded), spans=self.control_spans(sequence_id),
+            self.columns(stage=self.reference, sequence=sequence), self.columns(stage=stage, sequence=sequence),
+            aligned.concept_mask, excluded, concept_runs(aligned, excluded), spans=self.control_spans(sequence=sequence),
         )
 
     @_memo
-    def control_spans(self, sequence_id: str) -> tuple[np.ndarray, ...]:
+    def control_spans(self, *, sequence: str) -> tuple[np.ndarray, ...]:
         """The sequence's control spans under the reference's tokens, one draw for every stage."""
-        aligned = self.aligned(self.reference, sequence_id)
-        excluded = self.excluded(self.reference, sequence_id)
+        aligned = self.aligned(stage=self.reference, sequence=sequence)
+        excluded = self.excluded(stage=self.reference, sequence=sequence)
         return draw_control_spans(aligned.concept_mask, excluded, concept_runs(aligned, excluded),
                                   max(self.selection.n_controls, 1), self.selection.seed)
 
     @_memo
-    def control_placement(self, sequence_id: str, stage: str) -> ControlPlacement:
+    def control_placement(self, *, sequence: str, stage: str) -> ControlPlacement:
         """Percentile and two-sided p of the concept among its controls, or NaN with the reason
         (remembered too, since finding that a sequence has no room for controls takes a while)."""
         if self.selection.n_controls <= 0:
             return ControlPlacement(math.nan, math.nan, "no control spans asked for")
         try:
-            comparison = self.controls(sequence_id, stage)
+            comparison = self.controls(sequence=sequence, stage=stage)
         except InterpError as error:
             return ControlPlacement(math.nan, math.nan, _reason(str(error)))
         return ControlPlacement(comparison.percentile, comparison.p_value)
 
-    def received(self, stage: str, sequence_id: str, layer: int | None = None, head: int | None = None) -> np.ndarray:
+    def received(self, *, sequence: str, stage: str, layer: int | None = None, head: int | None = None) -> np.ndarray:
         """Attention each token receives `[keys]`, in the selection's measure: its column total
         over the queries that can see it, `columns[l, h, k] / (n − k)`, for one head or averaged
         over heads (`head=None`) and layers (`layer=None`). Sliding windows are not subtracted."""
-        columns = self.columns(stage, sequence_id)
+        columns = self.columns(stage=stage, sequence=sequence)
         columns = columns if layer is None else columns[layer:layer + 1]
         columns = columns if head is None else columns[:, head:head + 1]
         n = columns.shape[-1]
@@ -314,25 +314,25 @@ class Results:
 
     # ------------------------------------------------------------ patterns
 
-    def has_patterns(self, sequence_id: str, *stages: str) -> bool:
-        return all(self.store.has_patterns(stage, sequence_id) for stage in stages or self.stages)
+    def has_patterns(self, *, sequence: str, stages: Sequence[str] = ()) -> bool:
+        return all(self.store.has_patterns(stage, sequence) for stage in stages or self.stages)
 
-    def pattern_extent(self, stage: str, sequence_id: str) -> tuple[int, int]:
+    def pattern_extent(self, *, sequence: str, stage: str) -> tuple[int, int]:
         """Token positions `[start, end)` whose attention is stored: the window around the
         concept (`--patterns window`) or the whole sequence (`full`)."""
-        return self.store.read_patterns(stage, sequence_id).extent
+        return self.store.read_patterns(stage, sequence).extent
 
-    def head_pattern(self, stage: str, sequence_id: str, layer: int, head: int,
+    def head_pattern(self, *, sequence: str, stage: str, layer: int, head: int,
                      window: tuple[int, int] | None = None) -> np.ndarray:
         """One head's token × token attention over `window` (default: all that is stored)."""
-        return self.store.read_patterns(stage, sequence_id).head(layer, head, window)
+        return self.store.read_patterns(stage, sequence).head(layer, head, window)
 
     @_memo
-    def span_attention(self, stage: str, sequence_id: str) -> np.ndarray:
+    def span_attention(self, *, sequence: str, stage: str) -> np.ndarray:
         """Span × span attention `[spans, spans]` averaged over layers and heads (stored at
         extraction); NaN where causal attention cannot reach (every query before every key)."""
-        matrix = self.store.read_span_attention(stage, sequence_id).mean(axis=(0, 1), dtype=np.float64)
-        matrix[unreachable_span_pairs(self.aligned(stage, sequence_id).span_tokens)] = np.nan
+        matrix = self.store.read_span_attention(stage, sequence).mean(axis=(0, 1), dtype=np.float64)
+        matrix[unreachable_span_pairs(self.aligned(stage=stage, sequence=sequence).span_tokens)] = np.nan
         return matrix
 
 

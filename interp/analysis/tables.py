@@ -29,11 +29,11 @@ def report_table(results: Results) -> pd.DataFrame:
     rows = []
     for sequence in results.sequences:
         for stage in results.compared_stages:
-            placement = results.control_placement(sequence.id, stage)
+            placement = results.control_placement(sequence=sequence.id, stage=stage)
             rows.append({
                 "sequence_id": sequence.id, "concept": sequence.concept, "stage": stage,
-                "reference": results.reference, "mean_share": float(results.share(stage, sequence.id).mean()),
-                **results.statistics(sequence.id, stage).as_dict(),
+                "reference": results.reference, "mean_share": float(results.share(stage=stage, sequence=sequence.id).mean()),
+                **results.statistics(sequence=sequence.id, stage=stage).as_dict(),
                 "control_percentile": placement.percentile, "control_p": placement.p_value,
                 "control_note": placement.reason,
             })
@@ -57,10 +57,10 @@ def overview_table(results: Results) -> pd.DataFrame:
     with_intervals = len(pairs) <= MAX_OVERVIEW_INTERVALS
     rows = []
     for sequence, stage in pairs:
-        low, high = results.interval(sequence.id, stage) if with_intervals else (np.nan, np.nan)
+        low, high = results.interval(sequence=sequence.id, stage=stage) if with_intervals else (np.nan, np.nan)
         rows.append({"sequence_id": sequence.id, "concept": sequence.concept, "stage": stage,
-                     "mean": results.statistics(sequence.id, stage).mean, "low": low, "high": high,
-                     "control_percentile": results.control_placement(sequence.id, stage).percentile})
+                     "mean": results.statistics(sequence=sequence.id, stage=stage).mean, "low": low, "high": high,
+                     "control_percentile": results.control_placement(sequence=sequence.id, stage=stage).percentile})
     return pd.DataFrame(rows, columns=list(OVERVIEW_COLUMNS))
 
 
@@ -77,9 +77,9 @@ def shares_table(results: Results) -> pd.DataFrame:
         "stage": np.repeat([stage for _, stage in pairs], per_entry),
         "layer": np.tile(np.repeat(np.arange(layers), heads), len(pairs)),
         "head": np.tile(np.arange(heads), layers * len(pairs)),
-        "share": np.concatenate([results.share(stage, sequence.id).ravel() for sequence, stage in pairs] or [[]]),
+        "share": np.concatenate([results.share(stage=stage, sequence=sequence.id).ravel() for sequence, stage in pairs] or [[]]),
         "first_token_share": np.concatenate(
-            [results.first_token_share(stage, sequence.id).ravel() for sequence, stage in pairs] or [[]]),
+            [results.first_token_share(stage=stage, sequence=sequence.id).ravel() for sequence, stage in pairs] or [[]]),
     })
     return table[list(SHARE_COLUMNS)]
 
@@ -88,7 +88,7 @@ def mean_share_table(results: Results) -> pd.DataFrame:
     """`sequence_id, concept, stage, mean_share`: each stage's share averaged over heads."""
     rows = [
         {"sequence_id": sequence.id, "concept": sequence.concept, "stage": stage,
-         "mean_share": float(results.share(stage, sequence.id).mean())}
+         "mean_share": float(results.share(stage=stage, sequence=sequence.id).mean())}
         for sequence in results.sequences for stage in results.stages
     ]
     return pd.DataFrame(rows, columns=list(MEAN_SHARE_COLUMNS))
@@ -99,7 +99,7 @@ def layer_profile_table(results: Results) -> pd.DataFrame:
     rows = []
     for sequence in results.sequences:
         for stage in results.compared_stages:
-            profile = compute_layer_profile(results.shift(sequence.id, stage))
+            profile = compute_layer_profile(results.shift(sequence=sequence.id, stage=stage))
             rows.extend(
                 {"sequence_id": sequence.id, "stage": stage, "layer": layer,
                  "mean_shift": float(mean), "median_shift": float(median)}

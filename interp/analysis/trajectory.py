@@ -71,7 +71,7 @@ def trajectory_table(results: Results, concept: str | None = None) -> pd.DataFra
     for kind in [concept] if concept is not None else concept_types(results):
         ids = [sequence.id for sequence in results.sequences if sequence.concept == kind]
         for stage, position in zip(results.stages, axis.positions):
-            shares = np.array([results.share(stage, sequence_id).mean() for sequence_id in ids])
+            shares = np.array([results.share(stage=stage, sequence=sequence_id).mean() for sequence_id in ids])
             shifts = concept_shifts(results, kind, stage).mean(axis=(1, 2))
             rows.append({
                 "concept": kind, "stage": stage, "position": position, "sequences": len(ids),

@@ -97,11 +97,11 @@ register(View("layers", "Layer profile", "Mean shift of the concept share over t
 
 
 def _heads(results: Results, sequence: str, stage: str, against: str) -> ViewOutput:
-    share = figures.head_heatmap_figure(results.share(stage, sequence),
+    share = figures.head_heatmap_figure(results.share(stage=stage, sequence=sequence),
                                         f"Share on the concept, {sequence}, stage {stage}", kind="share")
     if stage == against:
         return ViewOutput(figures={"share": share}, notes=("Choose another stage under 'Shift against' to see a shift.",))
-    shift = figures.head_heatmap_figure(results.shift(sequence, stage, against),
+    shift = figures.head_heatmap_figure(results.shift(sequence=sequence, stage=stage, against=against),
                                         f"Shift {stage} − {against}, {sequence}", kind="shift")
     return ViewOutput(figures={"share": share, "shift": shift})
 
@@ -121,7 +121,7 @@ def _head_options(results: Results, chosen: Mapping[str, Any]) -> range:
 
 
 def _most_shifted(index: int) -> Callable[[Results, Mapping[str, Any]], int]:
-    return lambda results, chosen: results.most_shifted_head(chosen["sequence"], chosen["stage"])[index]
+    return lambda results, chosen: results.most_shifted_head(sequence=chosen["sequence"], stage=chosen["stage"])[index]
 
 
 LAYER = Choice("layer", "Layer", _layer_options, default=_most_shifted(0), bundle=lambda r, c: [_most_shifted(0)(r, c)],
@@ -146,9 +146,9 @@ MAX_SHOWN_TOKENS = 400
 
 def _extent_options(results: Results, chosen: Mapping[str, Any]) -> list[str]:
     """Around the concept always; the whole sequence where it is stored and short enough to draw."""
-    aligned = results.aligned(chosen["stage"], chosen["sequence"])
-    stored = results.has_patterns(chosen["sequence"], chosen["stage"]) and \
-        results.pattern_extent(chosen["stage"], chosen["sequence"]) == (0, aligned.n_tokens)
+    aligned = results.aligned(stage=chosen["stage"], sequence=chosen["sequence"])
+    stored = results.has_patterns(sequence=chosen["sequence"], stages=(chosen["stage"],)) and \
+        results.pattern_extent(stage=chosen["stage"], sequence=chosen["sequence"]) == (0, aligned.n_tokens)
     whole = stored and aligned.n_tokens <= MAX_SHOWN_TOKENS and \
         concept_window(aligned.concept_mask, aligned.n_tokens) != (0, aligned.n_tokens)
     return ["concept", "whole"] if whole else ["concept"]
@@ -162,22 +162,22 @@ EXTENT = Choice("extent", "Tokens shown", _extent_options, bundle=lambda r, c: [
 def _tokens(results: Results, sequence: str, stage: str, layer: int, head: int, difference: str | None,
             threshold: float | None, extent: str = "concept") -> ViewOutput:
     stages = (stage,) if difference is None else (stage, difference)
-    if not results.has_patterns(sequence, *stages):
+    if not results.has_patterns(sequence=sequence, stages=tuple(stages)):
         return ViewOutput(notes=("This run kept no token-by-token patterns (`--patterns none`): shares, shifts and "
                                  "span structure work; token maps need `--patterns window` or `full`.",))
-    aligned = results.aligned(stage, sequence)
-    start, end = results.pattern_extent(stage, sequence)
+    aligned = results.aligned(stage=stage, sequence=sequence)
+    start, end = results.pattern_extent(stage=stage, sequence=sequence)
     shown = (0, aligned.n_tokens) if extent == "whole" else concept_window(aligned.concept_mask, aligned.n_tokens)
     shown = (max(shown[0], start), min(shown[1], end)) if shown[0] < end and shown[1] > start else (start, end)
-    pattern = results.head_pattern(stage, sequence, layer, head, shown)
+    pattern = results.head_pattern(stage=stage, sequence=sequence, layer=layer, head=head, window=shown)
     kind, title = "attention", f"Attention of layer {layer}, head {head}, stage {stage}, {sequence}"
     if difference is not None:
-        if not results.tokens_match(sequence, stage, difference):
+        if not results.tokens_match(sequence=sequence, stage=stage, other=difference):
             raise InterpError(
                 f"sequence '{sequence}': stages '{stage}' and '{difference}' tokenize the text differently, "
                 "so a token-by-token difference is not defined (shares and shifts still are)"
             )
-        pattern = pattern - results.head_pattern(difference, sequence, layer, head, shown)
+        pattern = pattern - results.head_pattern(stage=difference, sequence=sequence, layer=layer, head=head, window=shown)
         kind, title = "difference", f"Attention {stage} − {difference}, layer {layer}, head {head}, {sequence}"
     window_tokens = aligned.tokens[shown[0]:shown[1]]
     figure = figures.token_attention_figure(pattern, window_tokens, aligned.concept_mask[shown[0]:shown[1]],
@@ -200,9 +200,9 @@ register(View(
 
 
 def _distribution(results: Results, sequence: str, stage: str) -> ViewOutput:
-    shift = results.shift(sequence, stage)
+    shift = results.shift(sequence=sequence, stage=stage)
     label = f"{stage} − {results.reference}, {sequence}"
-    low, high = results.interval(sequence, stage)
+    low, high = results.interval(sequence=sequence, stage=stage)
     headlines = (
         Headline(f"Mean shift {stage} − {results.reference}", f"{float(shift.mean()):+.4f}",
                  "Mean over all heads of share(stage) − share(reference)."),
@@ -212,10 +212,10 @@ def _distribution(results: Results, sequence: str, stage: str) -> ViewOutput:
         "histogram": figures.shift_histogram_figure(shift, f"Head shifts {label}"),
         "qq": figures.shift_qq_figure(shift, f"Normal QQ plot of head shifts {label}"),
     }
-    placement = results.control_placement(sequence, stage)
+    placement = results.control_placement(sequence=sequence, stage=stage)
     if placement.reason:
         return ViewOutput(figures=output, headlines=headlines, notes=(f"No control spans: {placement.reason}.",))
-    comparison = results.controls(sequence, stage)
+    comparison = results.controls(sequence=sequence, stage=stage)
     output["controls"] = figures.control_null_figure(
         comparison.controls, comparison.observed, "mean", comparison.percentile, comparison.p_value,
         f"Concept among {comparison.controls.size} control spans, {label}",
@@ -262,7 +262,7 @@ def _structure(results: Results, sequence: str) -> ViewOutput:
     labels = [span.role or span.text for span in spans]
     picked = trajectory.representative_stages(results.compared_stages, STRUCTURE_STAGES - 1)
     shown = [stage for stage in results.stages if stage == results.reference or stage in picked]
-    matrices = {stage: results.span_attention(stage, sequence) for stage in shown}
+    matrices = {stage: results.span_attention(stage=stage, sequence=sequence) for stage in shown}
     top = float(np.nanmax([np.nanmax(matrix) for matrix in matrices.values()]))
     output = {
         stage: figures.span_structure_figure(matrix, labels, f"Span → span attention, stage {stage}, {sequence}",
@@ -273,7 +273,7 @@ def _structure(results: Results, sequence: str) -> ViewOutput:
         f"{len(results.stages)} stages: shown are the reference and {len(picked)} stages spread over the lineage "
         f"({', '.join(picked)}).",)
     differences = {stage: matrices[stage] - matrices[results.reference] for stage in picked
-                   if results.tokens_match(sequence, stage, results.reference)}
+                   if results.tokens_match(sequence=sequence, stage=stage, other=results.reference)}
     if differences:
         spread = float(np.nanmax([np.nanmax(np.abs(d)) for d in differences.values()])) or None
         for stage, difference in differences.items():
@@ -403,7 +403,7 @@ register(View(
 
 
 def _first_token(results: Results, sequence: str) -> ViewOutput:
-    shares = {stage: results.first_token_share(stage, sequence) for stage in results.stages}
+    shares = {stage: results.first_token_share(stage=stage, sequence=sequence) for stage in results.stages}
     output = {"share": figures.first_token_figure(shares, f"Share of attention on the first token, {sequence}")}
     if results.compared_stages:
         changes = {f"{stage} − {results.reference}": shares[stage] - shares[results.reference]
@@ -413,9 +413,9 @@ def _first_token(results: Results, sequence: str) -> ViewOutput:
     rule = results.selection.first_position
     table = pd.DataFrame([
         {"stage": stage, "mean_first_token_share": float(np.nanmean(share)), "sink_heads": int((share > SINK_SHARE).sum()),
-         "heads": int(share.size), "first_token": readable_tokens(results.aligned(stage, sequence).tokens)[0],
-         "first_token_is_bos": results.aligned(stage, sequence).has_bos,
-         "first_token_excluded": bool(results.excluded(stage, sequence)[0])}
+         "heads": int(share.size), "first_token": readable_tokens(results.aligned(stage=stage, sequence=sequence).tokens)[0],
+         "first_token_is_bos": results.aligned(stage=stage, sequence=sequence).has_bos,
+         "first_token_excluded": bool(results.excluded(stage=stage, sequence=sequence)[0])}
         for stage, share in shares.items()
     ])
     headlines = tuple(
@@ -451,21 +451,21 @@ def _head_or_all(results: Results, chosen: Mapping[str, Any]) -> list[int | None
 
 def _text(results: Results, sequence: str, stage: str, layer: int | None, head: int | None,
           difference: str | None) -> ViewOutput:
-    aligned = results.aligned(stage, sequence)
-    values = results.received(stage, sequence, layer, head)
+    aligned = results.aligned(stage=stage, sequence=sequence)
+    values = results.received(stage=stage, sequence=sequence, layer=layer, head=head)
     kind = "attention"
     if difference is not None:
-        if not results.tokens_match(sequence, stage, difference):
+        if not results.tokens_match(sequence=sequence, stage=stage, other=difference):
             raise InterpError(f"sequence '{sequence}': stages '{stage}' and '{difference}' tokenize the text "
                               "differently, so a token-by-token difference is not defined")
-        values, kind = values - results.received(difference, sequence, layer, head), "difference"
+        values, kind = values - results.received(stage=difference, sequence=sequence, layer=layer, head=head), "difference"
     start, end = concept_window(aligned.concept_mask, aligned.n_tokens, margin=60, limit=MAX_SHOWN_TOKENS)
     where = ("all layers" if layer is None else f"layer {layer}") + (", all heads" if head is None else f", head {head}")
     stages = stage if difference is None else f"{stage} − {difference}"
     title = f"Attention each token receives, {where}, stage {stages}, {sequence}"
     figure = figures.token_text_figure(
         readable_tokens(aligned.tokens)[start:end], values[start:end], aligned.concept_mask[start:end],
-        results.excluded(stage, sequence)[start:end], title, kind=kind, first_position=start)
+        results.excluded(stage=stage, sequence=sequence)[start:end], title, kind=kind, first_position=start)
     notes = ()
     if (start, end) != (0, aligned.n_tokens):
         notes = (f"Tokens {start}–{end - 1} of {aligned.n_tokens}, around the concept.",)
@@ -495,13 +495,13 @@ GRID_TOKENS = 48
 
 
 def _grid(results: Results, sequence: str, stage: str, layer: int) -> ViewOutput:
-    if not results.has_patterns(sequence, stage):
+    if not results.has_patterns(sequence=sequence, stages=(stage,)):
         return ViewOutput(notes=("This run kept no token-by-token patterns (`--patterns none`).",))
-    aligned = results.aligned(stage, sequence)
-    start, end = results.pattern_extent(stage, sequence)
+    aligned = results.aligned(stage=stage, sequence=sequence)
+    start, end = results.pattern_extent(stage=stage, sequence=sequence)
     shown = concept_window(aligned.concept_mask, aligned.n_tokens, margin=6, limit=GRID_TOKENS)
     shown = (max(shown[0], start), min(shown[1], end))
-    patterns = np.stack([results.head_pattern(stage, sequence, layer, head, shown) for head in range(results.shape[1])])
+    patterns = np.stack([results.head_pattern(stage=stage, sequence=sequence, layer=layer, head=head, window=shown) for head in range(results.shape[1])])
     tokens = readable_tokens(aligned.tokens)[shown[0]:shown[1]]
     title = f"Every head of layer {layer}, stage {stage}, {sequence} (tokens {shown[0]}–{shown[1] - 1})"
     return ViewOutput(figures={"heads": figures.head_grid_figure(patterns, tokens, title, first_position=shown[0])})

@@ -50,7 +50,7 @@ def test_one_row_per_type_and_compared_stage(results):
     assert shifts.shape == (4, 2, 4)
     interval = hierarchical_bootstrap(shifts, seed=0)
     assert (row.mean_shift, row.low, row.high) == pytest.approx((interval.estimate, interval.low, interval.high))
-    observed = [results.controls(f"cond-{i}", "cpt") for i in range(4)]
+    observed = [results.controls(sequence=f"cond-{i}", stage="cpt") for i in range(4)]
     assert row.control_mean_shift == pytest.approx(np.mean([c.controls.mean() for c in observed]))
     assert row.contrast == pytest.approx(np.mean([c.observed - c.controls.mean() for c in observed]))
     assert 0 < row.contrast_p <= 1 and row.contrast_q >= row.contrast_p

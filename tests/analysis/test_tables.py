@@ -33,7 +33,7 @@ def test_report_rows_and_statistics(tiny_run):
         ("lessee-1", "cpt"), ("lessee-1", "ift"), ("seller-1", "cpt"), ("seller-1", "ift"),
     ]
     for row in table.itertuples():
-        shift = results.share(row.stage, row.sequence_id) - results.share("base", row.sequence_id)
+        shift = results.share(stage=row.stage, sequence=row.sequence_id) - results.share(stage="base", sequence=row.sequence_id)
         assert row.mean == pytest.approx(shift.mean()) and row.reference == "base"
         assert 0 <= row.control_percentile <= 100 and 0 < row.control_p <= 1 and row.control_note == ""
     against_cpt = report_table(Results(tiny_run[0], Selection(reference="cpt", n_controls=0)))
@@ -55,7 +55,7 @@ def test_shares_table_is_one_row_per_head(tiny_run):
     assert list(table.columns) == ["sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share"]
     assert len(table) == 2 * 3 * 2 * 4
     row = table[(table["sequence_id"] == "seller-1") & (table["stage"] == "ift") & (table["layer"] == 1) & (table["head"] == 3)]
-    assert row["share"].item() == pytest.approx(results.share("ift", "seller-1")[1, 3])
+    assert row["share"].item() == pytest.approx(results.share(stage="ift", sequence="seller-1")[1, 3])
     colsums = results.store.read_colsums("ift", "seller-1")
     assert row["first_token_share"].item() == pytest.approx(colsums[1, 3, 0] / colsums[1, 3].sum())
 
@@ -64,10 +64,10 @@ def test_mean_share_and_layer_profiles(tiny_run):
     results = Results(tiny_run[0])
     means = mean_share_table(results)
     assert len(means) == 6
-    assert means.iloc[0]["mean_share"] == pytest.approx(results.share("base", "lessee-1").mean())
+    assert means.iloc[0]["mean_share"] == pytest.approx(results.share(stage="base", sequence="lessee-1").mean())
     profile = layer_profile_table(results)
     rows = profile[(profile["sequence_id"] == "lessee-1") & (profile["stage"] == "cpt")]
-    np.testing.assert_allclose(rows["mean_shift"], results.shift("lessee-1", "cpt").mean(axis=1))
+    np.testing.assert_allclose(rows["mean_shift"], results.shift(sequence="lessee-1", stage="cpt").mean(axis=1))
 
 
 def test_provenance_reads_the_manifest(tiny_run):

@@ -88,14 +88,14 @@ def test_trajectory_table_and_stage_layer_shifts(training_run):
     assert list(condition["position"]) == STEPS and set(condition["sequences"]) == {2}
     ids = ["lessee-1", "seller-1"]
     for stage, row in zip(results.stages, condition.itertuples()):
-        shares = [results.share(stage, i).mean() for i in ids]
-        shifts = [(results.share(stage, i) - results.share("step100", i)).mean() for i in ids]
+        shares = [results.share(stage=stage, sequence=i).mean() for i in ids]
+        shifts = [(results.share(stage=stage, sequence=i) - results.share(stage="step100", sequence=i)).mean() for i in ids]
         assert row.mean_share == pytest.approx(np.mean(shares)) and row.mean_shift == pytest.approx(np.mean(shifts))
         assert row.share_low <= row.mean_share <= row.share_high
     assert condition["mean_shift"].iloc[0] == 0.0
     shifts = stage_layer_shifts(results, "Condition")
     assert shifts.shape == (12, 2) and not shifts[0].any()
-    expected = np.mean([(results.share("step700", i) - results.share("step100", i)).mean(axis=1) for i in ids], axis=0)
+    expected = np.mean([(results.share(stage="step700", sequence=i) - results.share(stage="step100", sequence=i)).mean(axis=1) for i in ids], axis=0)
     np.testing.assert_allclose(shifts[6], expected, rtol=1e-12)
 
 

@@ -142,8 +142,8 @@ def test_stages_with_different_tokenizers(tmp_path, tiny_checkpoint):
     assert store.read_aligned("base", "lessee-1").token_ids != store.read_aligned("cpt", "lessee-1").token_ids
     results = Results(store, Selection(n_controls=20))
     assert results.differently_tokenized() == ["lessee-1", "seller-1"]
-    assert np.isfinite(results.statistics("lessee-1", "cpt").mean)
-    assert "tokenize differently" in results.control_placement("lessee-1", "cpt").reason
+    assert np.isfinite(results.statistics(sequence="lessee-1", stage="cpt").mean)
+    assert "tokenize differently" in results.control_placement(sequence="lessee-1", stage="cpt").reason
 
 
 def test_chat_format_wraps_text_and_maps_spans(tmp_path, legal_tokenizer, tiny_checkpoint):
@@ -181,18 +181,18 @@ def test_a_long_document_extracts_stores_reports_and_renders(tmp_path, legal_tok
     sequence = concept("document", text, middle[:-1])
     extract_lineage(lineage, [sequence], tmp_path / "r", ExtractionSettings(device="cpu"))
     results = Results(tmp_path / "r", Selection(n_controls=20))
-    aligned = results.aligned("base", "document")
+    aligned = results.aligned(stage="base", sequence="document")
     assert aligned.n_tokens > 1400
     model = AutoModelForCausalLM.from_pretrained(folders[0], attn_implementation="eager", dtype=torch.float32)
     with torch.inference_mode():
         attentions = model(torch.tensor([aligned.token_ids]), output_attentions=True, use_cache=False).attentions
     expected = np.stack([layer[0].sum(dim=-2).numpy() for layer in attentions])
     np.testing.assert_allclose(results.store.read_colsums("base", "document"), expected, rtol=1e-5, atol=1e-5)
-    start, end = results.pattern_extent("base", "document")
+    start, end = results.pattern_extent(stage="base", sequence="document")
     assert 0 < start and end - start <= 256 and aligned.concept_mask[start:end].sum() == aligned.concept_mask.sum()
     raw = 2 * 4 * aligned.n_tokens**2 * 4
     assert results.store.bytes_of_entry("base", "document") < 0.05 * raw
-    assert np.isfinite(results.statistics("document", "cpt").mean)
+    assert np.isfinite(results.statistics(sequence="document", stage="cpt").mean)
     tokens = views.get_view("tokens")
     output = tokens.compute(results, **views.resolve_choices(tokens, results))
     assert len(output.figures["map"].data[0].x) == end - start and "of 1" in output.notes[0]

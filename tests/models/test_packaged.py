@@ -208,11 +208,11 @@ def test_smollm2_extraction_matches_hugging_face_eager(smollm2_run, smollm2_fold
             stored = results.store.read_colsums("base", sequence.id)
             assert stored.shape == colsums.shape == (30, 9, aligned.n_tokens)
             np.testing.assert_allclose(stored, colsums, atol=COLSUM_TOLERANCE)
-            expected = compute_share(colsums, aligned.concept_mask, results.excluded("base", sequence.id))
-            assert np.abs(results.share("base", sequence.id) - expected).max() < SHARE_TOLERANCE
-            np.testing.assert_allclose(results.first_token_share("base", sequence.id),
+            expected = compute_share(colsums, aligned.concept_mask, results.excluded(stage="base", sequence=sequence.id))
+            assert np.abs(results.share(stage="base", sequence=sequence.id) - expected).max() < SHARE_TOLERANCE
+            np.testing.assert_allclose(results.first_token_share(stage="base", sequence=sequence.id),
                                        colsums[:, :, 0] / colsums.sum(-1), atol=SHARE_TOLERANCE)
-            np.testing.assert_array_equal(results.share("again", sequence.id), results.share("base", sequence.id))
+            np.testing.assert_array_equal(results.share(stage="again", sequence=sequence.id), results.share(stage="base", sequence=sequence.id))
 
 
 @pytest.mark.slow
@@ -223,7 +223,7 @@ def test_smollm2_first_token_is_an_attention_sink_and_the_rule_matters(smollm2_r
     counted = Results(folder, Selection(exclusions="punctuation", first_position="bos"))
     left_out = Results(folder, Selection(exclusions="punctuation", first_position="first"))
     for sequence in sequences:
-        first = counted.first_token_share("base", sequence.id)
+        first = counted.first_token_share(stage="base", sequence=sequence.id)
         assert np.median(first) > 0.3, "most heads of a model without BOS park attention on its first token"
-        assert not counted.excluded("base", sequence.id)[0] and left_out.excluded("base", sequence.id)[0]
-        assert (left_out.share("base", sequence.id) > counted.share("base", sequence.id)).mean() > 0.9
+        assert not counted.excluded(stage="base", sequence=sequence.id)[0] and left_out.excluded(stage="base", sequence=sequence.id)[0]
+        assert (left_out.share(stage="base", sequence=sequence.id) > counted.share(stage="base", sequence=sequence.id)).mean() > 0.9

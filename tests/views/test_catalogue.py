@@ -33,8 +33,8 @@ def test_every_view_computes_for_its_default_choices(results, name):
 
 def test_heads_show_share_and_shift(results):
     output = views.get_view("heads").compute(results, sequence="seller-1", stage="cpt", against="base")
-    np.testing.assert_allclose(z_of(output.figures["share"]), results.share("cpt", "seller-1"))
-    np.testing.assert_allclose(z_of(output.figures["shift"]), results.shift("seller-1", "cpt"))
+    np.testing.assert_allclose(z_of(output.figures["share"]), results.share(stage="cpt", sequence="seller-1"))
+    np.testing.assert_allclose(z_of(output.figures["shift"]), results.shift(sequence="seller-1", stage="cpt"))
     same = views.get_view("heads").compute(results, sequence="seller-1", stage="cpt", against="cpt")
     assert list(same.figures) == ["share"] and same.notes
 
@@ -57,7 +57,7 @@ def test_token_difference_is_the_difference_of_stored_patterns(results):
 def test_distribution_headlines_and_controls(results):
     output = views.get_view("distribution").compute(results, sequence="lessee-1", stage="cpt")
     assert set(output.figures) == {"histogram", "qq", "controls"}
-    low, high = results.interval("lessee-1", "cpt")
+    low, high = results.interval(sequence="lessee-1", stage="cpt")
     assert output.headlines[1].value == f"[{low:+.4f}, {high:+.4f}]"
 
 
@@ -90,7 +90,7 @@ def test_span_attention_is_kept_and_drawn_up_to_a_bound_of_spans(tiny_lineage, t
     assert "spans" not in store.read_record("base", "crowded").digests
     assert store.read_span_attention("base", "bounded").shape == (2, 4, MAX_STRUCTURE_SPANS, MAX_STRUCTURE_SPANS)
     results = Results(out)
-    assert np.isfinite(results.statistics("crowded", "cpt").mean)
+    assert np.isfinite(results.statistics(sequence="crowded", stage="cpt").mean)
     view = views.get_view("structure")
     assert view.choices[0].options(results, {}) == ["bounded", "seller-1"]
     output = view.compute(results, sequence="seller-1")
@@ -111,11 +111,11 @@ def test_trajectory_views_follow_a_short_lineage_in_stage_order(results):
     assert list(table["stage"]) == ["base", "cpt", "ift"] and list(table["position"]) == [0, 1, 2]
     assert list(figure.data[1].x) == ["base", "cpt", "ift"]
     assert figure.layout.xaxis2.title.text == "stage (lineage order)"
-    expected = np.mean([results.shift(s, "ift").mean() for s in ("lessee-1", "seller-1")])
+    expected = np.mean([results.shift(sequence=s, stage="ift").mean() for s in ("lessee-1", "seller-1")])
     assert table["mean_shift"].iloc[2] == pytest.approx(expected)
     layers = views.get_view("stage-layers").compute(results, concept="Condition")
     np.testing.assert_allclose(z_of(layers.figures["map"])[:, 1],
-                               np.mean([results.shift(s, "cpt").mean(axis=1) for s in ("lessee-1", "seller-1")], axis=0))
+                               np.mean([results.shift(sequence=s, stage="cpt").mean(axis=1) for s in ("lessee-1", "seller-1")], axis=0))
     assert list(layers.tables["shifts"].columns) == ["stage", "layer", "mean_shift"] and len(layers.tables["shifts"]) == 6
 
 
@@ -124,10 +124,10 @@ def test_first_token_view_shows_each_stage_and_its_change(results):
     assert list(output.figures) == ["share", "change"]
     share, change = output.figures["share"], output.figures["change"]
     assert [trace.name for trace in share.data if trace.type == "heatmap"] == ["base", "cpt", "ift"]
-    np.testing.assert_allclose(z_of(share, 1), results.first_token_share("cpt", "seller-1"))
+    np.testing.assert_allclose(z_of(share, 1), results.first_token_share(stage="cpt", sequence="seller-1"))
     assert [trace.name for trace in change.data if trace.type == "heatmap"] == ["cpt − base", "ift − base"]
     np.testing.assert_allclose(z_of(change, 1),
-                               results.first_token_share("ift", "seller-1") - results.first_token_share("base", "seller-1"))
+                               results.first_token_share(stage="ift", sequence="seller-1") - results.first_token_share(stage="base", sequence="seller-1"))
     summary = output.tables["summary"]
     assert summary["first_token"].tolist() == ["<s>"] * 3 and summary["first_token_excluded"].all()
     assert output.headlines[-1].value == "bos" and not output.notes

@@ -32,7 +32,7 @@ def test_choices_fall_back_to_their_defaults(results):
     view = views.get_view("tokens")
     chosen = views.resolve_choices(view, results, {"sequence": "seller-1", "stage": "nope", "layer": 99})
     assert chosen["sequence"] == "seller-1" and chosen["stage"] == "ift"
-    assert (chosen["layer"], chosen["head"]) == results.most_shifted_head("seller-1", "ift")
+    assert (chosen["layer"], chosen["head"]) == results.most_shifted_head(sequence="seller-1", stage="ift")
     assert chosen["difference"] is None and chosen["threshold"] == 0.1
     kept = views.resolve_choices(view, results, {**chosen, "layer": 0, "head": 1})
     assert (kept["layer"], kept["head"]) == (0, 1)
@@ -48,7 +48,7 @@ def test_bundle_names_every_view(results):
                  "heads-shift-seller-1-cpt-vs-base", "distribution-controls-lessee-1-cpt",
                  "structure-cpt-minus-base-seller-1", "first-token-share-lessee-1", "first-token-change-seller-1"):
         assert name in figures, (name, sorted(figures))
-    layer, head = results.most_shifted_head("lessee-1", "ift")
+    layer, head = results.most_shifted_head(sequence="lessee-1", stage="ift")
     assert f"tokens-map-lessee-1-ift-L{layer}-H{head}" in figures
     assert len({name.lower() for name in figures}) == len(figures)
 
@@ -60,7 +60,7 @@ def test_a_new_view_is_one_record(results, monkeypatch):
     views.register(views.View(
         "first-layer", "First layer", "Share of the first layer's heads.",
         lambda r, sequence: views.ViewOutput(tables={"shares": __import__("pandas").DataFrame(
-            {"share": r.share(r.reference, sequence)[0]})}),
+            {"share": r.share(stage=r.reference, sequence=sequence)[0]})}),
         choices=(SEQUENCE,),
     ))
     _, tables = views.bundle_contents(results)
