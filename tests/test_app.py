@@ -309,7 +309,7 @@ def test_reference_stage_switch_changes_the_rows(home):
 def test_tokens_view_difference_against_another_stage(run_folder):
     at = start_app("tokens")
     first = ResultsStore(run_folder).open().sequence_ids[0]
-    layer, head = Results(run_folder).most_shifted_head(first, "ift")
+    layer, head = Results(run_folder).most_shifted_head(sequence=first, stage="ift")
     difference = at.selectbox(key="choice-tokens-difference")
     assert difference.options == ["(none)", "base", "cpt"]
     difference.select("base").run()
@@ -333,7 +333,7 @@ def test_a_head_outside_the_model_in_the_address_falls_back_to_the_default(run_f
     at.run()
     assert_clean(at)
     first = ResultsStore(run_folder).open().sequence_ids[0]
-    _, head = Results(run_folder).most_shifted_head(first, "ift")
+    _, head = Results(run_folder).most_shifted_head(sequence=first, stage="ift")
     assert titles(at) == [f"Attention of layer 0, head {head}, stage ift, {first}"]
 
 

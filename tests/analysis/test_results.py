@@ -49,8 +49,8 @@ def test_reference_can_be_any_stage_and_must_exist(tiny_run):
 
 
 def test_exclusions_change_the_share(tiny_run):
-    paper = Results(tiny_run[0], Selection(exclusions="paper")).share("cpt", "lessee-1")
-    none = Results(tiny_run[0], Selection(exclusions="none")).share("cpt", "lessee-1")
+    paper = Results(tiny_run[0], Selection(exclusions="paper")).share(stage="cpt", sequence="lessee-1")
+    none = Results(tiny_run[0], Selection(exclusions="none")).share(stage="cpt", sequence="lessee-1")
     assert not np.allclose(paper, none)
 
 
@@ -73,7 +73,7 @@ def test_controls_and_their_placement(results):
     assert comparison.controls.size == 30
     placement = results.control_placement(sequence="lessee-1", stage="cpt")
     assert (placement.percentile, placement.p_value, placement.reason) == (comparison.percentile, comparison.p_value, "")
-    none = Results(results.store, Selection(n_controls=0)).control_placement("lessee-1", "cpt")
+    none = Results(results.store, Selection(n_controls=0)).control_placement(sequence="lessee-1", stage="cpt")
     assert np.isnan(none.p_value) and none.reason == "no control spans asked for"
 
 

@@ -198,7 +198,7 @@ def test_smollm2_extraction_matches_hugging_face_eager(smollm2_run, smollm2_fold
     model.eval()
     selections = (Selection(), Selection(exclusions="punctuation", first_position="first"))
     for sequence in sequences:
-        aligned = Results(folder).aligned("base", sequence.id)
+        aligned = Results(folder).aligned(stage="base", sequence=sequence.id)
         assert not aligned.has_bos and aligned.tokens[0] == sequence.text.split()[0]
         with torch.no_grad():
             output = model(torch.tensor([aligned.token_ids]), output_attentions=True)
