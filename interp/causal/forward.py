@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from interp import blockwise
 from interp.causal.metrics import MetricInput
@@ -48,13 +50,31 @@ def causal_attention(loaded: LoadedStage) -> Iterator[None]:
 
 def _causal_forward(self, *args, layer: int, window: int | None, **kwargs):
     q, k, v, scale = lean_projections(self, args, kwargs, layer)
-    batch, heads, n, d = q.shape
+    return lean_output(self, attention_output(q, k, v, scale, window)), None
+
+
+def attention_output(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
+                     window: int | None) -> torch.Tensor:
+    """Causal attention's output `[rows, heads, n, d]` from rotated `q [rows, heads, n, d]` and
+    `k, v [rows, kv_heads, n, d]`, differentiable and in memory linear in n: PyTorch's fused
+    attention (FlashAttention or memory-efficient kernels, never the n × n math fallback) where
+    the sliding window cannot bind (n ≤ window), else the project's blockwise pass and its
+    blockwise backward."""
+    rows, heads, n, d = q.shape
+    if window is None or n <= window:
+        try:
+            with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]):
+                return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale,
+                                                      enable_gqa=heads != k.shape[1])
+        except RuntimeError as error:
+            if "kernel" not in str(error).lower():
+                raise
     kv_heads = k.shape[1]
     # Rows fold into heads: head h of row b reads key/value head (b·heads + h) // group = b·kv_heads + h // group.
     z = blockwise.differentiable_attention(
-        q.reshape(batch * heads, n, d), k.reshape(batch * kv_heads, n, d), v.reshape(batch * kv_heads, n, d),
+        q.reshape(rows * heads, n, d), k.reshape(rows * kv_heads, n, d), v.reshape(rows * kv_heads, n, d),
         scale, window)
-    return lean_output(self, z.view(batch, heads, n, d)), None
+    return z.view(rows, heads, n, d)
 
 
 def _bridge(loaded: LoadedStage):
@@ -179,11 +199,10 @@ def patterned_z(source: SourceRecord, layer: int, heads: Sequence[int], values: 
     attention probabilities (from its rotated queries and keys, blockwise) applied to `values
     [rows, n, kv_heads, d]`, the target's values of this forward pass."""
     q, k = source.q[layer], source.k[layer]
-    rows, n, n_heads, d = q.shape
-    group = n_heads // k.shape[2]
-    kv = [head // group for head in heads]
-    queries = q[:, :, list(heads)].transpose(1, 2).reshape(rows * len(heads), n, d)
-    keys = k[:, :, kv].transpose(1, 2).reshape(rows * len(heads), n, d)
-    vals = values[:, :, kv].transpose(1, 2).reshape(rows * len(heads), n, d)
-    output = blockwise.attention_pass(queries, keys, vals, source.scales[layer], source.windows[layer]).output
-    return output.view(rows, len(heads), n, d).transpose(1, 2)
+    n_heads = q.shape[2]
+    kv = [head // (n_heads // k.shape[2]) for head in heads]
+    queries = q[:, :, list(heads)].transpose(1, 2)
+    keys = k[:, :, kv].transpose(1, 2)
+    vals = values[:, :, kv].transpose(1, 2).to(queries.dtype)
+    output = attention_output(queries, keys, vals, source.scales[layer], source.windows[layer])
+    return output.transpose(1, 2)

@@ -19,20 +19,9 @@ from interp.causal.exact import Trial, exact_effects
 from interp.causal.forward import metric_batch, record_source
 from interp.causal.heads import Head, single
 from interp.causal.metrics import MetricOptions, get_metric
-from interp.lineage import Stage
-from interp.loader import free_stage, load_stage
 from tests.conftest import TINY_SEQUENCES
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def stages(tiny_checkpoint, tiny_checkpoint_other):
-    source = load_stage(Stage("base", str(tiny_checkpoint)), device="cpu", dtype="float32")
-    target = load_stage(Stage("cpt", str(tiny_checkpoint_other)), device="cpu", dtype="float32")
-    yield source, target
-    free_stage(source)
-    free_stage(target)
 
 
 def hf_derivatives(source_folder, target_folder, token_ids, positions, kind, mean_z=None) -> np.ndarray:
@@ -107,11 +96,11 @@ def case(stages):
 
 
 @pytest.mark.parametrize("kind", ["patch", "pattern", "mean"])
-def test_scores_are_the_derivative_hugging_face_autograd_gives(case, tiny_checkpoint, tiny_checkpoint_other, kind):
+def test_scores_are_the_derivative_hugging_face_autograd_gives(case, folders, kind):
     _, _, aligned, metric_input, _, _, attribution = case
     mean_z = attribution.z_sum / attribution.positions
     scores = mean_scores(attribution, mean_z) if kind == "mean" else attribution.scores[kind]
-    expected = hf_derivatives(tiny_checkpoint, tiny_checkpoint_other, aligned.token_ids,
+    expected = hf_derivatives(*folders, aligned.token_ids,
                               metric_input.readouts[0].positions, kind, mean_z)
     np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-5)
     assert np.abs(expected).max() > 0.01

@@ -17,28 +17,17 @@ from interp.causal.exact import Trial, exact_effects
 from interp.causal.forward import metric_batch, record_source
 from interp.causal.heads import Head, HeadSet, single
 from interp.causal.metrics import MetricOptions, get_metric
-from interp.lineage import Stage
-from interp.loader import free_stage, load_stage
 from tests.conftest import TINY_SEQUENCES
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def stages(tiny_checkpoint, tiny_checkpoint_other):
-    source = load_stage(Stage("base", str(tiny_checkpoint)), device="cpu", dtype="float32")
-    target = load_stage(Stage("cpt", str(tiny_checkpoint_other)), device="cpu", dtype="float32")
-    yield source, target
-    free_stage(source)
-    free_stage(target)
-
-
-@pytest.fixture(scope="module")
-def hf_models(tiny_checkpoint, tiny_checkpoint_other):
+def hf_models(folders):
     def load(folder):
         return AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager", dtype=torch.float32).eval()
 
-    return load(tiny_checkpoint), load(tiny_checkpoint_other)
+    return load(folders[0]), load(folders[1])
 
 
 class Reference:
