@@ -17,7 +17,8 @@ FLOORS = {
 }
 HEAVY = {"torch", "transformers", "transformer_lens", "accelerate", "ray"}
 # What a results reader opens: the app, `report`, `export` and a notebook load these.
-READERS = ("interp.analysis.results", "interp.views", "interp.export.bundle", "interp.cli.main")
+READERS = ("interp.analysis.results", "interp.views", "interp.export.bundle", "interp.cli.main",
+           "interp.causal.results")
 
 
 def module_name(path: Path) -> str:

@@ -155,3 +155,74 @@ def lower_triangle(block: BlockOf, n: int, device: torch.device, rows_per_block:
         rows = block(positions[start:end], positions[:end])
         pieces.append(rows[:, visible(positions[start:end], positions[:end], None)].to(torch.float16))
     return torch.cat(pieces, dim=1)
+
+
+# ---------------------------------------------------------------- gradients (the causal check)
+
+def attention_backward(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, output: torch.Tensor, lse: torch.Tensor,
+    grad_output: torch.Tensor, scale: float, window: int | None = None, workspace: Workspace | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients of a loss with respect to `q, k, v` from its gradient `grad_output [heads, n, d]`,
+    recomputing the pattern one block of queries at a time (as FlashAttention's backward pass):
+    `P = exp(q kᵀ · scale − lse)`, `D = rowsum(dO ∘ O)`, `dS = P ∘ (dO vᵀ − D)`, then
+    `dq = dS k · scale`, `dk = dSᵀ q · scale`, `dv = Pᵀ dO` (key/value gradients summed over the
+    query heads of their group). Memory grows with n, never n²."""
+    heads, n, d = q.shape
+    kv_heads = k.shape[0]
+    group = heads // kv_heads
+    workspace = workspace or Workspace()
+    span = n if window is None else min(n, window + 256)
+    # Four block-sized float32 arrays live at once in the backward pass (scores, dP, dS, P).
+    block = max(16, min(1024, workspace.budget_bytes // (16 * heads * max(span, 1))))
+    k32, v32 = k.float(), v.float()
+    grouped = q.reshape(kv_heads, group, n, d)
+    upstream = grad_output.reshape(kv_heads, group, n, d)
+    lse = lse.reshape(kv_heads, group, n)
+    delta = (upstream.float() * output.reshape(kv_heads, group, n, d).float()).sum(dim=-1)
+    dq = torch.empty(kv_heads, group, n, d, dtype=torch.float32, device=q.device)
+    dk = torch.zeros(kv_heads, n, d, dtype=torch.float32, device=q.device)
+    dv = torch.zeros(kv_heads, n, d, dtype=torch.float32, device=q.device)
+    positions = torch.arange(n, device=q.device)
+    for start in range(0, n, block):
+        end = min(n, start + block)
+        rows = end - start
+        first = 0 if window is None else max(0, start - window + 1)
+        queries = grouped[:, :, start:end].reshape(kv_heads, group * rows, d).float()
+        d_out = upstream[:, :, start:end].reshape(kv_heads, group * rows, d).float()
+        mask = _additive_mask(positions[start:end], positions[first:end], window).repeat(group, 1)
+        scores = torch.baddbmm(mask.unsqueeze(0), queries, k32[:, first:end].transpose(1, 2), alpha=scale)
+        probabilities = scores.sub_(lse[:, :, start:end].reshape(kv_heads, group * rows, 1)).exp_()
+        dv[:, first:end] += torch.bmm(probabilities.transpose(1, 2), d_out)
+        d_scores = torch.bmm(d_out, v32[:, first:end].transpose(1, 2))
+        d_scores.sub_(delta[:, :, start:end].reshape(kv_heads, group * rows, 1)).mul_(probabilities)
+        dq[:, :, start:end] = torch.bmm(d_scores, k32[:, first:end]).mul_(scale).view(kv_heads, group, rows, d)
+        dk[:, first:end] += torch.bmm(d_scores.transpose(1, 2), queries).mul_(scale)
+    return dq.view(heads, n, d).to(q.dtype), dk.to(k.dtype), dv.to(v.dtype)
+
+
+class _BlockwiseAttention(torch.autograd.Function):
+    """`attention_pass`'s output as a differentiable function of q, k and v, in O(n) memory."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, scale: float, window: int | None):
+        result = attention_pass(q, k, v, scale, window)
+        ctx.save_for_backward(q, k, v, result.output, result.lse)
+        ctx.scale, ctx.window = scale, window
+        return result.output
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        q, k, v, output, lse = ctx.saved_tensors
+        dq, dk, dv = attention_backward(q, k, v, output, lse, grad_output.contiguous(), ctx.scale, ctx.window)
+        return dq, dk, dv, None, None
+
+
+def differentiable_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, window: int | None = None,
+) -> torch.Tensor:
+    """The attention output `[heads, n, d]` with gradients to q, k and v (blockwise both ways);
+    without grad mode it is exactly `attention_pass(...).output`."""
+    if not torch.is_grad_enabled() or not (q.requires_grad or k.requires_grad or v.requires_grad):
+        return attention_pass(q, k, v, scale, window).output
+    return _BlockwiseAttention.apply(q, k, v, scale, window)

@@ -238,18 +238,29 @@ def _register_lean_implementation() -> None:
 @contextlib.contextmanager
 def _lean_attention(bridge, collector: _Collector) -> Iterator[None]:
     """Give every layer's attention bridge the lean forward for the duration of one pass."""
+    workspace = blockwise.Workspace()
+
+    def forward_for(attention, layer: int, window: int | None):
+        return functools.partial(_lean_forward, attention, layer=layer, window=window, collector=collector,
+                                 workspace=workspace)
+
+    with lean_forwards(bridge, forward_for):
+        yield
+
+
+@contextlib.contextmanager
+def lean_forwards(bridge, forward_for: Callable) -> Iterator[None]:
+    """Replace every layer's attention forward by `forward_for(attention, layer, window)` for the
+    duration, with HF building no n × n mask (the forwards mask blockwise themselves)."""
     _register_lean_implementation()
     config = bridge.original_model.config
     previous = config._attn_implementation
     attentions = [block.attn for block in bridge.blocks]
-    workspace = blockwise.Workspace()
     try:
         config._attn_implementation = LEAN_IMPLEMENTATION
         for layer, attention in enumerate(attentions):
-            forward = functools.partial(_lean_forward, attention, layer=layer, window=sliding_window(attention),
-                                        collector=collector, workspace=workspace)
             # Set on the instance dict: the component's __setattr__ would forward it to the HF module.
-            object.__setattr__(attention, "forward", forward)
+            object.__setattr__(attention, "forward", forward_for(attention, layer, sliding_window(attention)))
         yield
     finally:
         for attention in attentions:
@@ -268,22 +279,28 @@ def sliding_window(attention) -> int | None:
 
 def _lean_forward(self, *args, layer: int, window: int | None, collector: _Collector,
                   workspace: blockwise.Workspace, **kwargs):
-    """The bridge's attention forward for the common case, with the [n, n] part made blockwise.
+    """The bridge's attention forward for the common case, with the [n, n] part made blockwise."""
+    q, k, v, scale = lean_projections(self, args, kwargs, layer)
+    result = blockwise.attention_pass(q[0], k[0], v[0], scale, window, workspace)
+    collector.from_queries(layer, q[0], k[0], result.lse, result.colsums, scale, window)
+    return lean_output(self, result.output.unsqueeze(0)), None
 
-    Mirrors `PositionEmbeddingsAttentionBridge.forward` (transformer-lens 4.3) hook for hook,
-    for models that `lean_reason` accepts.
-    """
+
+def lean_projections(self, args: tuple, kwargs: dict, layer: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """Rotated queries `[batch, heads, n, d]`, rotated keys and values `[batch, kv_heads, n, d]`
+    and the score scale, as `PositionEmbeddingsAttentionBridge.forward` (transformer-lens 4.3)
+    makes them, hook for hook (`hook_in`, `hook_q/k/v`, `hook_cos/sin`, `hook_rot_q/k`), for
+    models that `lean_reason` accepts."""
     from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
     original = self.original_component
     hidden_states = kwargs.pop("hidden_states") if "hidden_states" in kwargs else args[0]
     position_embeddings = kwargs.pop("position_embeddings", None)
     if kwargs.pop("attention_mask", None) is not None:
-        raise InterpError("the model was given an attention mask (padding); extraction runs one unpadded sequence")
+        raise InterpError("the model was given an attention mask (padding); the lean forward runs unpadded sequences")
     hidden_states = self.hook_in(hidden_states)
-    input_shape = hidden_states.shape[:-1]
     head_dim = original.head_dim
-    shape = (*input_shape, -1, head_dim)
+    shape = (*hidden_states.shape[:-1], -1, head_dim)
     q = self.q(hidden_states).view(shape).transpose(1, 2)
     k = self.k(hidden_states).view(shape).transpose(1, 2)
     v = self.v(hidden_states).view(shape).transpose(1, 2)
@@ -293,16 +310,19 @@ def _lean_forward(self, *args, layer: int, window: int | None, collector: _Colle
     if cos.shape[-1] != head_dim:
         raise InterpError(f"layer {layer}: partial rotary embeddings are not supported by the lean forward")
     q, k = apply_rotary_pos_emb(q, k, cos, sin)
-    q = self.hook_rot_q(q)
-    k = self.hook_rot_k(k)
     scale = float(getattr(original, "scaling", head_dim**-0.5))
-    result = blockwise.attention_pass(q[0], k[0], v[0], scale, window, workspace)
-    collector.from_queries(layer, q[0], k[0], result.lse, result.colsums, scale, window)
-    output = result.output.unsqueeze(0).transpose(1, 2).reshape(*input_shape, -1)
+    return self.hook_rot_q(q), self.hook_rot_k(k), v, scale
+
+
+def lean_output(self, output: torch.Tensor) -> torch.Tensor:
+    """The attention block's output from the heads' outputs `z [batch, heads, n, d]`: through
+    `o` (whose input is `hook_z`) and `hook_out`, in the projection's dtype."""
+    batch, heads, n, d = output.shape
+    output = output.transpose(1, 2).reshape(batch, n, heads * d)
     weight = self.o.original_component.weight
     if weight.dtype.is_floating_point and output.dtype != weight.dtype:
         output = output.to(weight.dtype)
-    return self.hook_out(self.o(output)), None
+    return self.hook_out(self.o(output))
 
 
 # ---------------------------------------------------------------- value norms (both routes)

@@ -6,7 +6,10 @@ and the tests iterate `VIEWS`. May import: `interp.core`, `interp.concepts`, `in
 `interp.analysis`, and the torch-free readers of `interp.causal`. Never Streamlit, never torch.
 """
 
-from interp.views import catalogue  # noqa: E402,F401  registers the catalogue's views, in the app's order
+from interp.views import (
+    catalogue,  # noqa: E402,F401  registers the catalogue's views, in the app's order
+    causal,  # noqa: E402,F401  then the causal check's
+)
 from interp.views.framework import (
     VIEWS,
     Choice,

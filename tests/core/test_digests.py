@@ -3,7 +3,14 @@
 import hashlib
 import json
 
-from interp.core.digests import CHUNK, bytes_digest, file_digest, files_digest, hex_of, value_digest
+from interp.core.digests import (
+    CHUNK,
+    bytes_digest,
+    file_digest,
+    files_digest,
+    hex_of,
+    value_digest,
+)
 
 
 def test_file_and_bytes_digests_agree_across_chunk_boundaries(tmp_path):

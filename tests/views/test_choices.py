@@ -3,7 +3,13 @@
 import pytest
 
 from interp.analysis.results import Results
-from interp.views.choices import AGAINST, ANY_STAGE, COMPARED_STAGE, SEQUENCE, describe_sequence
+from interp.views.choices import (
+    AGAINST,
+    ANY_STAGE,
+    COMPARED_STAGE,
+    SEQUENCE,
+    describe_sequence,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,8 @@
 """Figure builders: arrays and tables in, `plotly` figures out, one module per family (docs/design.md §7).
 
 Every builder is pure (no I/O, no UI), so the app shows and the exporter writes the same figure.
-This package is their public face; each builder's home is its family module.
+This package is their public face; each builder's home is its family module (`causal` holds the
+causal check's, imported by its views directly).
 """
 
 from interp.views.figures.common import (

@@ -25,7 +25,9 @@ import plotly.io as pio
 from plotly.colors import sample_colorscale
 
 from interp.core.errors import InterpError
-from interp.core.palette import CONCEPT_COLOUR as CONCEPT_COLOUR  # the palette is part of every figure family's conventions
+from interp.core.palette import (
+    CONCEPT_COLOUR as CONCEPT_COLOUR,  # the palette is part of every figure family's conventions
+)
 from interp.core.palette import STAGE_PALETTE as STAGE_PALETTE
 
 TEMPLATE = "interp"

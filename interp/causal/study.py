@@ -1,0 +1,327 @@
+"""A causal run over a results folder: checked before any model loads, then screened and verified.
+
+`prepare_causal` reads the results folder (its sequences and tokens, both stages' records and
+configs) and refuses, in one line, what cannot be compared: an unknown stage, stages of other
+architectures or tokenizers, sequences tokenized differently, heads out of range. `run_causal`
+then loads both stages once and, sequence by sequence, records S's forward pass and runs AtP on
+T (phase 1), plans the heads exact patching verifies from every sequence's AtP and the
+attention shift, and runs exact patching (phase 2). Every entry is written as it is finished and
+skipped when it is there with the same key, so a stopped run resumes and `--shard I/N` parts
+write into one folder; a phase that needs every sequence (the plan) says what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from interp.analysis.results import Results, Selection
+from interp.causal.heads import Head, parse_heads
+from interp.causal.interventions import INTERVENTIONS
+from interp.causal.metrics import METRICS, MetricInput, MetricOptions
+from interp.causal.statistics import (
+    atp_effects,
+    mean_of_z,
+    plan_head_sets,
+    verification_plan,
+)
+from interp.causal.store import (
+    AtpRecord,
+    CausalManifest,
+    CausalSettings,
+    CausalStore,
+    ExactRecord,
+    StageIdentity,
+    TrialResult,
+    bytes_digest,
+    digest_of,
+    npy_bytes,
+)
+from interp.concepts.alignment import AlignedSequence
+from interp.core.errors import InterpError
+from interp.core.provenance import package_versions, utc_now
+from interp.extraction.settings import Progress, ProgressCallback
+from interp.models.checkpoints import (
+    check_same_architecture,
+    checkpoint_fingerprint,
+    load_config,
+)
+from interp.models.lineage import Stage
+from interp.store.folder import ResultsStore
+from interp.store.shards import Shard
+
+METHODS = ("atp", "exact", "both")
+MAX_TOP = 256
+MAX_RANDOM_SETS = 1000
+# Fields of two configs that must agree for one stage's activations to stand in another's.
+CAUSAL_FIELDS = ("num_key_value_heads", "vocab_size", "head_dim", "sliding_window")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a causal run executes (none of it enters an entry's key)."""
+
+    method: str = "both"
+    device: str = "auto"
+    dtype: str = "auto"
+    threads: int | None = None
+    batch_size: int = 8
+    shard: Shard | None = None
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True)
+class CausalJob:
+    """A causal run checked and ready: both stages, the sequences with their stored tokens, the
+    heads asked for, and the attention shift S → T per sequence `[sequences, layers, heads]`."""
+
+    results_folder: Path
+    settings: CausalSettings
+    source: Stage
+    target: Stage
+    identities: tuple[StageIdentity, StageIdentity]
+    sequence_ids: tuple[str, ...]
+    aligned: dict[str, AlignedSequence]
+    answers: dict[str, tuple[str, str]]
+    shape: tuple[int, int]
+    given: tuple[Head, ...] | None
+    shift: np.ndarray
+    concept_set_hash: str
+
+    @property
+    def store(self) -> CausalStore:
+        return CausalStore(self.results_folder, self.settings.source, self.settings.target)
+
+
+def prepare_causal(results_folder: str | Path, settings: CausalSettings, heads_text: str | None = None) -> CausalJob:
+    """Every check that needs no model; raises a one-line `InterpError` for what cannot be run."""
+    _check_settings(settings)
+    labels = ResultsStore(results_folder).read_manifest().stage_labels
+    for option, label in (("--source", settings.source), ("--target", settings.target)):
+        if label not in labels:
+            raise InterpError(f"{option} {label!r}: no such stage in {results_folder}; stages: {', '.join(labels)}")
+    results = Results(results_folder, Selection(exclusions=settings.exclusions, reference=settings.source,
+                                                first_position=settings.first_position, measure=settings.measure))
+    records = {stage.label: stage for stage in results.manifest.stages}
+    source_record, target_record = records[settings.source], records[settings.target]
+    stages = {label: Stage(label, record.model, record.revision) for label, record in
+              ((settings.source, source_record), (settings.target, target_record))}
+    _check_comparable(stages, source_record, target_record)
+    sequence_ids = tuple(sequence.id for sequence in results.sequences)
+    for sequence_id in sequence_ids:
+        if not results.tokens_match(sequence=sequence_id, stage=settings.source, other=settings.target):
+            raise InterpError(f"sequence '{sequence_id}': stages '{settings.source}' and '{settings.target}' tokenize "
+                              "it differently; the causal check patches one stage into another on the same tokens")
+    shape = results.shape
+    given = parse_heads(heads_text, shape) if heads_text is not None else None
+    if given is not None:
+        settings = settings.model_copy(update={"heads": tuple(str(head) for head in given)})
+    shift = np.stack([results.share(stage=settings.target, sequence=s) - results.share(stage=settings.source, sequence=s) for s in sequence_ids])
+    identities = tuple(StageIdentity(label=r.label, checkpoint=r.checkpoint, fingerprint=r.fingerprint)
+                       for r in (source_record, target_record))
+    return CausalJob(
+        results_folder=Path(results_folder), settings=settings, source=stages[settings.source],
+        target=stages[settings.target], identities=identities, sequence_ids=sequence_ids,
+        aligned={s: results.aligned(stage=settings.target, sequence=s) for s in sequence_ids},
+        answers={s.id: (getattr(s, "answer", ""), getattr(s, "contrast", "")) for s in results.sequences},
+        shape=shape, given=given, shift=shift, concept_set_hash=results.manifest.concept_set_hash,
+    )
+
+
+def _check_settings(settings: CausalSettings) -> None:
+    for name in settings.interventions:
+        INTERVENTIONS.named(name)
+    for name in settings.metrics:
+        METRICS.named(name)
+    if not settings.interventions or not settings.metrics:
+        raise InterpError("name at least one intervention and one metric")
+    if not 1 <= settings.top <= MAX_TOP:
+        raise InterpError(f"--top {settings.top}: give a number of heads from 1 to {MAX_TOP}")
+    if not 0 <= settings.random_sets <= MAX_RANDOM_SETS:
+        raise InterpError(f"--random {settings.random_sets}: give a number of random head sets from 0 to {MAX_RANDOM_SETS}")
+    if settings.seed < 0:
+        raise InterpError(f"--seed {settings.seed}: give zero or a positive whole number")
+
+
+def _check_comparable(stages: dict[str, Stage], source, target) -> None:
+    """Same architecture and tokenizer, from the results folder's records and the configs."""
+    pair = f"stages '{source.label}' and '{target.label}'"
+    if (source.n_layers, source.n_heads) != (target.n_layers, target.n_heads):
+        raise InterpError(f"{pair}: different shapes ({source.n_layers}×{source.n_heads} vs "
+                          f"{target.n_layers}×{target.n_heads} heads); one stage cannot be patched into the other")
+    if source.tokenizer_hash != target.tokenizer_hash:
+        raise InterpError(f"{pair}: different tokenizers; the causal check needs the same token ids in both")
+    configs = {label: load_config(stage) for label, stage in stages.items()}
+    check_same_architecture(configs)
+    first, second = configs[source.label], configs[target.label]
+    for field in CAUSAL_FIELDS:
+        if first.get(field) != second.get(field):
+            raise InterpError(f"{pair}: different architectures ({field} {first.get(field)!r} vs "
+                              f"{second.get(field)!r}); one stage cannot be patched into the other")
+
+
+# ---------------------------------------------------------------- running
+
+def run_causal(job: CausalJob, options: RunOptions = RunOptions(),
+               on_progress: ProgressCallback | None = None) -> CausalManifest:
+    """Phase 1 (AtP) and phase 2 (exact) as `options.method` asks; returns the run's manifest."""
+    if options.method not in METHODS:
+        raise InterpError(f"--method {options.method!r}: use one of {', '.join(METHODS)}")
+    if not 1 <= options.batch_size <= 1024:
+        raise InterpError(f"--batch-size {options.batch_size}: give a number of interventions from 1 to 1024")
+    store = job.store
+    chosen = options.shard.select(job.sequence_ids) if options.shard else list(job.sequence_ids)
+    if not chosen:
+        raise InterpError(f"--shard {options.shard}: no sequence falls in this shard")
+    manifest = CausalManifest(source=job.identities[0], target=job.identities[1], settings=job.settings,
+                              concept_set_hash=job.concept_set_hash, sequences=list(job.sequence_ids),
+                              packages=package_versions(), created=utc_now())
+    store.write_manifest(manifest)
+    with _Stages(job, options) as stages:
+        if options.method in ("atp", "both"):
+            _run_atp(job, stages, chosen, on_progress)
+        if options.method in ("exact", "both"):
+            _run_exact(job, stages, chosen, options.batch_size, on_progress)
+    return manifest
+
+
+class _Stages:
+    """Both stages loaded once (the source only while something needs it), checked against the
+    fingerprints the results folder recorded, and freed at the end."""
+
+    def __init__(self, job: CausalJob, options: RunOptions):
+        self.job, self.options = job, options
+        self._loaded: dict[str, object] = {}
+
+    def __enter__(self) -> _Stages:
+        return self
+
+    def get(self, which: str):
+        if which not in self._loaded:
+            from interp.models.loader import load_stage
+
+            stage = self.job.source if which == "source" else self.job.target
+            identity = self.job.identities[0 if which == "source" else 1]
+            if checkpoint_fingerprint(stage) != identity.fingerprint:
+                raise InterpError(f"stage '{stage.label}': its checkpoint changed since the results were extracted; "
+                                  "run `extract` again first")
+            self._loaded[which] = load_stage(stage, device=self.options.device, dtype=self.options.dtype,
+                                             trust_remote_code=self.options.trust_remote_code)
+        return self._loaded[which]
+
+    def __exit__(self, *exc) -> None:
+        from interp.models.loader import free_stage
+
+        for loaded in self._loaded.values():
+            free_stage(loaded)
+        self._loaded.clear()
+
+
+def metric_input(job: CausalJob, metric: str, sequence_id: str, tokenizer) -> MetricInput:
+    answer, contrast = job.answers.get(sequence_id, ("", ""))
+
+    def encode(text: str) -> tuple[int, ...]:
+        return tuple(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else ()
+
+    options = MetricOptions(after=job.settings.after, answer=encode(answer), contrast=encode(contrast))
+    return METRICS.named(metric).build(job.aligned[sequence_id], options)
+
+
+def _entry_key(job: CausalJob, metric_input: MetricInput, *parts: str) -> str:
+    readouts = [[list(r.token_ids), list(r.positions), r.weight] for r in metric_input.readouts]
+    return digest_of([job.identities[0].fingerprint, job.identities[1].fingerprint, metric_input.metric,
+                      readouts, *parts])
+
+
+def _run_atp(job: CausalJob, stages: _Stages, chosen: Sequence[str], on_progress) -> None:
+    import torch
+
+    from interp.causal.attribution import attribute
+    from interp.causal.forward import metric_batch, record_source
+
+    store, settings = job.store, job.settings
+    needs_source = any(INTERVENTIONS[name].needs_source for name in settings.interventions)
+    patterns = "pattern" in settings.interventions
+    todo = []
+    for metric in settings.metrics:
+        for sequence_id in chosen:
+            todo.append((metric, sequence_id))
+    progress = Progress(total=len(todo), stage=f"{settings.source} → {settings.target}")
+    for metric, sequence_id in todo:
+        target = stages.get("target")
+        inputs = metric_input(job, metric, sequence_id, target.tokenizer)
+        key = _entry_key(job, inputs, settings.atp_fingerprint())
+        existing = store.read_atp_record(metric, sequence_id)
+        if existing is None or existing.key != key:
+            batch = metric_batch(inputs, target.device)
+            source = record_source(stages.get("source"), batch, patterns) if needs_source else None
+            result = attribute(target, source, batch, settings.interventions, inputs.sequence_tokens)
+            del source
+            scores = np.stack([result.scores[name] for name in settings.interventions if name != "mean"]) \
+                if any(name != "mean" for name in settings.interventions) else np.zeros((0, *job.shape))
+            record = AtpRecord(sequence_id=sequence_id, metric=metric, key=key, interventions=settings.interventions,
+                               clean=result.clean, positions=result.positions, digests={})
+            store.write_atp(record, {"scores": scores, "gradient_sum": result.gradient_sum,
+                                     "baseline": result.baseline, "z_sum": result.z_sum})
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        _advance(progress, on_progress, f"AtP {metric}: {sequence_id}")
+
+
+def _plan(job: CausalJob, metric: str):
+    """The heads and sets to verify for `metric`, from every sequence's AtP (written once)."""
+    store, settings = job.store, job.settings
+    screened = settings.heads is None
+    missing = [s for s in job.sequence_ids if store.read_atp_record(metric, s) is None]
+    if missing and (screened or "mean" in settings.interventions):
+        raise InterpError(f"{store.folder}: AtP is missing for {len(missing)} sequence(s) (first: '{missing[0]}'), "
+                          "which the heads to verify (and the mean ablation) are chosen from; run `causal --method atp` "
+                          "over every shard first")
+    mean_z = mean_of_z(store, metric, job.sequence_ids) if not missing else None
+    atp = atp_effects(store, metric, job.sequence_ids, mean_z) if not missing else {}
+    atp_mean = {name: values.mean(axis=0) for name, values in atp.items()}
+    mean_digest = bytes_digest(npy_bytes(mean_z)) if mean_z is not None else None
+    plan = verification_plan(settings, job.shape, atp_mean, job.shift.mean(axis=0), job.given, "", mean_digest)
+    key = digest_of([settings.plan_fingerprint(), metric, mean_digest, plan.model_dump(mode="json")["sets"]])
+    plan = plan.model_copy(update={"key": key})
+    return plan, (mean_z.astype(np.float32) if mean_z is not None else None)
+
+
+def _run_exact(job: CausalJob, stages: _Stages, chosen: Sequence[str], batch_size: int, on_progress) -> None:
+    from interp.causal.exact import Trial, exact_effects
+    from interp.causal.forward import metric_batch, record_source
+
+    store, settings = job.store, job.settings
+    progress = Progress(total=len(settings.metrics) * len(chosen), stage=f"{settings.source} → {settings.target}")
+    for metric in settings.metrics:
+        plan, mean_z = _plan(job, metric)
+        store.write_plan(plan, mean_z)
+        trials = [Trial(intervention, heads) for intervention in settings.interventions
+                  for heads in plan_head_sets(plan, intervention)]
+        for sequence_id in chosen:
+            target = stages.get("target")
+            inputs = metric_input(job, metric, sequence_id, target.tokenizer)
+            key = _entry_key(job, inputs, plan.key)
+            existing = store.read_exact(metric, sequence_id)
+            if existing is None or existing.key != key:
+                batch = metric_batch(inputs, target.device)
+                needs_source = any(INTERVENTIONS[t.intervention].needs_source for t in trials)
+                source = record_source(stages.get("source"), batch, "pattern" in settings.interventions) \
+                    if needs_source else None
+                clean, effects = exact_effects(target, source, batch, trials, mean_z, batch_size)
+                results = tuple(TrialResult(intervention=t.intervention, set=t.heads.name, kind=t.heads.kind,
+                                            heads=tuple(str(h) for h in t.heads.heads), effect=float(e))
+                                for t, e in zip(trials, effects))
+                store.write_exact(ExactRecord(sequence_id=sequence_id, metric=metric, key=key, clean=clean,
+                                              trials=results))
+            _advance(progress, on_progress, f"exact {metric}: {sequence_id}")
+
+
+def _advance(progress: Progress, on_progress: Callable | None, message: str) -> None:
+    progress.done += 1
+    progress.message = message
+    if on_progress is not None:
+        on_progress(progress)
