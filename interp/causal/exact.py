@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,18 +17,9 @@ from interp.causal.forward import (
     patterned_z,
     run_logits,
 )
-from interp.causal.heads import HeadSet
+from interp.causal.interventions import Trial
 from interp.core.errors import InterpError
 from interp.models.loader import LoadedStage
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One exact intervention: `intervention` ("patch", "pattern" or "mean") on every head of
-    `heads` at once."""
-
-    intervention: str
-    heads: HeadSet
 
 
 def exact_effects(

@@ -90,18 +90,17 @@ def random_sets_matched_by_layer(
     reference: Sequence[Head], shape: tuple[int, int], count: int, seed: int, prefix: str = "random",
 ) -> tuple[HeadSet, ...]:
     """`count` random sets with as many heads in each layer as `reference`, drawn without
-    replacement among that layer's other heads (so a random set never shares a head with the
-    reference set): the baseline that says whether the reference heads matter more than any
-    heads of the same layers would."""
+    replacement among that layer's other heads (among all its heads where the others are too few):
+    the baseline that says whether the reference heads matter more than any heads of the same
+    layers would."""
     per_layer = Counter(head.layer for head in reference)
     taken = set(reference)
     generator = np.random.default_rng(seed)
-    layers, heads = shape
-    pools = {layer: [h for h in range(heads) if Head(layer, h) not in taken] for layer in per_layer}
+    heads = shape[1]
+    pools = {}
     for layer, needed in per_layer.items():
-        if needed > len(pools[layer]):
-            raise InterpError(f"random head sets: layer {layer} has {len(pools[layer])} heads outside the set, "
-                              f"{needed} needed")
+        others = [h for h in range(heads) if Head(layer, h) not in taken]
+        pools[layer] = others if len(others) >= needed else list(range(heads))
     sets = []
     for index in range(count):
         chosen = [Head(layer, int(h)) for layer, needed in sorted(per_layer.items())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from interp.causal.heads import HeadSet
 from interp.core.errors import InterpError
 from interp.core.registry import Registry
 
@@ -55,3 +56,12 @@ def parse_interventions(text: str) -> tuple[str, ...]:
     for name in names:
         INTERVENTIONS.named(name)
     return tuple(name for name in INTERVENTIONS if name in names)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One exact intervention: `intervention` ("patch", "pattern" or "mean") on every head of
+    `heads` at once."""
+
+    intervention: str
+    heads: HeadSet

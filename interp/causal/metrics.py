@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from interp.concepts.alignment import AlignedSequence
 from interp.core.errors import InterpError
 from interp.core.registry import Registry
+
+if TYPE_CHECKING:
+    from interp.concepts.alignment import AlignedSequence
 
 DEFAULT_AFTER = 8
 MAX_AFTER = 512
@@ -133,3 +136,13 @@ METRICS.add(Metric("after", "Tokens after the concept",
 METRICS.add(Metric("answer", "Answer",
                    "log-probability of the sequence's answer after its text; with a contrast answer, "
                    "log p(answer) − log p(contrast)", _answer, needs_answer=True))
+
+
+def parse_metrics(text: str) -> tuple[str, ...]:
+    """`"span,after"` → the named metrics in registry order, each checked."""
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    if not names:
+        raise InterpError(f"--metric {text!r}: name at least one of {', '.join(METRICS)}")
+    for name in names:
+        METRICS.named(name)
+    return tuple(name for name in METRICS if name in names)

@@ -51,7 +51,7 @@ class MeanEstimate:
 def bootstrap_mean(values: Sequence[float] | np.ndarray, resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
                    seed: int = 0) -> MeanEstimate:
     """Mean of `values` (one per sequence), its percentile bootstrap interval, and the p-value of
-    the same replicates: `p = min(1, 2·min(#{m* ≤ 0}, #{m* ≥ 0}) / B)` (Efron & Tibshirani 1993,
+    the same replicates (`_bootstrap_p`; Efron & Tibshirani 1993,
     §16; the interval excludes 0 exactly when p < 1 − confidence, up to the quantiles'
     interpolation). One value: the estimate with NaN interval and p."""
     values = np.asarray(values, dtype=np.float64)
@@ -63,8 +63,15 @@ def bootstrap_mean(values: Sequence[float] | np.ndarray, resamples: int = RESAMP
     replicates = values[rng.integers(0, values.size, size=(resamples, values.size))].mean(axis=1)
     alpha = 1 - confidence
     low, high = np.quantile(replicates, [alpha / 2, 1 - alpha / 2])
-    below, above = np.mean(replicates <= 0), np.mean(replicates >= 0)
-    return MeanEstimate(float(values.mean()), float(low), float(high), float(min(1.0, 2 * min(below, above))), values.size)
+    return MeanEstimate(float(values.mean()), float(low), float(high), _bootstrap_p(replicates), values.size)
+
+
+def _bootstrap_p(replicates: np.ndarray) -> float:
+    """Two-sided p of "the quantity is 0" from bootstrap replicates, `2·min(1 + #{≤ 0}, 1 + #{≥ 0}) / (B + 1)`:
+    never 0 from a finite number of replicates."""
+    count = replicates.size
+    below, above = np.sum(replicates <= 0), np.sum(replicates >= 0)
+    return float(min(1.0, 2 * (1 + min(below, above)) / (count + 1)))
 
 
 # ---------------------------------------------------------------- reading a run
@@ -260,8 +267,7 @@ def rank_correlation(shift: np.ndarray, effect: np.ndarray, resamples: int = RES
     replicates = replicates[np.isfinite(replicates)]
     alpha = 1 - confidence
     low, high = np.quantile(replicates, [alpha / 2, 1 - alpha / 2])
-    p = min(1.0, 2 * min(np.mean(replicates <= 0), np.mean(replicates >= 0)))
-    return MeanEstimate(observed, float(low), float(high), float(p), n)
+    return MeanEstimate(observed, float(low), float(high), _bootstrap_p(replicates), n)
 
 
 def set_mean_of_singles(exact: pd.DataFrame, intervention: str, heads: Sequence[str], seed: int = 0):

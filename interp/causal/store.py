@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from interp.causal.settings import DEFAULT_RANDOM_SETS, DEFAULT_TOP
 from interp.core.atomic import write_bytes_atomic, write_json_atomic
 from interp.core.boundary import is_store_name
 from interp.core.errors import InterpError
@@ -45,8 +46,8 @@ class CausalSettings(BaseModel):
     interventions: tuple[str, ...] = ("patch", "pattern", "mean")
     metrics: tuple[str, ...] = ("span",)
     after: int = 8
-    top: int = 16
-    random_sets: int = 50
+    top: int = DEFAULT_TOP
+    random_sets: int = DEFAULT_RANDOM_SETS
     seed: int = 0
     heads: tuple[str, ...] | None = None
     exclusions: str | tuple[str, ...] = "paper"

@@ -20,8 +20,15 @@ import numpy as np
 
 from interp.analysis.results import Results, Selection
 from interp.causal.heads import Head, parse_heads
-from interp.causal.interventions import INTERVENTIONS
+from interp.causal.interventions import INTERVENTIONS, Trial
 from interp.causal.metrics import METRICS, MetricInput, MetricOptions
+from interp.causal.settings import (
+    DEFAULT_BATCH,
+    MAX_BATCH,
+    MAX_RANDOM_SETS,
+    MAX_TOP,
+    METHODS,
+)
 from interp.causal.statistics import (
     atp_effects,
     mean_of_z,
@@ -53,9 +60,6 @@ from interp.models.lineage import Stage
 from interp.store.folder import ResultsStore
 from interp.store.shards import Shard
 
-METHODS = ("atp", "exact", "both")
-MAX_TOP = 256
-MAX_RANDOM_SETS = 1000
 # Fields of two configs that must agree for one stage's activations to stand in another's.
 CAUSAL_FIELDS = ("num_key_value_heads", "vocab_size", "head_dim", "sliding_window")
 
@@ -68,7 +72,7 @@ class RunOptions:
     device: str = "auto"
     dtype: str = "auto"
     threads: int | None = None
-    batch_size: int = 8
+    batch_size: int = DEFAULT_BATCH
     shard: Shard | None = None
     trust_remote_code: bool = False
 
@@ -107,7 +111,8 @@ def prepare_causal(results_folder: str | Path, settings: CausalSettings, heads_t
                                                 first_position=settings.first_position, measure=settings.measure))
     records = {stage.label: stage for stage in results.manifest.stages}
     source_record, target_record = records[settings.source], records[settings.target]
-    stages = {label: Stage(label, record.model, record.revision) for label, record in
+    # The checkpoint as extracted (a folder's absolute path, or the hub id): demo names are resolved already.
+    stages = {label: Stage(label, record.checkpoint, record.revision) for label, record in
               ((settings.source, source_record), (settings.target, target_record))}
     _check_comparable(stages, source_record, target_record)
     sequence_ids = tuple(sequence.id for sequence in results.sequences)
@@ -116,6 +121,10 @@ def prepare_causal(results_folder: str | Path, settings: CausalSettings, heads_t
             raise InterpError(f"sequence '{sequence_id}': stages '{settings.source}' and '{settings.target}' tokenize "
                               "it differently; the causal check patches one stage into another on the same tokens")
     shape = results.shape
+    # Verifying more than a quarter of the heads is no longer a selection (the demo has 32 heads in all).
+    top = min(settings.top, max(1, shape[0] * shape[1] // 4))
+    if top != settings.top:
+        settings = settings.model_copy(update={"top": top})
     given = parse_heads(heads_text, shape) if heads_text is not None else None
     if given is not None:
         settings = settings.model_copy(update={"heads": tuple(str(head) for head in given)})
@@ -126,7 +135,7 @@ def prepare_causal(results_folder: str | Path, settings: CausalSettings, heads_t
         results_folder=Path(results_folder), settings=settings, source=stages[settings.source],
         target=stages[settings.target], identities=identities, sequence_ids=sequence_ids,
         aligned={s: results.aligned(stage=settings.target, sequence=s) for s in sequence_ids},
-        answers={s.id: (getattr(s, "answer", ""), getattr(s, "contrast", "")) for s in results.sequences},
+        answers={s.id: (s.answer, s.contrast) for s in results.sequences},
         shape=shape, given=given, shift=shift, concept_set_hash=results.manifest.concept_set_hash,
     )
 
@@ -170,8 +179,8 @@ def run_causal(job: CausalJob, options: RunOptions = RunOptions(),
     """Phase 1 (AtP) and phase 2 (exact) as `options.method` asks; returns the run's manifest."""
     if options.method not in METHODS:
         raise InterpError(f"--method {options.method!r}: use one of {', '.join(METHODS)}")
-    if not 1 <= options.batch_size <= 1024:
-        raise InterpError(f"--batch-size {options.batch_size}: give a number of interventions from 1 to 1024")
+    if not 1 <= options.batch_size <= MAX_BATCH:
+        raise InterpError(f"--batch-size {options.batch_size}: give a number of interventions from 1 to {MAX_BATCH}")
     store = job.store
     chosen = options.shard.select(job.sequence_ids) if options.shard else list(job.sequence_ids)
     if not chosen:
@@ -189,15 +198,25 @@ def run_causal(job: CausalJob, options: RunOptions = RunOptions(),
 
 
 class _Stages:
-    """Both stages loaded once (the source only while something needs it), checked against the
-    fingerprints the results folder recorded, and freed at the end."""
+    """Both stages, loaded when an entry is missing (a rerun that finds every entry loads no
+    model), checked against the fingerprints the results folder recorded, and freed at the end;
+    the target's tokenizer (for answers) without its model."""
 
     def __init__(self, job: CausalJob, options: RunOptions):
         self.job, self.options = job, options
         self._loaded: dict[str, object] = {}
+        self._tokenizer = None
 
     def __enter__(self) -> _Stages:
         return self
+
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from interp.models.tokenizers import load_tokenizer
+
+            self._tokenizer = load_tokenizer(self.job.target.model, self.job.target.revision,
+                                             self.options.trust_remote_code)
+        return self._tokenizer
 
     def get(self, which: str):
         if which not in self._loaded:
@@ -237,38 +256,35 @@ def _entry_key(job: CausalJob, metric_input: MetricInput, *parts: str) -> str:
 
 
 def _run_atp(job: CausalJob, stages: _Stages, chosen: Sequence[str], on_progress) -> None:
-    import torch
-
-    from interp.causal.attribution import attribute
-    from interp.causal.forward import metric_batch, record_source
-
     store, settings = job.store, job.settings
-    needs_source = any(INTERVENTIONS[name].needs_source for name in settings.interventions)
-    patterns = "pattern" in settings.interventions
-    todo = []
-    for metric in settings.metrics:
-        for sequence_id in chosen:
-            todo.append((metric, sequence_id))
+    todo = [(metric, sequence_id) for metric in settings.metrics for sequence_id in chosen]
     progress = Progress(total=len(todo), stage=f"{settings.source} → {settings.target}")
     for metric, sequence_id in todo:
-        target = stages.get("target")
-        inputs = metric_input(job, metric, sequence_id, target.tokenizer)
+        inputs = metric_input(job, metric, sequence_id, stages.tokenizer())
         key = _entry_key(job, inputs, settings.atp_fingerprint())
         existing = store.read_atp_record(metric, sequence_id)
         if existing is None or existing.key != key:
-            batch = metric_batch(inputs, target.device)
-            source = record_source(stages.get("source"), batch, patterns) if needs_source else None
-            result = attribute(target, source, batch, settings.interventions, inputs.sequence_tokens)
-            del source
-            scores = np.stack([result.scores[name] for name in settings.interventions if name != "mean"]) \
-                if any(name != "mean" for name in settings.interventions) else np.zeros((0, *job.shape))
-            record = AtpRecord(sequence_id=sequence_id, metric=metric, key=key, interventions=settings.interventions,
-                               clean=result.clean, positions=result.positions, digests={})
-            store.write_atp(record, {"scores": scores, "gradient_sum": result.gradient_sum,
-                                     "baseline": result.baseline, "z_sum": result.z_sum})
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+            _attribute_one(job, stages, inputs, key)
         _advance(progress, on_progress, f"AtP {metric}: {sequence_id}")
+
+
+def _attribute_one(job: CausalJob, stages: _Stages, inputs: MetricInput, key: str) -> None:
+    """AtP of one sequence and metric: S's forward pass recorded, T's forward and backward."""
+    from interp.causal.attribution import attribute
+    from interp.causal.forward import metric_batch, record_source
+
+    settings = job.settings
+    target = stages.get("target")
+    batch = metric_batch(inputs, target.device)
+    needs_source = any(INTERVENTIONS[name].needs_source for name in settings.interventions)
+    source = record_source(stages.get("source"), batch, "pattern" in settings.interventions) if needs_source else None
+    result = attribute(target, source, batch, settings.interventions, inputs.sequence_tokens)
+    screened = [name for name in settings.interventions if name != "mean"]
+    scores = np.stack([result.scores[name] for name in screened]) if screened else np.zeros((0, *job.shape))
+    record = AtpRecord(sequence_id=inputs.sequence_id, metric=inputs.metric, key=key,
+                       interventions=settings.interventions, clean=result.clean, positions=result.positions, digests={})
+    job.store.write_atp(record, {"scores": scores, "gradient_sum": result.gradient_sum, "baseline": result.baseline,
+                                 "z_sum": result.z_sum})
 
 
 def _plan(job: CausalJob, metric: str):
@@ -291,33 +307,39 @@ def _plan(job: CausalJob, metric: str):
 
 
 def _run_exact(job: CausalJob, stages: _Stages, chosen: Sequence[str], batch_size: int, on_progress) -> None:
-    from interp.causal.exact import Trial, exact_effects
-    from interp.causal.forward import metric_batch, record_source
-
     store, settings = job.store, job.settings
     progress = Progress(total=len(settings.metrics) * len(chosen), stage=f"{settings.source} → {settings.target}")
     for metric in settings.metrics:
         plan, mean_z = _plan(job, metric)
         store.write_plan(plan, mean_z)
-        trials = [Trial(intervention, heads) for intervention in settings.interventions
-                  for heads in plan_head_sets(plan, intervention)]
+        trials = tuple(Trial(intervention, heads) for intervention in settings.interventions
+                       for heads in plan_head_sets(plan, intervention))
         for sequence_id in chosen:
-            target = stages.get("target")
-            inputs = metric_input(job, metric, sequence_id, target.tokenizer)
+            inputs = metric_input(job, metric, sequence_id, stages.tokenizer())
             key = _entry_key(job, inputs, plan.key)
             existing = store.read_exact(metric, sequence_id)
             if existing is None or existing.key != key:
-                batch = metric_batch(inputs, target.device)
-                needs_source = any(INTERVENTIONS[t.intervention].needs_source for t in trials)
-                source = record_source(stages.get("source"), batch, "pattern" in settings.interventions) \
-                    if needs_source else None
-                clean, effects = exact_effects(target, source, batch, trials, mean_z, batch_size)
-                results = tuple(TrialResult(intervention=t.intervention, set=t.heads.name, kind=t.heads.kind,
-                                            heads=tuple(str(h) for h in t.heads.heads), effect=float(e))
-                                for t, e in zip(trials, effects))
-                store.write_exact(ExactRecord(sequence_id=sequence_id, metric=metric, key=key, clean=clean,
-                                              trials=results))
+                _verify_one(job, stages, inputs, key, trials, mean_z, batch_size)
             _advance(progress, on_progress, f"exact {metric}: {sequence_id}")
+
+
+def _verify_one(job: CausalJob, stages: _Stages, inputs: MetricInput, key: str, trials: Sequence[Trial],
+                mean_z: np.ndarray | None, batch_size: int) -> None:
+    """Exact patching of every trial on one sequence and metric."""
+    from interp.causal.exact import exact_effects
+    from interp.causal.forward import metric_batch, record_source
+
+    target = stages.get("target")
+    batch = metric_batch(inputs, target.device)
+    needs_source = any(INTERVENTIONS[t.intervention].needs_source for t in trials)
+    patterns = any(INTERVENTIONS[t.intervention].needs_patterns for t in trials)
+    source = record_source(stages.get("source"), batch, patterns) if needs_source else None
+    clean, effects = exact_effects(target, source, batch, trials, mean_z, batch_size)
+    results = tuple(TrialResult(intervention=t.intervention, set=t.heads.name, kind=t.heads.kind,
+                                heads=tuple(str(h) for h in t.heads.heads), effect=float(e))
+                    for t, e in zip(trials, effects, strict=True))
+    job.store.write_exact(ExactRecord(sequence_id=inputs.sequence_id, metric=inputs.metric, key=key, clean=clean,
+                                      trials=results))
 
 
 def _advance(progress: Progress, on_progress: Callable | None, message: str) -> None:

@@ -59,7 +59,7 @@ HINT_SPAN_CHARS = 200
 # In texts, line breaks and tabs are text; other control characters are not.
 TEXT_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 CSV_REQUIRED = ("id", "concept", "text", "span_text")
-CSV_OPTIONAL = ("occurrence", "role", "source")
+CSV_OPTIONAL = ("occurrence", "role", "source", "answer", "contrast")
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,10 @@ class ConceptSequence:
     source: str = ""
     # True when the text as given differed from its NFC form (it is stored normalised).
     normalised: bool = field(default=False, compare=False)
+    # What the causal check's `answer` metric reads after the text: the answer's log-probability,
+    # less the contrast answer's when there is one (docs/design.md §10).
+    answer: str = ""
+    contrast: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,8 @@ class _SequenceEntry(BaseModel):
     text: str
     source: str = ""
     spans: list[_SpanEntry] = Field(min_length=1)
+    answer: str = ""
+    contrast: str = ""
 
 
 def builtin_concepts_dir() -> Path:
@@ -190,6 +196,8 @@ def concept_set_hash(sequences: Iterable[ConceptSequence]) -> str:
     digest = hashlib.sha256()
     for sequence in sequences:
         record = [sequence.id, sequence.concept, sequence.text, [(s.start, s.end, s.role) for s in sequence.spans]]
+        if sequence.answer:  # only where given, so sets without answers keep the hashes they had
+            record.append([sequence.answer, sequence.contrast])
         digest.update(json.dumps(record, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()
 
@@ -209,6 +217,9 @@ def sequence_item(sequence: ConceptSequence) -> dict[str, Any]:
     item: dict[str, Any] = {"id": sequence.id, "concept": sequence.concept, "text": sequence.text}
     if sequence.source:
         item["source"] = sequence.source
+    for key in ("answer", "contrast"):
+        if getattr(sequence, key):
+            item[key] = getattr(sequence, key)
     item["spans"] = spans
     return item
 
@@ -286,7 +297,7 @@ def _document_from_csv(content: str, name: str) -> dict[str, Any]:
         if part
     )
     if detail:
-        raise ConceptFileError([f"{name}: header: {detail} (expected {','.join(CSV_REQUIRED)}[,occurrence,role,source])"])
+        raise ConceptFileError([f"{name}: header: {detail} (expected {','.join(CSV_REQUIRED)}[,{','.join(CSV_OPTIONAL)}])"])
     sequences: dict[str, dict[str, Any]] = {}
     problems = []
     for row_number, cells in enumerate(rows, start=2):
@@ -299,8 +310,9 @@ def _document_from_csv(content: str, name: str) -> dict[str, Any]:
         sequence = sequences.setdefault(
             row["id"], {"id": row["id"], "concept": row["concept"], "text": row["text"], "spans": []}
         )
-        if row.get("source"):
-            sequence["source"] = row["source"]
+        for key in ("source", "answer", "contrast"):
+            if row.get(key):
+                sequence[key] = row[key]
         for column in ("concept", "text"):
             if row[column] != sequence[column]:
                 problems.append(f"{name}: row {row_number}, sequence '{row['id']}', field '{column}': differs from the first row of this id")
@@ -460,9 +472,14 @@ def _build_sequence(item: Any, where: str, hints: _Hints | None = None) -> Conce
         problems.append(f"{where}, field 'id': {id_problem}")
     text = _nfc(entry.text)
     concept, source = _nfc(entry.concept.strip()), _nfc(entry.source)
+    answer, contrast = _nfc(entry.answer), _nfc(entry.contrast)
     problems.extend(f"{where}, field 'concept': {problem}" for problem in _label_problems(concept))
-    problems.extend(f"{where}, field '{key}': {problem}" for key, value in (("text", text), ("source", source))
-                    for problem in _text_problems(value))
+    problems.extend(f"{where}, field '{key}': {problem}" for key, value in (
+        ("text", text), ("source", source), ("answer", answer), ("contrast", contrast)) for problem in _text_problems(value))
+    if contrast and not answer.strip():
+        problems.append(f"{where}, field 'contrast': a contrast answer needs an 'answer' to be compared with")
+    if answer and not answer.strip():
+        problems.append(f"{where}, field 'answer': is only whitespace")
     if not text.strip():
         problems.append(f"{where}, field 'text': is empty")
         raise ConceptFileError(problems)
@@ -482,7 +499,7 @@ def _build_sequence(item: Any, where: str, hints: _Hints | None = None) -> Conce
     # Spans are cut from the text only now that they are known not to overlap: at most its length in all.
     spans = tuple(Span(place.start, place.end, text[place.start:place.end], place.role) for place in places)
     return ConceptSequence(id=entry.id, concept=concept, text=text, spans=spans, source=source,
-                           normalised=text != entry.text)
+                           normalised=text != entry.text, answer=answer, contrast=contrast)
 
 
 def max_spans() -> int:

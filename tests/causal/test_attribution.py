@@ -14,9 +14,10 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from interp.causal.attribution import attribute, mean_scores
-from interp.causal.exact import Trial, exact_effects
+from interp.causal.exact import exact_effects
 from interp.causal.forward import metric_batch, record_source
 from interp.causal.heads import Head, single
+from interp.causal.interventions import Trial
 from interp.causal.metrics import MetricOptions, get_metric
 from interp.concepts.alignment import align_sequence
 from tests.conftest import TINY_SEQUENCES

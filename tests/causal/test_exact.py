@@ -12,9 +12,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from interp.causal.exact import Trial, exact_effects
+from interp.causal.exact import exact_effects
 from interp.causal.forward import metric_batch, record_source
 from interp.causal.heads import Head, HeadSet, single
+from interp.causal.interventions import Trial
 from interp.causal.metrics import MetricOptions, get_metric
 from interp.concepts.alignment import align_sequence
 from tests.conftest import TINY_SEQUENCES
