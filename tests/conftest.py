@@ -132,3 +132,19 @@ def tiny_run(tmp_path_factory, tiny_lineage):
     manifest = extract_lineage(tiny_lineage, TINY_SEQUENCES, out, ExtractionSettings(device="cpu"),
                                on_progress=lambda p: messages.append((p.done, p.total, p.message)))
     return out, manifest, messages
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_run(tmp_path_factory, tiny_run):
+    """A copy of `tiny_run` with a causal run base → cpt (AtP on every head, exact on the top 2
+    heads by |AtP| and by |shift|, 5 random sets): (folder, job). Read-only for its users."""
+    import shutil
+
+    from interp.causal.store import CausalSettings
+    from interp.causal.study import RunOptions, prepare_causal, run_causal
+
+    folder = tmp_path_factory.mktemp("causal") / "run"
+    shutil.copytree(tiny_run[0], folder)
+    job = prepare_causal(folder, CausalSettings(source="base", target="cpt", top=2, random_sets=5))
+    run_causal(job, RunOptions(device="cpu"))
+    return folder, job

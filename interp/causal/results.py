@@ -72,8 +72,9 @@ class CausalResults:
         return np.stack([self.results.share(stage=self.target, sequence=s) - self.results.share(stage=self.source, sequence=s)
                          for s in self.sequence_ids])
 
-    def mean_z(self) -> np.ndarray | None:
-        plan = self.store.read_plan()
+    def mean_z(self, metric: str) -> np.ndarray | None:
+        """The target's mean of z the mean ablation used for `metric` (None where none ran)."""
+        plan = self.store.read_plan(metric)
         return self.store.read_mean_z(plan) if plan is not None else None
 
     def atp(self, metric: str) -> dict[str, np.ndarray]:
@@ -84,7 +85,7 @@ class CausalResults:
             if not has_atp:
                 self._cache[key] = {}
             else:
-                mean_z = self.mean_z()
+                mean_z = self.mean_z(metric)
                 if mean_z is None and "mean" in self.interventions:
                     mean_z = stats.mean_of_z(self.store, metric, self.sequence_ids)
                 self._cache[key] = stats.atp_effects(self.store, metric, self.sequence_ids, mean_z)

@@ -6,7 +6,8 @@
         <seq>.gradient_sum.npy   float32 [layers, heads, d]   Σ ∂M/∂z_h (the mean's AtP, m·G − B)
         <seq>.baseline.npy       float32 [layers, heads]      Σ z_h · ∂M/∂z_h
         <seq>.z_sum.npy          float32 [layers, heads, d]   Σ over positions of z_h (the run's mean)
-    causal/<source>/<target>/plan.json, mean_z.npy     the heads and sets exact patching verifies
+    causal/<source>/<target>/plans/<metric>.json      the heads and sets exact patching verifies
+    causal/<source>/<target>/mean_z.npy               the target's mean of z (the mean ablation)
     causal/<source>/<target>/exact/<metric>/<seq>.json an exact entry: one effect per trial
 
 Each entry carries a key of what it was computed from (checkpoints, tokens, metric, settings):
@@ -182,13 +183,18 @@ class CausalStore:
                               f"{FORMAT_VERSION}; run the causal command again")
         return self._validate(CausalManifest, document, self.manifest_path)
 
-    def write_plan(self, plan: VerificationPlan, mean_z: np.ndarray | None) -> None:
+    def write_plan(self, metric: str, plan: VerificationPlan, mean_z: np.ndarray | None) -> None:
         if mean_z is not None:
             write_bytes_atomic(self.folder / "mean_z.npy", npy_bytes(mean_z))
-        write_json_atomic(self.folder / "plan.json", plan.model_dump(mode="json"))
+        write_json_atomic(self._plan_path(metric), plan.model_dump(mode="json"))
 
-    def read_plan(self) -> VerificationPlan | None:
-        path = self.folder / "plan.json"
+    def _plan_path(self, metric: str) -> Path:
+        if not is_store_name(metric):
+            raise InterpError(f"{self.folder}: {metric!r} cannot name a stored plan")
+        return self.folder / "plans" / f"{metric}.json"
+
+    def read_plan(self, metric: str) -> VerificationPlan | None:
+        path = self._plan_path(metric)
         if not path.is_file():
             return None
         return self._validate(VerificationPlan, self._read_json(path, "verification plan"), path)

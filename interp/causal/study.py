@@ -21,7 +21,7 @@ import numpy as np
 from interp.analysis.results import Results, Selection
 from interp.causal.heads import Head, parse_heads
 from interp.causal.interventions import INTERVENTIONS, Trial
-from interp.causal.metrics import METRICS, MetricInput, MetricOptions
+from interp.causal.metrics import METRICS, MetricInput, MetricOptions, Readout
 from interp.causal.settings import (
     DEFAULT_BATCH,
     MAX_BATCH,
@@ -287,17 +287,22 @@ def _attribute_one(job: CausalJob, stages: _Stages, inputs: MetricInput, key: st
                                  "z_sum": result.z_sum})
 
 
-def _plan(job: CausalJob, metric: str):
-    """The heads and sets to verify for `metric`, from every sequence's AtP (written once)."""
+def _plan(job: CausalJob, stages: _Stages, metric: str):
+    """The heads and sets to verify for `metric`, chosen from every sequence's AtP and the attention
+    shift, and the target's mean of z for the mean ablation (from AtP's sums, or a forward pass of
+    the target over every sequence where AtP did not run)."""
     store, settings = job.store, job.settings
-    screened = settings.heads is None
     missing = [s for s in job.sequence_ids if store.read_atp_record(metric, s) is None]
-    if missing and (screened or "mean" in settings.interventions):
+    if missing and settings.heads is None:
         raise InterpError(f"{store.folder}: AtP is missing for {len(missing)} sequence(s) (first: '{missing[0]}'), "
-                          "which the heads to verify (and the mean ablation) are chosen from; run `causal --method atp` "
-                          "over every shard first")
-    mean_z = mean_of_z(store, metric, job.sequence_ids) if not missing else None
-    atp = atp_effects(store, metric, job.sequence_ids, mean_z) if not missing else {}
+                          "which the heads to verify are chosen from; run `causal --method atp` over every shard "
+                          "first, or name the heads with --heads")
+    atp, mean_z = {}, None
+    if not missing:
+        mean_z = mean_of_z(store, metric, job.sequence_ids)
+        atp = atp_effects(store, metric, job.sequence_ids, mean_z)
+    elif "mean" in settings.interventions:
+        mean_z = _mean_by_forward(job, stages)
     atp_mean = {name: values.mean(axis=0) for name, values in atp.items()}
     mean_digest = bytes_digest(npy_bytes(mean_z)) if mean_z is not None else None
     plan = verification_plan(settings, job.shape, atp_mean, job.shift.mean(axis=0), job.given, "", mean_digest)
@@ -306,12 +311,29 @@ def _plan(job: CausalJob, metric: str):
     return plan, (mean_z.astype(np.float32) if mean_z is not None else None)
 
 
+def _mean_by_forward(job: CausalJob, stages: _Stages) -> np.ndarray:
+    """The target's mean of z `[layers, heads, d]` over every position of every sequence of the
+    run, from one forward pass per sequence (every sequence, whichever shard asks)."""
+    from interp.causal.forward import metric_batch, record_source
+
+    target = stages.get("target")
+    total, positions = None, 0
+    for sequence_id in job.sequence_ids:
+        aligned = job.aligned[sequence_id]
+        readout = MetricInput("z", sequence_id, (Readout(tuple(aligned.token_ids), (aligned.n_tokens - 1,), 1.0),))
+        z = record_source(target, metric_batch(readout, target.device), patterns=False).z
+        sums = np.stack([layer[0].double().sum(dim=0).cpu().numpy() for layer in z])
+        total = sums if total is None else total + sums
+        positions += aligned.n_tokens
+    return total / positions
+
+
 def _run_exact(job: CausalJob, stages: _Stages, chosen: Sequence[str], batch_size: int, on_progress) -> None:
     store, settings = job.store, job.settings
     progress = Progress(total=len(settings.metrics) * len(chosen), stage=f"{settings.source} → {settings.target}")
     for metric in settings.metrics:
-        plan, mean_z = _plan(job, metric)
-        store.write_plan(plan, mean_z)
+        plan, mean_z = _plan(job, stages, metric)
+        store.write_plan(metric, plan, mean_z)
         trials = tuple(Trial(intervention, heads) for intervention in settings.interventions
                        for heads in plan_head_sets(plan, intervention))
         for sequence_id in chosen:

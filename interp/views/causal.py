@@ -32,7 +32,7 @@ def _reader(results: Results, pair: str) -> CausalResults:
     source, target = pair.split("→")
     store = CausalStore(results.store.folder, source, target)
     versions = tuple(path.stat().st_mtime_ns if path.is_file() else 0
-                     for path in (store.manifest_path, store.folder / "plan.json"))
+                     for path in (store.manifest_path, store.folder / "mean_z.npy"))
     return _cached_reader(str(results.store.folder), source, target, versions)
 
 
