@@ -130,9 +130,9 @@ def test_a_refusal_is_remembered_like_a_value():
             self._memo = {}
 
         @_memo
-        def controls(self, sequence_id):
-            calls.append(sequence_id)
-            raise InterpError(f"sequence '{sequence_id}': no room for control spans")
+        def controls(self, *, sequence):
+            calls.append(sequence)
+            raise InterpError(f"sequence '{sequence}': no room for control spans")
 
     probe = Probe()
     for _ in range(3):

@@ -218,7 +218,7 @@ def test_a_merge_killed_midway_is_named_and_finished_by_the_next(runs, tmp_path)
     # (the first entry, five files, is whole).
     script = (
         "import os, signal, sys\n"
-        "from interp import merge\n"
+        "from interp.store import merge\n"
         "calls = []\n"
         "def replace(source, target, _replace=os.replace):\n"
         "    calls.append(source)\n"
