@@ -14,6 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-ray.txt
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 run: $(STAMP)

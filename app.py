@@ -56,8 +56,9 @@ def render_main(lineage: Lineage | None, run: bool) -> None:
     except InterpError as error:
         st.error(str(error))
         return
-    st.caption(f"Results: `{shown_results_folder(folder)}` · lineage **{manifest.lineage}** · stages {', '.join(manifest.stage_labels)} · "
-               f"{len(manifest.sequence_ids)} sequences · updated {manifest.updated}")
+    st.caption(f"Results: `{shown_results_folder(folder)}` · lineage **{manifest.lineage}** · "
+               f"stages {', '.join(manifest.stage_labels)} · {len(manifest.sequence_ids)} sequences · "
+               f"updated {manifest.updated}")
     if lineage is not None and st.session_state.source == SOURCE_RUN:
         mismatch = results_match_sidebar(lineage, Path(folder))
         if mismatch:

@@ -299,7 +299,7 @@ def test_clicking_a_head_map_cell_selects_that_head_for_tokens(page, demo_run, v
     heads_view = views.VIEWS["heads"]
     sequence = views.resolve_choices(heads_view, results)["sequence"]
     default = results.most_shifted_head(sequence=sequence, stage=results.stages[-1])
-    layer, head = next((l, h) for l in range(layers) for h in range(heads) if (l, h) != default)
+    layer, head = next((y, x) for y in range(layers) for x in range(heads) if (y, x) != default)
     open_view(page, "heads", view_charts["heads"])
     drag = page.locator(CHART).first.locator(".nsewdrag").first
     box = drag.bounding_box()

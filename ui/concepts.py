@@ -158,7 +158,8 @@ def _save_authored(item: dict) -> None:
         return
     if "yours: authored.yaml" not in st.session_state.concept_sets:
         st.session_state.concept_sets = [*st.session_state.concept_sets, "yours: authored.yaml"]
-    st.session_state["author-messages"] = [("success", f"Saved '{item['id']}' in authored.yaml and selected it for the next run.")]
+    st.session_state["author-messages"] = [
+        ("success", f"Saved '{item['id']}' in authored.yaml and selected it for the next run.")]
 
 
 def render_preview(sequence, lineage: Lineage | None) -> None:

@@ -101,6 +101,13 @@ def start_run(lineage: Lineage) -> None:
             if not existed and not (out / "manifest.json").exists() and not (out / "entries").exists():
                 shutil.rmtree(out, ignore_errors=True)  # a run that failed before writing leaves no folder
             raise
+    if lineage.uses_demo:
+        from interp.causal.study import run_consecutive_pairs
+
+        bar.progress(0.0, text="The causal check on the demo: do the heads whose attention moved matter? …")
+        run_consecutive_pairs(out, lambda progress: bar.progress(
+            progress.done / max(progress.total, 1), text=f"Causal check {progress.stage}: {progress.message}"),
+            device=settings.device)
     bar.empty()
     remember_run(out)
 

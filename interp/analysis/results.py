@@ -240,7 +240,8 @@ class Results:
 
     def shift(self, *, sequence: str, stage: str, against: str | None = None) -> np.ndarray:
         """`Δ = share(stage) − share(against)` per head; `against` defaults to the reference."""
-        return compute_shift(self.share(stage=stage, sequence=sequence), self.share(stage=against or self.reference, sequence=sequence))
+        return compute_shift(self.share(sequence=sequence, stage=stage),
+                             self.share(sequence=sequence, stage=against or self.reference))
 
     @_memo
     def statistics(self, *, sequence: str, stage: str) -> ShiftStatistics:

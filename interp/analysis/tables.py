@@ -39,7 +39,7 @@ def report_table(results: Results) -> pd.DataFrame:
             })
     table = pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
     # q-values control the false discovery rate over the sequences of each stage (Benjamini–Hochberg).
-    for stage, rows_of_stage in table.groupby("stage", sort=False):
+    for _, rows_of_stage in table.groupby("stage", sort=False):
         table.loc[rows_of_stage.index, "control_q"] = benjamini_hochberg(rows_of_stage["control_p"].to_numpy())
     return table
 

@@ -150,9 +150,9 @@ def run_logits(loaded: LoadedStage, batch: Batch, hooks: Sequence[tuple[str, Hoo
 class SourceRecord:
     """What the source stage's clean forward pass leaves for interventions on the target, per
     layer: `z [rows, n, heads, d]` (`hook_z`), rotated `q [rows, n, heads, d]` and
-    `k [rows, n, kv_heads, d]` (`hook_rot_q/k` in TransformerLens's layout; only where patterns are needed, else None), the source's
-    output projection weights `o_weights [hidden, heads · d]`, and each layer's score scale and
-    sliding window (the architecture's, the same in both stages)."""
+    `k [rows, n, kv_heads, d]` (`hook_rot_q/k` in TransformerLens's layout; only where patterns
+    are needed, else None), the source's output projection weights `o_weights [hidden, heads · d]`,
+    and each layer's score scale and sliding window (the architecture's, the same in both stages)."""
 
     z: list[torch.Tensor]
     q: list[torch.Tensor] | None

@@ -128,7 +128,7 @@ def prepare_causal(results_folder: str | Path, settings: CausalSettings, heads_t
     given = parse_heads(heads_text, shape) if heads_text is not None else None
     if given is not None:
         settings = settings.model_copy(update={"heads": tuple(str(head) for head in given)})
-    shift = np.stack([results.share(stage=settings.target, sequence=s) - results.share(stage=settings.source, sequence=s) for s in sequence_ids])
+    shift = np.stack([results.shift(sequence=s, stage=settings.target, against=settings.source) for s in sequence_ids])
     identities = tuple(StageIdentity(label=r.label, checkpoint=r.checkpoint, fingerprint=r.fingerprint)
                        for r in (source_record, target_record))
     return CausalJob(
@@ -369,3 +369,23 @@ def _advance(progress: Progress, on_progress: Callable | None, message: str) -> 
     progress.message = message
     if on_progress is not None:
         on_progress(progress)
+
+
+# The demo's causal run: every consecutive pair of its stages, fewer random sets than a study's
+# default (the demo has 32 heads; 20 sets give p-values down to 1/21, enough to read the views).
+DEMO_RANDOM_SETS = 20
+
+
+def run_consecutive_pairs(results_folder: str | Path, on_progress: ProgressCallback | None = None,
+                          random_sets: int = DEMO_RANDOM_SETS, device: str = "auto") -> list[CausalManifest]:
+    """The causal check for each pair of consecutive stages of a results folder (base → cpt,
+    cpt → ift), with the default interventions and metric: what the app runs for the demo so that a
+    new user sees the causal views without a GPU. Pairs already computed are read, not recomputed."""
+    from interp.store.folder import ResultsStore
+
+    labels = ResultsStore(results_folder).read_manifest().stage_labels
+    manifests = []
+    for source, target in zip(labels, labels[1:]):
+        job = prepare_causal(results_folder, CausalSettings(source=source, target=target, random_sets=random_sets))
+        manifests.append(run_causal(job, RunOptions(device=device), on_progress))
+    return manifests

@@ -8,8 +8,9 @@ where the offset mapping gives it a character (SentencePiece's prefix `▁` befo
 tokens points at the character that follows).
 
 Which of those tokens a share leaves out is analysis, not alignment
-(`interp.analysis.exclusions`). Spans are character offsets into the text as given: alignment does not normalise Unicode (that would move the offsets); concept files are
-normalised where they are read.
+(`interp.analysis.exclusions`). Spans are character offsets into the text as given: alignment
+does not normalise Unicode (that would move the offsets); concept files are normalised where
+they are read.
 """
 
 from __future__ import annotations

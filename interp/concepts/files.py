@@ -315,13 +315,15 @@ def _document_from_csv(content: str, name: str) -> dict[str, Any]:
                 sequence[key] = row[key]
         for column in ("concept", "text"):
             if row[column] != sequence[column]:
-                problems.append(f"{name}: row {row_number}, sequence '{row['id']}', field '{column}': differs from the first row of this id")
+                problems.append(f"{name}: row {row_number}, sequence '{row['id']}', field '{column}': "
+                                "differs from the first row of this id")
         span: dict[str, Any] = {"text": row["span_text"]}
         if row.get("occurrence", "").strip():
             try:
                 span["occurrence"] = int(row["occurrence"])
             except ValueError:
-                problems.append(f"{name}: row {row_number}, sequence '{row['id']}', field 'occurrence': {row['occurrence']!r} is not a whole number")
+                problems.append(f"{name}: row {row_number}, sequence '{row['id']}', field 'occurrence': "
+                                f"{row['occurrence']!r} is not a whole number")
         if row.get("role", "").strip():
             span["role"] = row["role"].strip()
         sequence["spans"].append(span)
@@ -396,7 +398,8 @@ def _concept_set_from_lines(content: str, name: str) -> ConceptSet:
         problems.append(f"{name}: no sequences (one JSON object per line)")
     if problems:
         extra = len(problems) - MAX_REPORTED_PROBLEMS
-        raise ConceptFileError(problems[:MAX_REPORTED_PROBLEMS] + ([f"{name}: … and {extra} more problem(s)"] if extra > 0 else []))
+        more = [f"{name}: … and {extra} more problem(s)"] if extra > 0 else []
+        raise ConceptFileError(problems[:MAX_REPORTED_PROBLEMS] + more)
     return ConceptSet(name=Path(name).stem, sequences=tuple(sequences), origin=name)
 
 

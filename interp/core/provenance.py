@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # The package's version, in one place: `interp.__version__` and pyproject.toml read it.
 __version__ = "0.1.0"
@@ -31,4 +31,4 @@ def package_versions(names: Iterable[str] = RUN_PACKAGES) -> dict[str, str]:
 
 def utc_now() -> str:
     """The current time in UTC, ISO 8601 to the second."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

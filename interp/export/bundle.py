@@ -351,7 +351,7 @@ class BundleWriter:
             entries["figures/README.txt"] = (
                 f"No {', '.join(f.upper() for f in self.image_formats)} images in this bundle: "
                 f"{self._unavailable}\nThe HTML files open in any browser and can be saved as images there.\n"
-            ).encode("utf-8")
+            ).encode()
         if self.figures:
             entries["figures/plotly.min.js"] = get_plotlyjs().encode("utf-8")
         entries.update(extra_files)

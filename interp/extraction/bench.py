@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -295,9 +296,19 @@ def run_command(command: list[str], env: dict | None = None) -> tuple[float, int
     return time.perf_counter() - began, max(memory.highest, usage.ru_maxrss * 1024)
 
 
-def command_comparison(folder: Path, tokens: int, threads: int) -> dict:
-    """`python -m interp extract` over two stages of the depth configuration against a process
-    that loads one of them and runs one SDPA forward pass, on one sequence of `tokens` tokens."""
+@dataclass(frozen=True)
+class CommandInputs:
+    """What the whole-command comparisons run on: two depth checkpoints, a lineage file naming them,
+    a concept file of one sequence of about the asked length, and the baseline's command."""
+
+    lineage: Path
+    concepts: Path
+    tokens: int
+    env: dict
+    baseline: list[str]
+
+
+def command_inputs(folder: Path, tokens: int, threads: int) -> CommandInputs:
     from interp.models.tokenizers import load_tokenizer
 
     stages = [build_bench_checkpoint(folder / f"depth-stage-{seed}", "depth", seed=seed) for seed in (1, 2)]
@@ -305,12 +316,11 @@ def command_comparison(folder: Path, tokens: int, threads: int) -> dict:
     sentence = "The lessee shall pay the rent within thirty days. "
     per_sentence = len(tokenizer(sentence, add_special_tokens=False)["input_ids"])
     text = sentence * ((tokens - 1) // per_sentence)
-    concepts = folder / "command-concepts.json"
+    concepts = folder / f"command-concepts-{tokens}.json"
     concepts.write_text(json.dumps({"set": "bench", "sequences": [{
         "id": "long", "concept": "Condition", "text": text, "spans": [{"text": "within thirty days", "occurrence": 5}]}]}))
     lineage = folder / "command-lineage.yaml"
     lineage.write_text("name: bench\nstages:\n" + "".join(f"  - {{label: s{i}, model: '{p}'}}\n" for i, p in enumerate(stages)))
-    n = len(tokenizer(text)["input_ids"])
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1"}
     baseline = (
         "import sys, torch; from transformers import AutoModelForCausalLM, AutoTokenizer; "
@@ -320,15 +330,50 @@ def command_comparison(folder: Path, tokens: int, threads: int) -> dict:
         "model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation='sdpa').eval(); "
         "torch.inference_mode()(lambda: model(ids, logits_to_keep=1, use_cache=False))()"
     )
-    forward_seconds, forward_peak = run_command([sys.executable, "-c", baseline, str(stages[0]), str(concepts)], env)
+    return CommandInputs(lineage, concepts, len(tokenizer(text)["input_ids"]), env,
+                         [sys.executable, "-c", baseline, str(stages[0]), str(concepts)])
+
+
+def command_comparison(folder: Path, tokens: int, threads: int) -> dict:
+    """`python -m interp extract` over two stages of the depth configuration against a process
+    that loads one of them and runs one SDPA forward pass, on one sequence of `tokens` tokens."""
+    inputs = command_inputs(folder, tokens, threads)
+    forward_seconds, forward_peak = run_command(inputs.baseline, inputs.env)
     with tempfile.TemporaryDirectory() as out:
         extract_seconds, extract_peak = run_command(
-            [sys.executable, "-m", "interp", "extract", "--lineage", str(lineage), "--concepts", str(concepts),
-             "--out", str(Path(out) / "run"), "--device", "cpu"], env)
+            [sys.executable, "-m", "interp", "extract", "--lineage", str(inputs.lineage), "--concepts",
+             str(inputs.concepts), "--out", str(Path(out) / "run"), "--device", "cpu"], inputs.env)
         store_bytes = sum(p.stat().st_size for p in (Path(out) / "run" / "entries").rglob("*") if p.is_file()) / 2
-    return {"tokens": n, "forward_seconds": forward_seconds, "forward_peak": forward_peak,
+    return {"tokens": inputs.tokens, "forward_seconds": forward_seconds, "forward_peak": forward_peak,
             "extract_seconds_per_stage": extract_seconds / 2, "extract_peak": extract_peak,
-            "store_bytes_per_stage": store_bytes, "raw_bytes": raw_bytes("depth", n)}
+            "store_bytes_per_stage": store_bytes, "raw_bytes": raw_bytes("depth", inputs.tokens)}
+
+
+# Exact verification in the benchmark: this many heads, each alone and all together, under every intervention.
+VERIFIED_HEADS = 16
+
+
+def causal_comparison(folder: Path, tokens: int, threads: int) -> dict:
+    """The causal check's whole commands on the depth configuration (32 × 32 heads, 8 KV heads)
+    against a process that loads one stage and runs one SDPA forward pass: `causal --method atp`
+    (every head of one stage pair screened) and `causal --method exact` on `VERIFIED_HEADS` heads
+    (each alone and all together, patch, pattern and mean: 3 · (16 + 1) interventions)."""
+    inputs = command_inputs(folder, tokens, threads)
+    forward_seconds, forward_peak = run_command(inputs.baseline, inputs.env)
+    heads = ",".join(f"{layer}.{head}" for layer, head in zip(range(0, 32, 2), range(0, 32, 2)))
+    with tempfile.TemporaryDirectory() as out:
+        run = str(Path(out) / "run")
+        run_command([sys.executable, "-m", "interp", "extract", "--lineage", str(inputs.lineage), "--concepts",
+                     str(inputs.concepts), "--out", run, "--device", "cpu", "--patterns", "none"], inputs.env)
+        causal = [sys.executable, "-m", "interp", "causal", run, "--source", "s0", "--target", "s1", "--device", "cpu",
+                  "--format", "csv"]
+        atp_seconds, atp_peak = run_command([*causal, "--method", "atp"], inputs.env)
+        exact_seconds, exact_peak = run_command([*causal, "--method", "exact", "--heads", heads, "--random", "0"],
+                                                inputs.env)
+    trials = 3 * (VERIFIED_HEADS + 1)
+    return {"tokens": inputs.tokens, "forward_seconds": forward_seconds, "forward_peak": forward_peak,
+            "atp_seconds": atp_seconds, "atp_peak": atp_peak, "exact_seconds": exact_seconds,
+            "exact_peak": exact_peak, "exact_trials": trials}
 
 
 def format_table(results: dict) -> str:
@@ -339,7 +384,7 @@ def format_table(results: dict) -> str:
         "| checkpoint | tokens | forward s | extract s | extract / forward | peak MiB forward | peak MiB extract "
         "| extract / forward peak | store / raw | reference s | reference peak MiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    ] if results["configs"] else []
     for config, entry in results["configs"].items():
         methods = entry["methods"]
         for length in map(str, results["lengths"]):
@@ -366,17 +411,31 @@ def format_table(results: dict) -> str:
             f"{command['extract_peak'] / command['forward_peak']:.2f}× the memory); "
             f"store {command['store_bytes_per_stage'] / command['raw_bytes']:.4f}× the raw tensor"
         )
+    for causal in results.get("causal", []):
+        lines.append(
+            f"causal check, depth checkpoint, {causal['tokens']} tokens: `causal --method atp` (every head, patch, "
+            f"pattern and mean) {causal['atp_seconds']:.1f} s, peak {causal['atp_peak'] / 2**30:.2f} GiB "
+            f"({causal['atp_seconds'] / causal['forward_seconds']:.2f}× the time, "
+            f"{causal['atp_peak'] / causal['forward_peak']:.2f}× the memory of load + one SDPA forward pass, "
+            f"{causal['forward_seconds']:.1f} s and {causal['forward_peak'] / 2**30:.2f} GiB); `causal --method exact` "
+            f"on {VERIFIED_HEADS} heads ({causal['exact_trials']} interventions) {causal['exact_seconds']:.1f} s "
+            f"({causal['exact_seconds'] / causal['forward_seconds']:.2f}× load + forward), peak "
+            f"{causal['exact_peak'] / 2**30:.2f} GiB"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m interp bench", description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
-    parser.add_argument("--lengths", type=int, nargs="+", default=[512, 2048, 8192])
+    parser.add_argument("--lengths", type=int, nargs="*", default=[512, 2048, 8192],
+                        help="lengths of the extraction benchmark (none: only the whole commands asked for)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--commands", type=int, default=0, metavar="TOKENS",
                         help="also time whole commands on a sequence of about this many tokens (0: skip)")
+    parser.add_argument("--causal", type=int, nargs="*", default=[], metavar="TOKENS",
+                        help="also time the causal check's commands (AtP screen, exact verification) at these lengths")
     parser.add_argument("--folder", type=Path, default=None, help="where to build (or reuse) the checkpoints")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
@@ -387,10 +446,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.folder or Path(scratch)
-        results = run_benchmark(args.configs, args.lengths, args.repeats, args.threads, folder)
+        results = run_benchmark(args.configs, args.lengths, args.repeats, args.threads, folder) if args.lengths else \
+            {"lengths": [], "repeats": args.repeats, "threads": args.threads, "configs": {}}
         if args.commands:
             print("timing whole commands ...", file=sys.stderr)
             results["command"] = command_comparison(folder, args.commands, args.threads)
+        for tokens in args.causal:
+            print(f"timing the causal check at {tokens} tokens ...", file=sys.stderr)
+            results.setdefault("causal", []).append(causal_comparison(folder, tokens, args.threads))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     print(format_table(results))

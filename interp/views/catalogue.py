@@ -501,7 +501,8 @@ def _grid(results: Results, sequence: str, stage: str, layer: int) -> ViewOutput
     start, end = results.pattern_extent(stage=stage, sequence=sequence)
     shown = concept_window(aligned.concept_mask, aligned.n_tokens, margin=6, limit=GRID_TOKENS)
     shown = (max(shown[0], start), min(shown[1], end))
-    patterns = np.stack([results.head_pattern(stage=stage, sequence=sequence, layer=layer, head=head, window=shown) for head in range(results.shape[1])])
+    patterns = np.stack([results.head_pattern(sequence=sequence, stage=stage, layer=layer, head=head, window=shown)
+                         for head in range(results.shape[1])])
     tokens = readable_tokens(aligned.tokens)[shown[0]:shown[1]]
     title = f"Every head of layer {layer}, stage {stage}, {sequence} (tokens {shown[0]}–{shown[1] - 1})"
     return ViewOutput(figures={"heads": figures.head_grid_figure(patterns, tokens, title, first_position=shown[0])})

@@ -9,7 +9,12 @@ from hypothesis import strategies as st
 
 from interp.causal.heads import Head
 from interp.causal.statistics import (
-    agreement, bootstrap_mean, rank_correlation, summarise_heads, summarise_sets, verification_plan,
+    agreement,
+    bootstrap_mean,
+    rank_correlation,
+    summarise_heads,
+    summarise_sets,
+    verification_plan,
 )
 from interp.causal.store import CausalSettings
 

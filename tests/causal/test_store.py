@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from interp.causal.store import (
-    AtpRecord, CausalStore, ExactRecord, HeadSetRecord, TrialResult, VerificationPlan, stored_pairs,
+    AtpRecord,
+    CausalStore,
+    ExactRecord,
+    HeadSetRecord,
+    TrialResult,
+    VerificationPlan,
+    stored_pairs,
 )
 from interp.core.errors import InterpError
 

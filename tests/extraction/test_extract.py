@@ -119,7 +119,7 @@ def test_window_full_and_span_attention_match_hugging_face(tiny_loaded, token_id
     assert np.all(np.abs(window.astype(np.float32) - crop) <= np.abs(crop) * 2.0**-11 + 1e-5)
     square = unpack_lower_triangle(full, n)
     assert np.all(np.abs(square - reference) <= np.abs(reference) * 2.0**-11 + 1e-5)
-    expected = np.stack([[compute_span_attention(reference[l, h], SPANS) for h in range(4)] for l in range(2)])
+    expected = np.stack([[compute_span_attention(reference[layer, h], SPANS) for h in range(4)] for layer in range(2)])
     np.testing.assert_allclose(windowed.span_attention, np.nan_to_num(expected, nan=0.0), rtol=1e-5, atol=1e-5)
 
 

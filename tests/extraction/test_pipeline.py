@@ -159,7 +159,9 @@ def test_chat_format_wraps_text_and_maps_spans(tmp_path, legal_tokenizer, tiny_c
     body = raw.tokens[1:]
     starts = [i for i in range(wrapped.n_tokens) if wrapped.tokens[i:i + len(body)] == body]
     assert len(starts) == 1 and starts[0] > 1, "the text sits inside the template, after its opening"
-    marked = lambda a: [t for t, m in zip(a.tokens, a.concept_mask) if m]
+    def marked(aligned):
+        return [t for t, m in zip(aligned.tokens, aligned.concept_mask) if m]
+
     assert marked(wrapped) == marked(raw) and wrapped.n_tokens > raw.n_tokens
     assert "tokenize differently" in Results(store, Selection(n_controls=10)).control_placement(sequence="lessee-1", stage="ift").reason
 

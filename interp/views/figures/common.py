@@ -1,4 +1,5 @@
-"""Conventions and helpers every figure family shares: the template, the stage palette, colour ranges, titles, clickable head cells.
+"""Conventions and helpers every figure family shares: the template, the stage palette, colour ranges,
+titles, clickable head cells.
 
 Figures of shares, shifts and attention patterns: arrays in, `plotly` figures out.
 
