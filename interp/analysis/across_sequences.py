@@ -1,4 +1,4 @@
-"""Statistics across the sequences of one concept type (beyond the reference study, DESIGN.md §3).
+"""Statistics across the sequences of one concept type (beyond the reference study, docs/design.md §5.8).
 
 One sequence cannot tell "training changed attention to Conditions" from "it changed attention on
 this sentence"; many sequences of a type can. Everything here is arithmetic on per-sequence head

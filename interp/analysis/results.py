@@ -221,7 +221,7 @@ class Results:
 
     @_memo
     def share(self, *, sequence: str, stage: str) -> np.ndarray:
-        """Per-head share `[layers, heads]` of one stage on one sequence (DESIGN.md §3)."""
+        """Per-head share `[layers, heads]` of one stage on one sequence (docs/design.md §5.1)."""
         aligned, columns, excluded = (self.aligned(stage=stage, sequence=sequence), self.columns(stage=stage, sequence=sequence),
                                       self.excluded(stage=stage, sequence=sequence))
         try:

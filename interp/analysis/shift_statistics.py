@@ -1,4 +1,4 @@
-"""Shares, shifts and their statistics, computed from attention column sums (DESIGN.md §3).
+"""Shares, shifts and their statistics, computed from attention column sums (docs/design.md §5).
 
 Everything here is arithmetic on numpy arrays: no model, no UI. Shapes are named in the
 docstrings; `keys` is the number of tokens of one sequence.
@@ -44,7 +44,7 @@ def _check_ndim(name: str, array: np.ndarray, ndim: int, shape_name: str) -> np.
 
 
 def compute_column_sums(patterns: np.ndarray) -> np.ndarray:
-    """Sum attention over queries, which is all a share needs (DESIGN.md §3).
+    """Sum attention over queries, which is all a share needs (docs/design.md §5.1).
 
     `patterns: [layers, heads, queries, keys]` (post-softmax, causal) ->
     `colsums: [layers, heads, keys]`, float64 so that long sequences do not lose precision.
@@ -151,7 +151,7 @@ def compute_entropy(values: np.ndarray, bins: int = ENTROPY_BINS) -> float:
 
 @dataclass(frozen=True)
 class ShiftStatistics:
-    """Summary of the L·H head shifts of one stage against the reference (DESIGN.md §3)."""
+    """Summary of the L·H head shifts of one stage against the reference (docs/design.md §5.4)."""
 
     mean: float
     median: float
@@ -380,7 +380,7 @@ def compare_with_controls(
     statistic: str = "mean",
     spans: Sequence[np.ndarray] | None = None,
 ) -> ControlComparison:
-    """Compare the concept's shift statistic with that of random control spans (DESIGN.md §3).
+    """Compare the concept's shift statistic with that of random control spans (docs/design.md §5.7).
 
     `reference_colsums, other_colsums: [layers, heads, keys]` for the same sequence; masks
     `[keys]` bool; `concept_runs` as in `sample_control_spans`. The observed value is

@@ -1,4 +1,4 @@
-"""The interventions of the causal check, one record each (DESIGN §9, `docs/design.md`).
+"""The interventions of the causal check, one record each (docs/design.md §10.2).
 
 On the target stage T, for query head h of layer l, at every position:
 

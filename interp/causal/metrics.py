@@ -3,7 +3,7 @@
 Each metric is continuous and linear in log-probabilities (teacher forcing): the rows a forward
 pass needs (token ids) and, per row, the positions whose log-probability `log p(x_i | x_<i)`
 it reads with a weight. An intervention's effect is the metric with the intervention minus
-without (DESIGN §9, `docs/design.md` "The causal check").
+without (docs/design.md §10.3).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The command line: `python -m interp COMMAND ...` (DESIGN.md §5).
+"""The command line: `python -m interp COMMAND ...` (docs/design.md §2.9).
 
 Each command is a small function taking the parsed arguments and returning an exit code. Bad
 input arrives as `InterpError` and leaves as one line per problem on stderr with exit code 2.

@@ -84,7 +84,7 @@ class ConceptSequence:
     # True when the text as given differed from its NFC form (it is stored normalised).
     normalised: bool = field(default=False, compare=False)
     # What the causal check's `answer` metric reads after the text: the answer's log-probability,
-    # less the contrast answer's when there is one (docs/design.md §10).
+    # less the contrast answer's when there is one (docs/design.md §10.3).
     answer: str = ""
     contrast: str = ""
 

@@ -377,7 +377,7 @@ def causal_comparison(folder: Path, tokens: int, threads: int) -> dict:
 
 
 def format_table(results: dict) -> str:
-    """The side-by-side table with the ratios the budgets speak of (DESIGN.md §7)."""
+    """The side-by-side table with the ratios the budgets speak of (docs/design.md §9)."""
     lines = [
         f"{results['threads']} threads; median of {results['repeats']} runs (one at 8,192 tokens); "
         "peak = most resident memory above the level before the call",

@@ -1,6 +1,6 @@
 """The results folder: a manifest plus, per stage × sequence, an entry (see `interp.store.entries`).
 
-Layout (DESIGN.md §4)::
+Layout (docs/design.md §6)::
 
     DIR/manifest.json
     DIR/entries/{stage}/{sequence}.json           tokens, offsets, concept tokens, cache key, digests

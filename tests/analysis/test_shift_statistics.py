@@ -1,4 +1,4 @@
-"""Shares, shifts and statistics against hand-worked matrices and scipy (DESIGN.md §3)."""
+"""Shares, shifts and statistics against hand-worked matrices and scipy (docs/design.md §5)."""
 
 import ast
 import math
