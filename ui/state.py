@@ -36,6 +36,7 @@ from interp.concepts.user_sets import (
     load_user_set,
     user_key,
 )
+from interp.core.errors import Where
 from interp.store.locations import resolve_results_folder, runs_dir, user_concepts_dir
 from interp.views import choice_text
 
@@ -156,7 +157,7 @@ def load_option(name: str, options: dict[str, Path] | None = None) -> ConceptSet
     """The set an option names; `ConceptFileError` when its file no longer validates or is gone."""
     options = concept_set_options() if options is None else options
     if name not in options:
-        raise ConceptFileError([f"{name.partition(': ')[2]}: no such file (another session may have deleted it)"])
+        raise ConceptFileError([Where(name.partition(": ")[2]).problem("no such file (another session may have deleted it)")])
     return load_user_set(options[name])
 
 

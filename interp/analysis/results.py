@@ -37,7 +37,7 @@ from interp.analysis.shift_statistics import (
 )
 from interp.concepts.alignment import AlignedSequence, unreachable_span_pairs
 from interp.concepts.files import ConceptSequence
-from interp.core.errors import InterpError
+from interp.core.errors import InterpError, SequenceError
 from interp.store.folder import ResultsStore, RunManifest, describe_missing
 
 T = TypeVar("T")
@@ -222,15 +222,15 @@ class Results:
     @_memo
     def share(self, *, sequence: str, stage: str) -> np.ndarray:
         """Per-head share `[layers, heads]` of one stage on one sequence (docs/design.md §5.1)."""
-        aligned, columns, excluded = (self.aligned(stage=stage, sequence=sequence), self.columns(stage=stage, sequence=sequence),
-                                      self.excluded(stage=stage, sequence=sequence))
+        aligned = self.aligned(sequence=sequence, stage=stage)
+        columns, excluded = self.columns(sequence=sequence, stage=stage), self.excluded(sequence=sequence, stage=stage)
         try:
             return compute_share(columns, aligned.concept_mask, excluded)
         except InterpError as error:
             exclusions = self.selection.exclusions
             rules = (f"exclusions '{exclusions if isinstance(exclusions, str) else 'custom'}', "
                      f"first position '{self.selection.first_position}'")
-            raise InterpError(f"sequence '{sequence}', stage '{stage}': {error} ({rules})") from None
+            raise SequenceError(f"{error} ({rules})", sequence=sequence, stage=stage) from None
 
     @_memo
     def first_token_share(self, *, sequence: str, stage: str) -> np.ndarray:
@@ -268,14 +268,12 @@ class Results:
     def controls(self, *, sequence: str, stage: str) -> ControlComparison:
         """The concept's mean shift among `selection.n_controls` control spans (at least one).
 
-        Raises `InterpError` saying why when there are none: the stages tokenize the sequence
+        Raises `SequenceError` saying why when there are none: the stages tokenize the sequence
         differently (controls need the same keys in both) or it has no room outside the concept.
         """
         if not self.tokens_match(sequence=sequence, stage=stage, other=self.reference):
-            raise InterpError(
-                f"sequence '{sequence}': stages '{stage}' and '{self.reference}' tokenize differently; "
-                "control spans need the same tokens"
-            )
+            raise SequenceError(f"stages '{stage}' and '{self.reference}' tokenize differently; control spans need "
+                                "the same tokens", sequence=sequence)
         aligned = self.aligned(stage=self.reference, sequence=sequence)
         excluded = self.excluded(stage=self.reference, sequence=sequence)
         return compare_with_controls(
@@ -288,8 +286,11 @@ class Results:
         """The sequence's control spans under the reference's tokens, one draw for every stage."""
         aligned = self.aligned(stage=self.reference, sequence=sequence)
         excluded = self.excluded(stage=self.reference, sequence=sequence)
-        return draw_control_spans(aligned.concept_mask, excluded, concept_runs(aligned, excluded),
-                                  max(self.selection.n_controls, 1), self.selection.seed)
+        try:
+            return draw_control_spans(aligned.concept_mask, excluded, concept_runs(aligned, excluded),
+                                      max(self.selection.n_controls, 1), self.selection.seed)
+        except InterpError as error:  # the drawing's refusal is its reason ("no room for a control span of …")
+            raise SequenceError(str(error), sequence=sequence) from None
 
     @_memo
     def control_placement(self, *, sequence: str, stage: str) -> ControlPlacement:
@@ -299,8 +300,8 @@ class Results:
             return ControlPlacement(math.nan, math.nan, "no control spans asked for")
         try:
             comparison = self.controls(sequence=sequence, stage=stage)
-        except InterpError as error:
-            return ControlPlacement(math.nan, math.nan, _reason(str(error)))
+        except SequenceError as error:
+            return ControlPlacement(math.nan, math.nan, error.reason)
         return ControlPlacement(comparison.percentile, comparison.p_value)
 
     def received(self, *, sequence: str, stage: str, layer: int | None = None, head: int | None = None) -> np.ndarray:
@@ -335,9 +336,3 @@ class Results:
         matrix = self.store.read_span_attention(stage, sequence).mean(axis=(0, 1), dtype=np.float64)
         matrix[unreachable_span_pairs(self.aligned(stage=stage, sequence=sequence).span_tokens)] = np.nan
         return matrix
-
-
-def _reason(message: str) -> str:
-    """An error about one sequence as a short reason: without the "sequence 'x': " prefix."""
-    prefix, separator, rest = message.partition("': ")
-    return rest if separator and prefix.startswith("sequence '") else message

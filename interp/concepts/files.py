@@ -30,13 +30,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from interp.core.boundary import (
-    describe_validation_error,
+    describe_problem,
     parse_document,
     quoted_excerpt,
     sequence_id_problem,
 )
-from interp.core.errors import InterpError
-from interp.core.safe_output import CONTROL_CHARACTERS, escape_controls
+from interp.core.errors import InputError, InterpError, ParseError, Where
+from interp.core.safe_output import CONTROL_CHARACTERS
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 # Datasets (JSON Lines, one sequence per line) may hold tens of thousands of sequences.
@@ -99,10 +99,12 @@ class ConceptSet:
 
 
 class ConceptFileError(InterpError):
-    """A concept file with one or more problems, one line each (control characters escaped)."""
+    """A concept file with one or more problems: `errors`, each an `InputError` with its place and
+    field; `problems`, the same as the lines a user reads (control characters escaped)."""
 
-    def __init__(self, problems: Sequence[str]):
-        self.problems = [escape_controls(problem) for problem in problems]
+    def __init__(self, errors: Sequence[InputError]):
+        self.errors = tuple(errors)
+        self.problems = [str(error) for error in self.errors]
         super().__init__()
         self.args = ("\n".join(self.problems),)
 
@@ -136,10 +138,10 @@ def load_concept_file(path: str | Path) -> ConceptSet:
     """Read and validate one concept file (`.yaml`, `.yml`, `.json` or `.csv`)."""
     path = Path(path)
     if not path.is_file():
-        raise ConceptFileError([f"{path}: no such file"])
+        raise ConceptFileError([Where(str(path)).problem("no such file")])
     limit = _size_limit(path.suffix.lower())
     if path.stat().st_size > limit:
-        raise ConceptFileError([f"{path}: file is larger than {limit // 2**20} MB"])
+        raise ConceptFileError([Where(str(path)).problem(f"file is larger than {limit // 2**20} MB")])
     return parse_concept_bytes(path.read_bytes(), str(path))
 
 
@@ -155,13 +157,13 @@ def parse_concept_bytes(data: bytes, name: str, suffix: str | None = None) -> Co
     """
     suffix = (suffix or Path(name).suffix).lower()
     if suffix not in CONCEPT_SUFFIXES:
-        raise ConceptFileError([f"{name}: unknown format; use one of {', '.join(CONCEPT_SUFFIXES)}"])
+        raise ConceptFileError([Where(name).problem(f"unknown format; use one of {', '.join(CONCEPT_SUFFIXES)}")])
     if len(data) > _size_limit(suffix):
-        raise ConceptFileError([f"{name}: file is larger than {_size_limit(suffix) // 2**20} MB"])
+        raise ConceptFileError([Where(name).problem(f"file is larger than {_size_limit(suffix) // 2**20} MB")])
     try:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ConceptFileError([f"{name}: not UTF-8 text (byte {error.start})"]) from None
+        raise ConceptFileError([Where(name).problem(f"not UTF-8 text (byte {error.start})")]) from None
     if suffix == ".jsonl":
         return _concept_set_from_lines(content, name)
     if suffix == ".csv":
@@ -179,7 +181,7 @@ def load_concepts(paths: Iterable[str | Path]) -> list[ConceptSet]:
         try:
             sets.append(load_concept_file(path))
         except ConceptFileError as error:
-            problems.extend(error.problems)
+            problems.extend(error.errors)
     problems.extend(_duplicate_id_problems(sets))
     if problems:
         raise ConceptFileError(problems)
@@ -224,7 +226,7 @@ def sequence_item(sequence: ConceptSequence) -> dict[str, Any]:
     return item
 
 
-def sequence_from_item(item: Any, where: str = "sequence") -> ConceptSequence:
+def sequence_from_item(item: Any, where: Where = Where("sequence")) -> ConceptSequence:
     """Validate one concept-file item (as `sequence_item` writes it) into a `ConceptSequence`."""
     return _build_sequence(item, where)
 
@@ -241,22 +243,23 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in CONCEPT_SUFFIXES)
             if not found:
-                raise ConceptFileError([f"{path}: folder holds no concept files ({', '.join(CONCEPT_SUFFIXES)})"])
+                raise ConceptFileError([Where(str(path)).problem(
+                    f"folder holds no concept files ({', '.join(CONCEPT_SUFFIXES)})")])
             files.extend(found)
         else:
             files.append(path)
     return files
 
 
-def _duplicate_id_problems(sets: list[ConceptSet]) -> list[str]:
+def _duplicate_id_problems(sets: list[ConceptSet]) -> list[InputError]:
     first_seen: dict[str, str] = {}
     problems = []
     for concept_set in sets:
         for sequence in concept_set.sequences:
             if sequence.id in first_seen:
                 problems.append(
-                    f"{concept_set.origin}: sequence '{sequence.id}', field 'id': "
-                    f"duplicate of the id in {first_seen[sequence.id]}"
+                    Where(concept_set.origin, item=f"sequence '{sequence.id}'").problem(
+                        f"duplicate of the id in {first_seen[sequence.id]}", field="id")
                 )
             else:
                 first_seen[sequence.id] = concept_set.origin
@@ -267,7 +270,7 @@ def _parse_document(content: str, name: str, suffix: str) -> Any:
     try:
         return parse_document(content, name, "json" if suffix == ".json" else "yaml")
     except InterpError as error:
-        raise ConceptFileError([str(error)]) from None
+        raise ConceptFileError([error]) from None
 
 
 def _document_from_csv(content: str, name: str) -> dict[str, Any]:
@@ -283,7 +286,7 @@ def _document_from_csv(content: str, name: str) -> dict[str, Any]:
         header = [column.strip() for column in next(reader, [])]
         rows = list(reader)
     except csv.Error as error:
-        raise ConceptFileError([f"{name}: row {reader.line_num}: not valid CSV ({error})"]) from None
+        raise ConceptFileError([Where(name, row=reader.line_num).problem(f"not valid CSV ({error})")]) from None
     repeated = sorted({column for column in header if header.count(column) > 1})
     missing = [column for column in CSV_REQUIRED if column not in header]
     unknown = [column for column in header if column not in CSV_REQUIRED + CSV_OPTIONAL]
@@ -297,14 +300,15 @@ def _document_from_csv(content: str, name: str) -> dict[str, Any]:
         if part
     )
     if detail:
-        raise ConceptFileError([f"{name}: header: {detail} (expected {','.join(CSV_REQUIRED)}[,{','.join(CSV_OPTIONAL)}])"])
+        expected = f"{','.join(CSV_REQUIRED)}[,{','.join(CSV_OPTIONAL)}]"
+        raise ConceptFileError([Where(name, item="header").problem(f"{detail} (expected {expected})")])
     sequences: dict[str, dict[str, Any]] = {}
     problems = []
     for row_number, cells in enumerate(rows, start=2):
         if not cells:
             continue
         if len(cells) != len(header):
-            problems.append(f"{name}: row {row_number}: {len(cells)} cells, but the header has {len(header)} columns")
+            problems.append(Where(name, row=row_number).problem(f"{len(cells)} cells, but the header has {len(header)} columns"))
             continue
         row = dict(zip(header, cells))
         sequence = sequences.setdefault(
@@ -315,39 +319,40 @@ def _document_from_csv(content: str, name: str) -> dict[str, Any]:
                 sequence[key] = row[key]
         for column in ("concept", "text"):
             if row[column] != sequence[column]:
-                problems.append(f"{name}: row {row_number}, sequence '{row['id']}', field '{column}': "
-                                "differs from the first row of this id")
+                problems.append(Where(name, row=row_number, item=f"sequence '{row['id']}'").problem(
+                    "differs from the first row of this id", field=column))
         span: dict[str, Any] = {"text": row["span_text"]}
         if row.get("occurrence", "").strip():
             try:
                 span["occurrence"] = int(row["occurrence"])
             except ValueError:
-                problems.append(f"{name}: row {row_number}, sequence '{row['id']}', field 'occurrence': "
-                                f"{row['occurrence']!r} is not a whole number")
+                problems.append(Where(name, row=row_number, item=f"sequence '{row['id']}'").problem(
+                    f"{row['occurrence']!r} is not a whole number", field="occurrence"))
         if row.get("role", "").strip():
             span["role"] = row["role"].strip()
         sequence["spans"].append(span)
     if problems:
         raise ConceptFileError(problems)
     if not sequences:
-        raise ConceptFileError([f"{name}: no rows after the header"])
+        raise ConceptFileError([Where(name).problem("no rows after the header")])
     return {"set": Path(name).stem, "sequences": list(sequences.values())}
 
 
 def _concept_set_from_document(document: Any, name: str) -> ConceptSet:
     if not isinstance(document, dict):
-        raise ConceptFileError([f"{name}: expected a mapping with 'set' and 'sequences', found {type(document).__name__}"])
+        found = type(document).__name__
+        raise ConceptFileError([Where(name).problem(f"expected a mapping with 'set' and 'sequences', found {found}")])
     unknown = sorted(set(document) - {"set", "sequences"})
-    problems = [f"{name}: field '{key}': unknown top-level field (expected 'set', 'sequences')" for key in unknown]
+    problems = [Where(name).problem("unknown top-level field (expected 'set', 'sequences')", field=key) for key in unknown]
     set_name = document.get("set")
     if not isinstance(set_name, str) or not set_name.strip():
-        problems.append(f"{name}: field 'set': missing or not a non-empty string")
+        problems.append(Where(name).problem("missing or not a non-empty string", field="set"))
     else:
         set_name = unicodedata.normalize(TEXT_NORMALISATION, set_name.strip())
-        problems.extend(f"{name}: field 'set': {problem}" for problem in _label_problems(set_name))
+        problems.extend(Where(name).problem(problem, field="set") for problem in _label_problems(set_name))
     items = document.get("sequences")
     if not isinstance(items, list) or not items:
-        problems.append(f"{name}: field 'sequences': missing or not a non-empty list")
+        problems.append(Where(name).problem("missing or not a non-empty list", field="sequences"))
         raise ConceptFileError(problems)
     sequences = []
     seen: set[str] = set()
@@ -355,12 +360,12 @@ def _concept_set_from_document(document: Any, name: str) -> ConceptSet:
     for index, item in enumerate(items):
         label = _sequence_label(item, index)
         try:
-            sequence = _build_sequence(item, f"{name}: {label}", hints)
+            sequence = _build_sequence(item, Where(name, item=label), hints)
         except ConceptFileError as error:
-            problems.extend(error.problems)
+            problems.extend(error.errors)
             continue
         if sequence.id in seen:
-            problems.append(f"{name}: {label}, field 'id': duplicate id in this file")
+            problems.append(Where(name, item=label).problem("duplicate id in this file", field="id"))
         seen.add(sequence.id)
         sequences.append(sequence)
     if problems:
@@ -378,27 +383,30 @@ def _concept_set_from_lines(content: str, name: str) -> ConceptSet:
         line = line.removesuffix("\r")
         if not line.strip():
             continue
-        where = f"{name}: line {number}"
+        where = Where(name, line=number)
         try:
-            item = parse_document(line, where, "json")
-        except InterpError as error:
-            problems.append(str(error).replace(" (line 1: ", " ("))  # the file's line is named already
+            item = parse_document(line, str(where), "json")
+        except ParseError as error:
+            problems.append(error.on_line(where))  # the file's line is named: the record's own is line 1
+            continue
+        except InputError as error:
+            problems.append(error.moved(where))
             continue
         label = _sequence_label(item, number - 1)
         try:
-            sequence = _build_sequence(item, f"{where}, {label}", hints)
+            sequence = _build_sequence(item, where.at(item=label), hints)
         except ConceptFileError as error:
-            problems.extend(error.problems)
+            problems.extend(error.errors)
             continue
         if sequence.id in seen:
-            problems.append(f"{where}, {label}, field 'id': duplicate of the id on line {seen[sequence.id]}")
+            problems.append(where.at(item=label).problem(f"duplicate of the id on line {seen[sequence.id]}", field="id"))
         seen.setdefault(sequence.id, number)
         sequences.append(sequence)
     if not sequences and not problems:
-        problems.append(f"{name}: no sequences (one JSON object per line)")
+        problems.append(Where(name).problem("no sequences (one JSON object per line)"))
     if problems:
         extra = len(problems) - MAX_REPORTED_PROBLEMS
-        more = [f"{name}: … and {extra} more problem(s)"] if extra > 0 else []
+        more = [Where(name).problem(f"… and {extra} more problem(s)")] if extra > 0 else []
         raise ConceptFileError(problems[:MAX_REPORTED_PROBLEMS] + more)
     return ConceptSet(name=Path(name).stem, sequences=tuple(sequences), origin=name)
 
@@ -412,9 +420,19 @@ def write_concept_lines(sequences: Iterable[ConceptSequence], path: str | Path) 
     text = "".join(line + "\n" for line in lines)
     size = len(text.encode("utf-8"))
     if size > MAX_DATASET_BYTES:
-        raise ConceptFileError([f"{path}: {size:,} bytes of JSON Lines, more than the {MAX_DATASET_BYTES // 2**20} MB "
-                                "a dataset may have; write fewer sequences"])
+        raise ConceptFileError([Where(str(path)).problem(
+            f"{size:,} bytes of JSON Lines, more than the {MAX_DATASET_BYTES // 2**20} MB a dataset may have; "
+            "write fewer sequences")])
     return write_text_atomic(path, text)
+
+
+def _validation_problem(where: Where, error: dict) -> InputError:
+    """One pydantic error at its place: a span's field names the span, others the field."""
+    location = list(error["loc"])
+    if len(location) >= 2 and location[0] == "spans" and isinstance(location[1], int):
+        where, location = where.at(span=location[1] + 1), location[2:]
+    field = ".".join(str(part) for part in location) or None
+    return where.problem(describe_problem(error) + _field_hint(error), field=field)
 
 
 def _field_hint(error: dict) -> str:
@@ -459,40 +477,40 @@ def _sequence_label(item: Any, index: int) -> str:
     return f"sequence #{index + 1}"
 
 
-def _build_sequence(item: Any, where: str, hints: _Hints | None = None) -> ConceptSequence:
+def _build_sequence(item: Any, where: Where, hints: _Hints | None = None) -> ConceptSequence:
     if not isinstance(item, dict):
-        raise ConceptFileError([f"{where}: expected a mapping with id, concept, text, spans"])
+        raise ConceptFileError([where.problem("expected a mapping with id, concept, text, spans")])
     too_large = _size_problems(item, where)
     if too_large:
         raise ConceptFileError(too_large)
     try:
         entry = _SequenceEntry.model_validate(item)
     except ValidationError as error:
-        raise ConceptFileError([f"{where}, {describe_validation_error(e)}{_field_hint(e)}" for e in error.errors()]) from None
+        raise ConceptFileError([_validation_problem(where, e) for e in error.errors()]) from None
     problems = []
     id_problem = sequence_id_problem(entry.id)
     if id_problem:
-        problems.append(f"{where}, field 'id': {id_problem}")
+        problems.append(where.problem(f"{id_problem}", field="id"))
     text = _nfc(entry.text)
     concept, source = _nfc(entry.concept.strip()), _nfc(entry.source)
     answer, contrast = _nfc(entry.answer), _nfc(entry.contrast)
-    problems.extend(f"{where}, field 'concept': {problem}" for problem in _label_problems(concept))
-    problems.extend(f"{where}, field '{key}': {problem}" for key, value in (
+    problems.extend(where.problem(f"{problem}", field="concept") for problem in _label_problems(concept))
+    problems.extend(where.problem(problem, field=key) for key, value in (
         ("text", text), ("source", source), ("answer", answer), ("contrast", contrast)) for problem in _text_problems(value))
     if contrast and not answer.strip():
-        problems.append(f"{where}, field 'contrast': a contrast answer needs an 'answer' to be compared with")
+        problems.append(where.problem("a contrast answer needs an 'answer' to be compared with", field="contrast"))
     if answer and not answer.strip():
-        problems.append(f"{where}, field 'answer': is only whitespace")
+        problems.append(where.problem("is only whitespace", field="answer"))
     if not text.strip():
-        problems.append(f"{where}, field 'text': is empty")
+        problems.append(where.problem("is empty", field="text"))
         raise ConceptFileError(problems)
     resolver = _SpanResolver(entry.text, text, entry.spans, hints or _Hints())
     places = []
     for number, span_entry in enumerate(entry.spans, start=1):
         try:
-            place = resolver.resolve(span_entry, number, f"{where}, span {number}")
+            place = resolver.resolve(span_entry, number, where.at(span=number))
         except ConceptFileError as error:
-            problems.extend(error.problems)
+            problems.extend(error.errors)
             continue
         if place is not None:
             places.append(place)
@@ -521,20 +539,22 @@ def _limit(field: str, default: int) -> int:
     if not value:
         return default
     if not re.fullmatch(r"[0-9]{1,15}", value) or int(value) < 1:
-        raise ConceptFileError([f"{variable}={value!r}: give a whole number of at least 1"])
+        raise ConceptFileError([Where(f"{variable}={value!r}").problem("give a whole number of at least 1")])
     return int(value)
 
 
-def _size_problems(item: dict, where: str) -> list[str]:
+def _size_problems(item: dict, where: Where) -> list[InputError]:
     """The text's length and the number of spans against their limits, before anything reads them."""
     problems = []
     text, spans = item.get("text"), item.get("spans")
     if isinstance(text, str) and len(text) > (limit := max_text_chars()):
-        problems.append(f"{where}, field 'text': {len(text):,} characters; at most {limit:,} per text "
-                        f"({LIMIT_VARIABLES['text']} sets the limit)")
+        problems.append(where.problem(
+            f"{len(text):,} characters; at most {limit:,} per text ({LIMIT_VARIABLES['text']} sets the limit)",
+            field="text"))
     if isinstance(spans, list) and len(spans) > (limit := max_spans()):
-        problems.append(f"{where}, field 'spans': {len(spans):,} spans; at most {limit:,} per sequence "
-                        f"({LIMIT_VARIABLES['spans']} sets the limit)")
+        problems.append(where.problem(
+            f"{len(spans):,} spans; at most {limit:,} per sequence ({LIMIT_VARIABLES['spans']} sets the limit)",
+            field="spans"))
     return problems
 
 
@@ -586,7 +606,7 @@ class _SpanResolver:
         self.blanks: tuple[array, array] | None = None
         self.spent = False
 
-    def resolve(self, entry: _SpanEntry, number: int, where: str) -> _Place | None:
+    def resolve(self, entry: _SpanEntry, number: int, where: Where) -> _Place | None:
         """The span's place, a `ConceptFileError`, or None where the search budget was already
         reported spent for this sequence."""
         has_offsets = entry.start is not None or entry.end is not None
@@ -595,42 +615,43 @@ class _SpanResolver:
             role = _nfc(entry.role)
             problems = _label_problems(role)
             if problems:
-                raise ConceptFileError([f"{where}, field 'role': {problem}" for problem in problems])
+                raise ConceptFileError([where.problem(f"{problem}", field="role") for problem in problems])
         if entry.text is None and not has_offsets:
-            raise ConceptFileError([f"{where}: give 'text' (an exact substring) or 'start' and 'end'"])
+            raise ConceptFileError([where.problem("give 'text' (an exact substring) or 'start' and 'end'")])
         if has_offsets:
             return self._by_offsets(entry, number, role, where)
         return self._by_occurrence(entry, number, role, where)
 
-    def _by_offsets(self, entry: _SpanEntry, number: int, role: str | None, where: str) -> _Place:
+    def _by_offsets(self, entry: _SpanEntry, number: int, role: str | None, where: Where) -> _Place:
         start, end, given, text = entry.start, entry.end, self.given, self.text
         if start is None or end is None:
-            raise ConceptFileError([f"{where}, field '{'end' if end is None else 'start'}': is required with the other offset"])
+            raise ConceptFileError([where.problem("is required with the other offset", field="end" if end is None else "start")])
         if start >= end:
-            raise ConceptFileError([f"{where}, field 'end': {end} must be greater than start {start}"])
+            raise ConceptFileError([where.problem(f"{end} must be greater than start {start}", field="end")])
         if end > len(given):
-            raise ConceptFileError([f"{where}, field 'end': {end} is past the end of the text ({len(given)} characters)"])
+            raise ConceptFileError([where.problem(f"{end} is past the end of the text ({len(given)} characters)", field="end")])
         if self.moved is not None:
             start, end = self.moved[entry.start], self.moved[entry.end]
             if start is None or end is None:
                 raise ConceptFileError([
-                    f"{where}: characters [{entry.start}, {entry.end}) split a character that Unicode normalisation "
-                    f"({TEXT_NORMALISATION}) joins; give the span by its text instead"
+                    where.problem(f"characters [{entry.start}, {entry.end}) split a character that Unicode "
+                                  f"normalisation ({TEXT_NORMALISATION}) joins; give the span by its text instead")
                 ])
         if entry.text is not None:
             needle = _nfc(entry.text)
             if len(needle) != end - start or not text.startswith(needle, start):
                 found = quoted_excerpt(given, entry.start, entry.end)
-                raise ConceptFileError([f"{where}, field 'text': {quoted_excerpt(entry.text)} differs from the text at "
-                                        f"[{entry.start}, {entry.end}) ({found})"])
+                raise ConceptFileError([where.problem(
+                    f"{quoted_excerpt(entry.text)} differs from the text at [{entry.start}, {entry.end}) ({found})",
+                    field="text")])
         if self._blank(start, end):
-            raise ConceptFileError([f"{where}: characters [{entry.start}, {entry.end}) are only whitespace"])
+            raise ConceptFileError([where.problem(f"characters [{entry.start}, {entry.end}) are only whitespace")])
         return _Place(number, start, end, role)
 
-    def _by_occurrence(self, entry: _SpanEntry, number: int, role: str | None, where: str) -> _Place | None:
+    def _by_occurrence(self, entry: _SpanEntry, number: int, role: str | None, where: Where) -> _Place | None:
         needle, text = _nfc(entry.text), self.text
         if not needle.strip():
-            raise ConceptFileError([f"{where}, field 'text': is empty"])
+            raise ConceptFileError([where.problem("is empty", field="text")])
         try:
             start = self.occurrences.start(needle, entry.occurrence)
         except _SearchBudgetSpent:
@@ -638,9 +659,9 @@ class _SpanResolver:
                 return None
             self.spent = True
             raise ConceptFileError([
-                f"{where}, field 'occurrence': the spans of this sequence ask to search through more than "
-                f"{self.occurrences.limit:,} occurrences (the text's characters plus one per span); give spans by "
-                "'start' and 'end'"
+                where.problem(f"the spans of this sequence ask to search through more than "
+                              f"{self.occurrences.limit:,} occurrences (the text's characters plus one per span); "
+                              "give spans by 'start' and 'end'", field="occurrence")
             ]) from None
         if start is not None:
             return _Place(number, start, start + len(needle), role)
@@ -648,11 +669,12 @@ class _SpanResolver:
         if not count:
             note = "" if (needle + text).isascii() else \
                 f" (compared after Unicode {TEXT_NORMALISATION} normalisation of both)"
-            raise ConceptFileError([f"{where}, field 'text': {quoted_excerpt(entry.text)} does not occur in the "
-                                    f"text{note}{self.hints.near_miss(text, needle)}"])
+            raise ConceptFileError([where.problem(
+                f"{quoted_excerpt(entry.text)} does not occur in the text{note}{self.hints.near_miss(text, needle)}",
+                field="text")])
         raise ConceptFileError([
-            f"{where}, field 'occurrence': {entry.occurrence} asked, but {quoted_excerpt(entry.text)} occurs "
-            f"{count} time(s)"
+            where.problem(f"{entry.occurrence} asked, but {quoted_excerpt(entry.text)} occurs {count} time(s)",
+                          field="occurrence")
         ])
 
     def _blank(self, start: int, end: int) -> bool:
@@ -744,15 +766,16 @@ def _is_normalisation_boundary(text: str, offset: int) -> bool:
     return unicodedata.combining(first) == 0 and first not in JOINS_PREVIOUS
 
 
-def _overlap_problems(places: list[_Place], text: str, where: str) -> list[str]:
+def _overlap_problems(places: list[_Place], text: str, where: Where) -> list[InputError]:
     """Spans that overlap, each against the one before it in the order of their starts."""
     problems = []
     ordered = sorted(places, key=lambda place: place.start)
     for first, second in zip(ordered, ordered[1:]):
         if second.start < first.end:
             problems.append(
-                f"{where}, span {second.number}: {quoted_excerpt(text, second.start, second.end)} overlaps span "
-                f"{first.number} ({quoted_excerpt(text, first.start, first.end)})"
+                where.at(span=second.number).problem(
+                    f"{quoted_excerpt(text, second.start, second.end)} overlaps span {first.number} "
+                    f"({quoted_excerpt(text, first.start, first.end)})")
             )
     return problems
 

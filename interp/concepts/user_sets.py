@@ -31,7 +31,7 @@ from interp.concepts.files import (
     sequence_item,
 )
 from interp.core.atomic import create_bytes_atomic, write_text_atomic
-from interp.core.errors import InterpError
+from interp.core.errors import InterpError, Where
 from interp.core.locks import folder_lock
 
 AUTHORED_FILE = "authored.yaml"
@@ -119,7 +119,7 @@ def load_user_set(path: Path) -> ConceptSet:
     file no longer validates (remembered too, so a broken file is not parsed on every page)."""
     identity = file_identity(path)
     if identity is None:
-        raise ConceptFileError([f"{path.name}: no such file (another session may have deleted it)"])
+        raise ConceptFileError([Where(path.name).problem("no such file (another session may have deleted it)")])
     parsed = _PARSED.get(identity)
     if parsed is None:
         try:
@@ -127,7 +127,7 @@ def load_user_set(path: Path) -> ConceptSet:
         except ConceptFileError as error:
             parsed = error
         except OSError:
-            raise ConceptFileError([f"{path.name}: no such file (another session may have deleted it)"]) from None
+            raise ConceptFileError([Where(path.name).problem("no such file (another session may have deleted it)")]) from None
         _PARSED.put(identity, parsed)
     if isinstance(parsed, ConceptFileError):
         raise parsed
@@ -317,6 +317,7 @@ def _check_ids(concept_set: ConceptSet, origin: str, taken: set[str]) -> None:
     clashes = [s.id for s in concept_set.sequences if s.id in taken]
     if clashes:
         raise ConceptFileError([
-            f"{origin}: sequence '{clash}', field 'id': already used by another concept set; choose another id"
+            Where(origin, item=f"sequence '{clash}'").problem("already used by another concept set; choose another id",
+                                                              field="id")
             for clash in clashes
         ])

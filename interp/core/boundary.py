@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from interp.core.errors import InterpError
+from interp.core.errors import ParseError, Where
 
 # How a list field's items are named in messages: ("spans", 1, "text") → "span 2, field 'text'".
 ITEM_NAMES = {"spans": "span", "stages": "stage", "sequences": "sequence"}
@@ -82,15 +82,14 @@ def parse_document(content: str, origin: str, fmt: str) -> Any:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}: " if mark else ""
         problem = error.problem or error.context or "cannot be parsed"
         if error.context and "quoted scalar" in error.context and error.context_mark:
             # The end of the file is where the scanner gave up, not where the mistake is.
             problem += f"; a quote opened on line {error.context_mark.line + 1} is not closed"
-        raise InterpError(f"{origin}: not valid YAML ({where}{problem})") from None
+        raise ParseError("YAML", problem, where=Where(origin), detail_line=mark.line + 1 if mark else None) from None
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:
         # A timestamp like 2024-13-45 matches YAML's implicit pattern, then fails as a date.
-        raise InterpError(f"{origin}: not valid YAML ({first_line(error)})") from None
+        raise ParseError("YAML", first_line(error), where=Where(origin)) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -110,13 +109,13 @@ class _ContractLoader(yaml.SafeLoader):
             event = self.peek_event()
             target = self.anchors.get(event.anchor)
             if target is not None and self.depth + self.heights.get(id(target), 0) > MAX_DEPTH:
-                raise InterpError(f"{self.origin}: line {event.start_mark.line + 1}: {_too_deep()}")
+                raise Where(self.origin, line=event.start_mark.line + 1).problem(_too_deep())
             return super().compose_node(parent, index)
         if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
             return super().compose_node(parent, index)
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise InterpError(f"{self.origin}: line {self.peek_event().start_mark.line + 1}: {_too_deep()}")
+            raise Where(self.origin, line=self.peek_event().start_mark.line + 1).problem(_too_deep())
         try:
             node = super().compose_node(parent, index)
         finally:
@@ -132,8 +131,8 @@ class _ContractLoader(yaml.SafeLoader):
                 continue  # a collection as a key is refused by the constructor itself
             key, line = self.construct_object(key_node), key_node.start_mark.line + 1
             if key in seen:
-                raise InterpError(f"{self.origin}: line {line}: key {_key_text(key)} appears twice in one mapping "
-                                  f"(first on line {seen[key]}); give each key once")
+                raise Where(self.origin, line=line).problem(
+                    f"key {_key_text(key)} appears twice in one mapping (first on line {seen[key]}); give each key once")
             seen[key] = line
         return super().construct_mapping(node, deep)
 
@@ -143,9 +142,9 @@ def _parse_json(content: str, origin: str) -> Any:
     try:
         return json.loads(content)
     except json.JSONDecodeError as error:
-        raise InterpError(f"{origin}: not valid JSON (line {error.lineno}: {error.msg})") from None
+        raise ParseError("JSON", error.msg, where=Where(origin), detail_line=error.lineno) from None
     except (RecursionError, ValueError) as error:  # numbers too long to convert, and the like
-        raise InterpError(f"{origin}: not valid JSON ({first_line(error)})") from None
+        raise ParseError("JSON", first_line(error), where=Where(origin)) from None
 
 
 def _check_json_structure(content: str, origin: str) -> None:
@@ -160,7 +159,7 @@ def _check_json_structure(content: str, origin: str) -> None:
         text = token.group()
         if text in "{[":
             if len(stack) >= MAX_DEPTH:
-                raise InterpError(f"{origin}: line {_line(content, token.start())}: {_too_deep()}")
+                raise Where(origin, line=_line(content, token.start())).problem(_too_deep())
             stack.append((text, set()))
             expect_key = text == "{"
         elif text in "}]":
@@ -178,8 +177,8 @@ def _check_json_structure(content: str, origin: str) -> None:
                 return
             keys = stack[-1][1]
             if key in keys:
-                raise InterpError(f"{origin}: line {_line(content, token.start())}: key {_key_text(key)} appears "
-                                  "twice in one object; give each key once")
+                raise Where(origin, line=_line(content, token.start())).problem(
+                    f"key {_key_text(key)} appears twice in one object; give each key once")
             keys.add(key)
             expect_key = False
 

@@ -31,7 +31,7 @@ from interp.concepts.files import ConceptSequence, sequence_from_item
 from interp.core.atomic import write_json_atomic
 from interp.core.boundary import is_store_name
 from interp.core.digests import bytes_digest, file_digest
-from interp.core.errors import InterpError
+from interp.core.errors import InterpError, Where
 from interp.core.locks import is_locked
 from interp.store.entries import (
     ARRAYS,
@@ -153,7 +153,7 @@ class RunManifest(BaseModel):
 
     def concept_sequences(self, origin: str = "manifest") -> list[ConceptSequence]:
         """The run's sequences; `origin` (the manifest's path) starts any error about one of them."""
-        return [sequence_from_item(item, f"{origin}, sequence {number}")
+        return [sequence_from_item(item, Where(origin, item=f"sequence {number}"))
                 for number, item in enumerate(self.sequences, 1)]
 
 

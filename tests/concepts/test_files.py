@@ -150,7 +150,7 @@ def test_json_syntax_error_names_the_line():
 def test_csv_problems_name_the_row():
     header_only = "id,concept,text\n"
     assert problems_of(header_only, "c.csv") == [
-        "c.csv: header: missing column(s) span_text (expected id,concept,text,span_text[,occurrence,role,source])"
+        "c.csv: header: missing column(s) span_text (expected id,concept,text,span_text[,occurrence,role,source,answer,contrast])"
     ]
     rows = "id,concept,text,span_text,occurrence\ns,Role,The tenant.,tenant,x\ns,Duty,The tenant.,tenant,1\n"
     assert problems_of(rows, "c.csv") == [

@@ -30,5 +30,8 @@ def test_views_measures_and_executors_are_registries():
     from interp.extraction.executors import EXECUTORS
     from interp.views import VIEWS
 
+    assert "ray" not in EXECUTORS or "interp.extraction.ray_executor" in __import__("sys").modules
+    from interp.extraction import ray_executor  # noqa: F401  the plug-in registers itself
+
     assert [registry.kind for registry in (VIEWS, MEASURES, EXECUTORS)] == ["view", "measure", "executor"]
     assert list(MEASURES) == ["attention", "weighted"] and {"local", "ray"} <= set(EXECUTORS)

@@ -1,0 +1,129 @@
+"""`report`, `shares`, `stats`, `export`: a results folder as tables and as the export bundle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from interp.cli.options import add_analysis, add_exclusions, add_partial, open_results
+from interp.core.errors import InterpError
+
+
+def add_stats(commands) -> None:
+    stats = commands.add_parser("stats", help="statistics of the shift between two share matrices")
+    stats.add_argument("--reference", required=True, metavar="A.npy", help="per-head shares of the reference stage")
+    stats.add_argument("--other", required=True, metavar="B.npy", help="per-head shares of the other stage")
+    stats.add_argument("--format", choices=("json", "table"), default="table")
+    stats.set_defaults(command=run_stats)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from interp.analysis.shift_statistics import (
+        compute_shift,
+        compute_shift_statistics,
+        load_share_matrix,
+    )
+
+    reference = load_share_matrix(args.reference)
+    other = load_share_matrix(args.other)
+    if reference.shape != other.shape:
+        raise InterpError(f"{args.other}: shape {other.shape} differs from {args.reference} {reference.shape}")
+    statistics = compute_shift_statistics(compute_shift(other, reference)).as_dict()
+    if args.format == "json":
+        print(json.dumps(statistics))
+    else:
+        width = max(map(len, statistics))
+        for name, value in statistics.items():
+            print(f"{name:<{width}}  {value: .6g}")
+    return 0
+
+
+def add_report(commands) -> None:
+    report = commands.add_parser("report", help="statistics per sequence × stage against the reference")
+    report.add_argument("folder", metavar="DIR", help="a results folder made by extract")
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report.add_argument("--by", choices=("sequence", "concept"), default="sequence",
+                        help="one row per sequence × stage (default), or per concept type × stage across its sequences")
+    add_analysis(report)
+    report.set_defaults(command=run_report)
+    shares = commands.add_parser("shares", help="the per-head share table")
+    shares.add_argument("folder", metavar="DIR")
+    shares.add_argument("--format", choices=("csv",), default="csv")
+    add_exclusions(shares)
+    add_partial(shares)
+    shares.set_defaults(command=run_shares)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from interp.analysis.tables import report_table
+    from interp.core.safe_output import csv_text, table_text
+
+    if args.by == "concept":
+        from interp.analysis.concept_types import concept_type_table
+
+        frame = concept_type_table(open_results(args))
+    else:
+        frame = report_table(open_results(args))
+    if args.format == "json":
+        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        print(json.dumps(records, indent=2))
+    elif args.format == "csv":
+        print(csv_text(frame), end="")
+    else:
+        print(table_text(frame))
+    return 0
+
+
+def run_shares(args: argparse.Namespace) -> int:
+    from interp.analysis.tables import shares_table
+    from interp.core.safe_output import csv_text
+
+    print(csv_text(shares_table(open_results(args))), end="")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from interp.core.atomic import check_output_file
+    from interp.export.bundle import (
+        check_export_options,
+        close_shared_exporter,
+        export_run,
+    )
+
+    if not args.out.endswith(".zip"):
+        raise InterpError(f"--out {args.out}: the bundle is a zip file; name it *.zip")
+    check_output_file(args.out)
+    formats = () if args.images.strip().lower() == "none" else tuple(f.strip().lower() for f in args.images.split(","))
+    if not all(formats):
+        raise InterpError(f"--images {args.images!r:.80}: list png, svg, pdf separated by commas, with none empty, "
+                          "or give none")
+    check_export_options(formats, args.style, args.width)
+    results = open_results(args)
+    bars: dict[str, tqdm] = {}  # made at the first report, so that a refused option prints one line
+
+    def on_progress(progress) -> None:
+        if not bars:
+            bars["views"] = tqdm(desc="views", unit="view", total=progress.steps, file=sys.stderr, position=0)
+            if formats:
+                bars["images"] = tqdm(desc="images", unit="image", total=0, file=sys.stderr, position=1)
+        bars["views"].update(progress.steps_done - bars["views"].n)
+        images = bars.get("images")
+        if images is not None and (progress.images != images.total or progress.images_done != images.n):
+            images.total = progress.images
+            images.update(progress.images_done - images.n)
+
+    finished = False
+    try:
+        path, n_figures, n_tables = export_run(results, args.out, formats, style=args.style, width=args.width,
+                                               progress=on_progress)
+        finished = True
+    finally:
+        close_shared_exporter()  # the browser and its renders stop before the command's last line
+        for bar in reversed(bars.values()):
+            bar.leave = finished  # after a failure, the one-line error alone stays
+            bar.close()
+    print(f"{path}: {n_figures} figures, {n_tables} tables")
+    return 0

@@ -1,0 +1,457 @@
+"""Figures and tables as files: PNG/SVG/PDF through one headless Chromium, HTML, CSV, JSON, zip.
+
+Images come from `interp.export.images`: one browser per process (`shared_exporter`), each figure laid
+out once for all its formats, tabs in parallel. A bundle is written by a `BundleWriter`, which
+sends each figure to the browser as soon as it is added, so that `export_run` computes the next
+view while earlier figures render, and which writes the zip only once everything has arrived: a
+failure leaves no partial zip. Each figure is serialised once, in the chosen style
+(`interp.export.styles`), and that JSON feeds both the browser and the figure's HTML page.
+
+Every CSV is written by `table_bytes` through `interp.core.safe_output.csv_text`, so no cell reaches a
+spreadsheet as a formula; bundle entry names are unique ignoring case and short enough for any
+file system once unzipped (`bundle_names`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import hashlib
+import html
+import io
+import json
+import math
+import os
+import re
+import shutil
+import threading
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.io.json import to_json_plotly
+from plotly.offline import get_plotlyjs
+
+from interp.analysis.results import Results
+from interp.core.atomic import check_output_file, write_bytes_atomic
+from interp.core.errors import InterpError
+from interp.core.safe_output import csv_text, unique_name
+from interp.export.images import (
+    CHROMIUM_MISSING,
+    IMAGE_FORMATS,
+    FigureExporter,
+    figure_job,
+)
+from interp.export.styles import Style, figure_title, get_style, style_manifest
+
+__all__ = ["CHROMIUM_MISSING", "IMAGE_FORMATS", "BundleWriter", "ExportProgress", "FigureExporter", "bundle_file_name",
+           "bundle_manifest", "bundle_names", "check_export_options", "chromium_found", "close_shared_exporter",
+           "count_bundle_entries", "export_run", "figure_bytes", "figure_html", "figure_page", "image_formats_available",
+           "shared_exporter", "table_bytes", "write_bundle"]
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+# A name stem in the bundle; with `.html` or `.json` it stays far below the 255 bytes of a file name.
+MAX_ENTRY_STEM = 150
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same content gives the same zip
+# Compressed already: deflating them again costs time and saves nothing.
+STORED_SUFFIXES = (".png", ".pdf")
+
+
+_shared: FigureExporter | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_exporter() -> FigureExporter:
+    """The process's one `FigureExporter`, closed when the interpreter exits."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = FigureExporter()
+            atexit.register(_shared.close)
+        return _shared
+
+
+def close_shared_exporter() -> None:
+    """Close the process's browser now, if one was opened (a command that is done with images;
+    left to the interpreter's exit, it races the removal of the browser's profile folder)."""
+    with _shared_lock:
+        if _shared is not None:
+            _shared.close()
+
+
+def chromium_found() -> bool:
+    """A cheap check, without starting anything, for whether a Chromium is installed."""
+    explicit = os.environ.get("BROWSER_PATH")
+    if explicit:
+        return Path(explicit).is_file()
+    return any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome", "chrome"))
+
+
+def image_formats_available() -> tuple[bool, str]:
+    """Whether PNG/SVG/PDF export works here and, if not, why (e.g. Chromium is missing)."""
+    return shared_exporter().available()
+
+
+def figure_bytes(fig: go.Figure, fmt: str) -> bytes:
+    """The figure as png/svg/pdf (through the shared browser) or a standalone html page.
+
+    HTML embeds plotly.js, so it opens offline and always works; images raise `InterpError`
+    with the reason when no browser is available.
+    """
+    if fmt == "html":
+        return figure_html(fig, standalone=True)
+    return shared_exporter().figure_bytes(fig, fmt)
+
+
+def figure_html(fig: go.Figure, standalone: bool = True) -> bytes:
+    """A full HTML page: plotly.js embedded (standalone), or loaded from `plotly.min.js` beside it.
+
+    A bundle of a hundred figures shares one copy of plotly.js (4.8 MB) instead of embedding it
+    in every page.
+    """
+    spec = fig.to_dict()
+    return figure_page(spec, figure_title(spec), standalone)
+
+
+def figure_page(spec: dict, title: str, standalone: bool = True, spec_json: str | None = None) -> bytes:
+    """`figure_html` of a figure dict, titled `title`; `spec_json` (the dict as
+    `to_json_plotly` writes it) names the page's plot after a hash of the figure."""
+    # plotly names the page's div with a random uuid; a hash of the figure keeps the same
+    # figure's page, and so the bundle, byte-for-byte reproducible.
+    spec_json = spec_json if spec_json is not None else to_json_plotly(spec)
+    div_id = "figure-" + hashlib.sha256(spec_json.encode("utf-8")).hexdigest()[:16]
+    include = True if standalone else "directory"
+    page = pio.to_html(spec, validate=False, include_plotlyjs=include, full_html=True, div_id=div_id)
+    # The page's first `<head>` is its own (plotly.js, when embedded, comes after it).
+    page = page.replace("<head>", f"<head>\n    <title>{html.escape(title or 'figure')}</title>", 1)
+    return page.encode("utf-8")
+
+
+def _json_value(value: Any) -> Any:
+    """A plain JSON value: numpy scalars unwrapped, NaN and ±inf as null, arrays as lists."""
+    if isinstance(value, np.ndarray):
+        return [_json_value(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, (Path, pd.Timestamp)):
+        return str(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    """The table as UTF-8 CSV (no index; formula cells neutralised) or JSON (records, NaN as null)."""
+    if any(name is not None for name in frame.index.names):
+        frame = frame.reset_index()
+    if fmt == "csv":
+        return csv_text(frame).encode("utf-8")
+    if fmt == "json":
+        records = _json_value(frame.to_dict(orient="records"))
+        return (json.dumps(records, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    raise InterpError(f"table format must be csv or json, got {fmt!r}")
+
+
+def bundle_names(names: Sequence[str]) -> dict[str, str]:
+    """A file name stem for each name: unique ignoring case (`x` and `X` would be one file on a
+    case-insensitive file system; the later becomes `X-2`) and at most `MAX_ENTRY_STEM`
+    characters (a longer one is cut and ends in a hash of the whole name)."""
+    taken: set[str] = set()
+    return {name: _claim_stem(name, taken) for name in names}
+
+
+def _claim_stem(name: str, taken: set[str]) -> str:
+    """`bundle_names` one name at a time: its stem, added to `taken` (lower case)."""
+    stem = name
+    if len(stem) > MAX_ENTRY_STEM:
+        stem = f"{stem[:MAX_ENTRY_STEM - 13]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+    return unique_name(stem, taken)
+
+
+def _check_names(kind: str, names: Sequence[str]) -> None:
+    for name in names:
+        if not isinstance(name, str) or not SAFE_NAME.fullmatch(name) or name.startswith("."):
+            raise InterpError(
+                f"{kind} name {name!r} is not a safe file name: use letters, digits, '_', '-' "
+                "and '.', not starting with '.'"
+            )
+
+
+def check_export_options(image_formats: Sequence[str], style: str = "screen",
+                         width: str | None = None) -> tuple[tuple[str, ...], Style, str | None]:
+    """The image formats (each once), the style and its width of a bundle, or an `InterpError`
+    naming what is valid: checked before any work starts."""
+    unknown = [f for f in image_formats if f not in IMAGE_FORMATS]
+    if unknown:
+        raise InterpError(f"image formats must be among {', '.join(IMAGE_FORMATS)}, got {unknown}")
+    chosen = get_style(style)
+    return tuple(dict.fromkeys(image_formats)), chosen, chosen.resolve_width(width)
+
+
+def _check_extra_files(extra_files: Mapping[str, bytes]) -> None:
+    _check_names("extra file", list(extra_files))
+    clashes = [name for name in extra_files if name.lower() in ("manifest.json", "figures", "tables")]
+    if clashes:
+        raise InterpError(f"extra file {clashes[0]!r} would collide with the bundle's manifest or folders")
+    if len({name.lower() for name in extra_files}) < len(extra_files):
+        raise InterpError("extra files: two names differ only in case")
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    """How far a bundle is: steps computed (a view with one set of choices each) and images
+    rendered (a figure in one format each; the count grows while steps are computed)."""
+
+    steps_done: int
+    steps: int
+    images_done: int
+    images: int
+
+    @property
+    def fraction(self) -> float:
+        """Between 0 and 1: half for the steps, half for the images of the steps so far."""
+        built = self.steps_done / self.steps if self.steps else 1.0
+        if not self.images:
+            return built
+        return 0.5 * built * (1 + self.images_done / self.images)
+
+    def describe(self) -> str:
+        text = f"{self.steps_done} of {self.steps} views computed"
+        return text + (f", {self.images_done} of {self.images} images rendered" if self.images else "")
+
+
+def _in_background(function: Callable[[], Any]) -> concurrent.futures.Future:
+    """Run `function` on a thread of its own; its result or error arrives in the future."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(function())
+        except BaseException as error:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="interp-open-browser", daemon=True).start()
+    return future
+
+
+class BundleWriter:
+    """Collects a bundle's figures and tables and writes them as one zip.
+
+    Each added figure is styled and serialised once; its HTML page is made at once and its
+    images are queued in the shared browser (opened in the background when the writer is
+    made), so images render while the caller computes what it adds next. `write` waits for the
+    images and writes the zip atomically; until then nothing is on disk. `progress` is called
+    from the caller's thread only (Streamlit draws from that thread alone).
+    """
+
+    def __init__(self, image_formats: Sequence[str] = IMAGE_FORMATS, style: str = "screen", width: str | None = None,
+                 steps: int = 1, progress: Callable[[ExportProgress], None] | None = None) -> None:
+        self.image_formats, self.style, self.width = check_export_options(image_formats, style, width)
+        self.figures = self.tables = 0
+        self._entries: dict[str, bytes] = {}
+        self._figure_stems: set[str] = set()
+        self._table_stems: set[str] = set()
+        self._pending: list[tuple[str, concurrent.futures.Future]] = []
+        self._steps, self._steps_done, self._images, self._images_done = steps, 0, 0, 0
+        self._progress = progress
+        self._exporter = shared_exporter() if self.image_formats else None
+        self._opening = _in_background(self._exporter.available) if self._exporter else None
+        self._unavailable: str | None = None
+
+    def _images_possible(self) -> bool:
+        if self._opening is None:
+            return False
+        available, reason = self._opening.result(timeout=2 * self._exporter.timeout + 30)
+        self._unavailable = None if available else reason
+        return available
+
+    def add(self, figures: Mapping[str, go.Figure], tables: Mapping[str, pd.DataFrame], step_done: bool = True) -> None:
+        """Add figures (rendered in the background) and tables; names as `write_bundle` takes them."""
+        _check_names("figure", list(figures))
+        _check_names("table", list(tables))
+        images = bool(figures) and self._images_possible()
+        for name, fig in figures.items():
+            stem = _claim_stem(name, self._figure_stems)
+            original = fig.to_dict()
+            title = figure_title(original)
+            spec = self.style.apply(original, self.width)
+            spec_json = to_json_plotly(spec)
+            self._entries[f"figures/{stem}.html"] = figure_page(spec, title, standalone=False, spec_json=spec_json)
+            if self.style.name != "screen" and title:
+                self._entries[f"figures/{stem}.txt"] = (title + "\n").encode("utf-8")
+            if images:
+                job = figure_job(spec, self.image_formats, self.style.png_scale, stem, spec_json, title)
+                self._pending.append((stem, self._exporter.submit(job)))
+                self._images += len(self.image_formats)
+            self.figures += 1
+        for name, frame in tables.items():
+            stem = _claim_stem(name, self._table_stems)
+            self._entries[f"tables/{stem}.csv"] = table_bytes(frame, "csv")
+            self._entries[f"tables/{stem}.json"] = table_bytes(frame, "json")
+            self.tables += 1
+        self._steps_done += step_done
+        self._collect(block=False)
+
+    def _report(self) -> None:
+        if self._progress is not None:
+            self._progress(ExportProgress(self._steps_done, self._steps, self._images_done, self._images))
+
+    def _collect(self, block: bool) -> None:
+        """Move rendered images into the bundle as they arrive; with `block`, until all have."""
+        while True:
+            finished = [item for item in self._pending if item[1].done()]
+            if block and not finished and self._pending:
+                futures = [future for _, future in self._pending]
+                limit = self._exporter.timeout * (1 + len(futures) / self._exporter.tabs)
+                concurrent.futures.wait(futures, timeout=limit, return_when=concurrent.futures.FIRST_COMPLETED)
+                # None in time: waiting on the first once more raises the timeout as one line.
+                finished = [item for item in self._pending if item[1].done()] or self._pending[:1]
+            for stem, future in finished:
+                for fmt, data in self._exporter.wait(future, len(self._pending)).items():
+                    self._entries[f"figures/{stem}.{fmt}"] = data
+                self._images_done += len(self.image_formats)
+            done = {id(future) for _, future in finished}
+            self._pending = [item for item in self._pending if id(item[1]) not in done]
+            self._report()
+            if not (block and self._pending):
+                return
+
+    def abandon(self) -> None:
+        """Drop the images still queued (after a failure elsewhere), waiting until their renders
+        have stopped; nothing is written."""
+        if self._exporter is not None:
+            self._exporter.cancel([future for _, future in self._pending])
+        self._pending = []
+
+    def write(self, out_zip: str | Path, manifest: Mapping, extra_files: Mapping[str, bytes] | None = None) -> Path:
+        """Wait for the images, then write the zip atomically: manifest first, entries sorted."""
+        extra_files = extra_files or {}
+        _check_extra_files(extra_files)
+        try:
+            self._collect(block=True)
+        except BaseException:
+            self.abandon()
+            raise
+        entries = dict(self._entries)
+        entries["manifest.json"] = (json.dumps(_json_value(manifest), indent=2, ensure_ascii=False,
+                                               allow_nan=False) + "\n").encode("utf-8")
+        if self.figures and self.image_formats and self._unavailable:
+            entries["figures/README.txt"] = (
+                f"No {', '.join(f.upper() for f in self.image_formats)} images in this bundle: "
+                f"{self._unavailable}\nThe HTML files open in any browser and can be saved as images there.\n"
+            ).encode()
+        if self.figures:
+            entries["figures/plotly.min.js"] = get_plotlyjs().encode("utf-8")
+        entries.update(extra_files)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as bundle:
+            for path in sorted(entries, key=lambda p: (p != "manifest.json", p)):
+                info = zipfile.ZipInfo(path, date_time=ZIP_TIME)
+                info.compress_type = zipfile.ZIP_STORED if path.endswith(STORED_SUFFIXES) else zipfile.ZIP_DEFLATED
+                bundle.writestr(info, entries[path])
+        return write_bytes_atomic(out_zip, buffer.getvalue())
+
+
+def write_bundle(
+    out_zip: str | Path,
+    figures: Mapping[str, go.Figure],
+    tables: Mapping[str, pd.DataFrame],
+    manifest: Mapping,
+    image_formats: Sequence[str] = IMAGE_FORMATS,
+    extra_files: Mapping[str, bytes] | None = None,
+    style: str = "screen",
+    width: str | None = None,
+    progress: Callable[[ExportProgress], None] | None = None,
+) -> Path:
+    """Write a zip of `manifest.json`, `figures/NAME.{png,svg,pdf,html}`, `tables/NAME.{csv,json}`.
+
+    The HTML pages load `figures/plotly.min.js`, stored once in the bundle; in a style other
+    than "screen", `figures/NAME.txt` holds the caption (the title taken out of the figure).
+    Names are made unique ignoring case and cut to a safe length by `bundle_names`; extra files
+    land at the top level and must not collide (ignoring case) with the manifest or the two
+    folders. Images come from the shared browser when it is available; otherwise
+    `figures/README.txt` says why they are missing. Nothing is written unless all of it is.
+    """
+    _check_names("figure", list(figures))
+    _check_names("table", list(tables))
+    _check_extra_files(extra_files or {})
+    writer = BundleWriter(image_formats, style, width, progress=progress)
+    try:
+        writer.add(figures, tables)
+    except BaseException:
+        writer.abandon()
+        raise
+    return writer.write(out_zip, manifest, extra_files)
+
+
+def bundle_manifest(results: Results, style: str = "screen", width: str | None = None,
+                    image_formats: Sequence[str] = IMAGE_FORMATS) -> dict[str, Any]:
+    """The run's manifest plus every setting of the analysis that shaped the bundle's numbers,
+    and the style and image formats of its figures."""
+    manifest = results.manifest.model_dump(mode="json")
+    selection = results.selection
+    manifest["analysis"] = {
+        "exclusions": selection.exclusions if isinstance(selection.exclusions, str) else list(selection.exclusions),
+        "reference": results.reference, "controls": selection.n_controls, "seed": selection.seed,
+        "measure": selection.measure,
+        "first_position": selection.first_position,
+    }
+    manifest["figures"] = {"style": style_manifest(style, width), "image_formats": list(image_formats)}
+    if results.partial:
+        manifest["partial"] = results.describe_missing()
+    return manifest
+
+
+def bundle_file_name(results: Results, style: str = "screen", width: str | None = None) -> str:
+    """A zip name that says which run, analysis settings and style:
+    `run-ref-base-paper-attention-c200-s0.zip`, `...-s0-paper-column.zip` for paper figures."""
+    selection = results.selection
+    exclusions = selection.exclusions if isinstance(selection.exclusions, str) else "custom"
+    first = "" if selection.first_position == "bos" else f"-first-{selection.first_position}"
+    chosen = get_style(style)
+    look = "" if chosen.name == "screen" else f"-{chosen.name}-{chosen.resolve_width(width)}"
+    return (f"{results.store.folder.name}-ref-{results.reference}-{exclusions}{first}-{selection.measure}"
+            f"-c{selection.n_controls}-s{selection.seed}{look}.zip")
+
+
+def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[str] = IMAGE_FORMATS,
+               style: str = "screen", width: str | None = None,
+               progress: Callable[[ExportProgress], None] | None = None) -> tuple[Path, int, int]:
+    """Every view's figures and tables of a run as one zip; returns the path and how many
+    figures and tables it holds, counted in the zip as written.
+
+    Views are computed one step at a time (`interp.views.bundle_steps`) while the figures of
+    earlier steps render; `progress` hears of every step and every rendered figure."""
+    from interp.views import bundle_steps, count_bundle_steps
+
+    check_output_file(out_zip)  # a refusal after the whole bundle is computed would waste it
+    manifest = bundle_manifest(results, style, width, image_formats)
+    writer = BundleWriter(image_formats, style, width, steps=count_bundle_steps(results), progress=progress)
+    try:
+        for figures, tables in bundle_steps(results):
+            writer.add(figures, tables)
+    except BaseException:
+        writer.abandon()
+        raise
+    path = writer.write(out_zip, manifest)
+    return (path, *count_bundle_entries(path))
+
+
+def count_bundle_entries(path: str | Path) -> tuple[int, int]:
+    """How many figures (`figures/*.html`) and tables (`tables/*.csv`) a bundle holds."""
+    with zipfile.ZipFile(path) as bundle:
+        names = bundle.namelist()
+    return (sum(n.startswith("figures/") and n.endswith(".html") for n in names),
+            sum(n.startswith("tables/") and n.endswith(".csv") for n in names))

@@ -1,0 +1,172 @@
+"""Conventions and helpers every figure family shares: the template, the stage palette, colour ranges,
+titles, clickable head cells.
+
+Figures of shares, shifts and attention patterns: arrays in, `plotly` figures out.
+
+Every builder is pure (no I/O, no UI), so the app shows and the exporter writes the same figure.
+Conventions shared by all figures:
+
+- template `plotly_white`; every figure has a title, axis titles and hover text with values;
+- shares and attention use the sequential `Viridis` scale starting at 0;
+- shifts and differences use `RdBu` reversed, centred on 0 with symmetric limits
+  `±max|value|`: positive (more attention on the concept than the reference) is red,
+  negative is blue;
+- head maps put layer 0 at the bottom; token and span maps put the first query at the top,
+  so the causally impossible upper triangle (key after query) is the blank upper right.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.colors import sample_colorscale
+
+from interp.core.errors import InterpError
+from interp.core.palette import (
+    CONCEPT_COLOUR as CONCEPT_COLOUR,  # the palette is part of every figure family's conventions
+)
+from interp.core.palette import STAGE_PALETTE as STAGE_PALETTE
+
+TEMPLATE = "interp"
+TRACE_TYPES = ("bar", "heatmap", "histogram", "scatter")
+SEQUENTIAL_SCALE = "Viridis"
+DIVERGING_SCALE = "RdBu_r"
+TEXT_CHARACTER_PX = 7.83
+MAX_ANNOTATIONS = 400
+# Span × span maps write each cell's value up to this many spans; beyond, cells are too small for
+# the numbers (and hundreds of annotations take seconds to lay out), so the hover gives them.
+MAX_ANNOTATED_SPANS = 16
+# At most this many token labels on an axis; longer windows label every k-th token.
+MAX_TOKEN_TICKS = 60
+PANEL_COLUMNS = 3
+# Stages side by side in the First token view; more wrap into further rows (plotly refuses the
+# spacing of 27 columns or more in one row).
+STAGE_COLUMNS = 6
+# Beyond this many stages (the palette's size) stages take colours along a scale, and the
+# Overview's shifts are a sequence × stage map rather than grouped points.
+MANY_STAGES = len(STAGE_PALETTE)
+
+
+def _register_template() -> None:
+    """`plotly_white`, cut to the layout and the trace types drawn here.
+
+    Plotly validates a template each time a figure takes it; the full one (24 trace types) cost
+    30 ms per figure, a third of a second per view; this one costs a fifth of that.
+    """
+    white = pio.templates["plotly_white"]
+    data = {kind: white.data[kind] for kind in TRACE_TYPES}
+    pio.templates[TEMPLATE] = go.layout.Template(layout=white.layout, data=data)
+
+
+_register_template()
+
+
+def stage_colours(stages: Sequence[str]) -> dict[str, str]:
+    """A colour per stage, by the stage's place in its run (not in one figure), so a stage keeps its
+    colour across views whichever stages a figure leaves out: Okabe–Ito for up to `MANY_STAGES`
+    stages; beyond, colours along Viridis in lineage order, so that no two stages share one and a
+    training trajectory reads as a gradient (`stage_scale` draws its colour bar)."""
+    if len(stages) <= MANY_STAGES:
+        return {stage: STAGE_PALETTE[index] for index, stage in enumerate(stages)}
+    return dict(zip(stages, sample_colorscale(SEQUENTIAL_SCALE, list(np.linspace(0.0, 0.9, len(stages))))))
+
+
+def check_kind(kind: str, allowed: tuple[str, ...]) -> None:
+    if kind not in allowed:
+        raise InterpError(f"kind must be one of {', '.join(allowed)}, got {kind!r}")
+
+
+def finite_values(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64).ravel()
+    return values[np.isfinite(values)]
+
+
+def colour_range(values: np.ndarray, diverging: bool, from_zero: bool = True) -> dict:
+    """Colour settings: `RdBu_r` on `±max|value|` around 0, or `Viridis` up to the maximum,
+    from 0 or (`from_zero=False`) from the minimum, so that close values stay distinguishable."""
+    finite = finite_values(values)
+    if diverging:
+        limit = float(np.abs(finite).max()) if finite.size else 0.0
+        limit = limit or 1.0  # an all-zero map still needs a drawable scale
+        return dict(colorscale=DIVERGING_SCALE, zmid=0.0, zmin=-limit, zmax=limit)
+    top = float(finite.max()) if finite.size else 0.0
+    bottom = 0.0 if from_zero or not finite.size else float(finite.min())
+    if top <= bottom:
+        return dict(colorscale=SEQUENTIAL_SCALE, zmin=0.0, zmax=top if top > 0 else 1.0)
+    return dict(colorscale=SEQUENTIAL_SCALE, zmin=bottom, zmax=top)
+
+
+def finish(fig: go.Figure, title: str, x_title: str, y_title: str, **layout) -> go.Figure:
+    fig.update_layout(template=TEMPLATE, title=dict(text=title), **layout)
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def text_colour(value: float, colours: dict) -> str:
+    """Black on the light middle of a scale, white on its dark ends (RdBu) or low end (Viridis)."""
+    if colours["colorscale"] == DIVERGING_SCALE:
+        return "white" if abs(value) > 0.5 * colours["zmax"] else "black"
+    return "black" if value > 0.6 * colours["zmax"] else "white"
+
+
+def short_number(value: float) -> str:
+    """A value with enough digits to tell small ones apart: `0.123`, `-0.004`, `3.2e-05`, never `-0.00`."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    return f"{value:.3f}" if abs(value) >= 0.001 else f"{value:.1e}"
+
+
+def cell_annotations(
+    cells: list[tuple[float, float, float]], colours: dict, size: int = 9, text=lambda value: f"{value:.2f}",
+) -> list[dict]:
+    return [
+        dict(x=x, y=y, text=text(value), showarrow=False,
+             font=dict(size=size, color=text_colour(value, colours)))
+        for x, y, value in cells
+    ]
+
+
+def stage_scale(stages: Sequence[str]) -> go.Scatter:
+    """An invisible trace that draws the stage colour scale as a colour bar labelled with stages:
+    the legend of figures with more than `MANY_STAGES` stages, where a list would run off the page."""
+    ticks = np.unique(np.round(np.linspace(0, len(stages) - 1, min(len(stages), 8))).astype(int))
+    return go.Scatter(
+        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        marker=dict(colorscale=[[0, sample_colorscale(SEQUENTIAL_SCALE, [0.0])[0]],
+                                [1, sample_colorscale(SEQUENTIAL_SCALE, [0.9])[0]]],
+                    cmin=0, cmax=len(stages) - 1, color=[0], showscale=True,
+                    colorbar=dict(title="stage", tickvals=ticks, ticktext=[str(stages[i]) for i in ticks])),
+    )
+
+
+def clickable_heads(fig: go.Figure) -> go.Figure:
+    """Lay a transparent marker on every head cell of the figure's heat maps, carrying the
+    cell's hover text, so that a click selects the head: heat maps cannot be selected in Plotly
+    (Streamlit hears only selections), markers can. The nearest marker answers anywhere in the
+    plot (`hoverdistance=-1`)."""
+    for trace in [t for t in fig.data if isinstance(t, go.Heatmap) and t.customdata is not None]:
+        cells = np.asarray(trace.customdata).reshape(-1, 2)
+        values = np.asarray(trace.z, dtype=np.float64).reshape(-1)
+        template = (trace.hovertemplate or "").replace("%{z", "%{customdata[2]")
+        fig.add_trace(go.Scatter(
+            x=cells[:, 1], y=cells[:, 0], customdata=np.column_stack([cells, values]), mode="markers",
+            marker=dict(size=6, opacity=0), selected=dict(marker=dict(opacity=0)),
+            unselected=dict(marker=dict(opacity=0)), hovertemplate=template, showlegend=False,
+            xaxis=trace.xaxis, yaxis=trace.yaxis, name=trace.name,
+        ))
+        trace.update(hoverinfo="skip", hovertemplate=None)
+    return fig.update_layout(hoverdistance=-1)
+
+
+def luminance(colour: str) -> float:
+    """Relative luminance of a colour `#rrggbb` or `rgb(r, g, b)` (0 dark, 1 light)."""
+    if colour.startswith("#"):
+        channels = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    else:
+        channels = [float(part) for part in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3]]
+    return (0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]) / 255
