@@ -45,9 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m interp", description="Attention to legal concepts across a training lineage."
-    )
+    # `interp` after `pip install .`, `python -m interp` from a checkout.
+    prog = "interp" if os.path.basename(sys.argv[0]) == "interp" else "python -m interp"
+    parser = argparse.ArgumentParser(prog=prog, description="Attention to legal concepts across a training lineage.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     concepts.add_commands(commands)
     tables.add_stats(commands)

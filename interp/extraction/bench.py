@@ -353,14 +353,14 @@ def command_comparison(folder: Path, tokens: int, threads: int) -> dict:
 VERIFIED_HEADS = 16
 
 
-def causal_comparison(folder: Path, tokens: int, threads: int) -> dict:
+def causal_comparison(folder: Path, tokens: int, threads: int, verified: int = VERIFIED_HEADS) -> dict:
     """The causal check's whole commands on the depth configuration (32 × 32 heads, 8 KV heads)
     against a process that loads one stage and runs one SDPA forward pass: `causal --method atp`
-    (every head of one stage pair screened) and `causal --method exact` on `VERIFIED_HEADS` heads
-    (each alone and all together, patch, pattern and mean: 3 · (16 + 1) interventions)."""
+    (every head of one stage pair screened) and `causal --method exact` on `verified` heads (each
+    alone and all together, patch, pattern and mean: 3 · (verified + 1) interventions)."""
     inputs = command_inputs(folder, tokens, threads)
     forward_seconds, forward_peak = run_command(inputs.baseline, inputs.env)
-    heads = ",".join(f"{layer}.{head}" for layer, head in zip(range(0, 32, 2), range(0, 32, 2)))
+    heads = ",".join(f"{2 * i}.{2 * i}" for i in range(verified))
     with tempfile.TemporaryDirectory() as out:
         run = str(Path(out) / "run")
         run_command([sys.executable, "-m", "interp", "extract", "--lineage", str(inputs.lineage), "--concepts",
@@ -370,10 +370,10 @@ def causal_comparison(folder: Path, tokens: int, threads: int) -> dict:
         atp_seconds, atp_peak = run_command([*causal, "--method", "atp"], inputs.env)
         exact_seconds, exact_peak = run_command([*causal, "--method", "exact", "--heads", heads, "--random", "0"],
                                                 inputs.env)
-    trials = 3 * (VERIFIED_HEADS + 1)
+    trials = 3 * (verified + 1)
     return {"tokens": inputs.tokens, "forward_seconds": forward_seconds, "forward_peak": forward_peak,
             "atp_seconds": atp_seconds, "atp_peak": atp_peak, "exact_seconds": exact_seconds,
-            "exact_peak": exact_peak, "exact_trials": trials}
+            "exact_peak": exact_peak, "exact_trials": trials, "verified_heads": verified}
 
 
 def format_table(results: dict) -> str:
@@ -418,7 +418,7 @@ def format_table(results: dict) -> str:
             f"({causal['atp_seconds'] / causal['forward_seconds']:.2f}× the time, "
             f"{causal['atp_peak'] / causal['forward_peak']:.2f}× the memory of load + one SDPA forward pass, "
             f"{causal['forward_seconds']:.1f} s and {causal['forward_peak'] / 2**30:.2f} GiB); `causal --method exact` "
-            f"on {VERIFIED_HEADS} heads ({causal['exact_trials']} interventions) {causal['exact_seconds']:.1f} s "
+            f"on {causal['verified_heads']} heads ({causal['exact_trials']} interventions) {causal['exact_seconds']:.1f} s "
             f"({causal['exact_seconds'] / causal['forward_seconds']:.2f}× load + forward), peak "
             f"{causal['exact_peak'] / 2**30:.2f} GiB"
         )
@@ -436,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time whole commands on a sequence of about this many tokens (0: skip)")
     parser.add_argument("--causal", type=int, nargs="*", default=[], metavar="TOKENS",
                         help="also time the causal check's commands (AtP screen, exact verification) at these lengths")
+    parser.add_argument("--verify", type=int, default=VERIFIED_HEADS, metavar="N",
+                        help=f"heads exact patching verifies in the causal timing (default {VERIFIED_HEADS}; at most 16)")
     parser.add_argument("--folder", type=Path, default=None, help="where to build (or reuse) the checkpoints")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
@@ -453,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
             results["command"] = command_comparison(folder, args.commands, args.threads)
         for tokens in args.causal:
             print(f"timing the causal check at {tokens} tokens ...", file=sys.stderr)
-            results.setdefault("causal", []).append(causal_comparison(folder, tokens, args.threads))
+            results.setdefault("causal", []).append(causal_comparison(folder, tokens, args.threads,
+                                                                      min(max(args.verify, 1), VERIFIED_HEADS)))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     print(format_table(results))
