@@ -17,7 +17,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-VIEWS = ("overview", "layers", "heads", "tokens", "text", "grid", "distribution", "structure", "types")
+VIEWS = ("overview", "layers", "heads", "tokens", "text", "grid", "distribution", "structure", "types", "causal",
+         "shift-effect", "head-sets")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 

@@ -144,7 +144,8 @@ class CausalResults:
                                 continue
                             rows.append(self._row(sequence_id, intervention, metric, "atp", name, "single", name,
                                                   float(values[index, layer, head])))
-        return pd.DataFrame(rows, columns=list(SEQUENCE_COLUMNS))
+        table = pd.DataFrame(rows, columns=list(SEQUENCE_COLUMNS))
+        return table.astype({"layer": "Int64", "head": "Int64"})  # empty, not NaN, for a set's row
 
     def _row(self, sequence_id, intervention, metric, method, name, kind, heads, effect) -> dict:
         layer, head = (name.split(".") if kind == "single" else ("", ""))
