@@ -8,6 +8,7 @@ CSV the project writes goes through `csv_text`, every table printed to a termina
 
 from __future__ import annotations
 
+import io
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +48,28 @@ def neutralise_cell(value: Any) -> Any:
 
 
 def csv_text(frame: pd.DataFrame) -> str:
-    """The table as CSV (no index), its text cells and column names neutralised."""
-    return _text_cells(frame, neutralise_cell).to_csv(index=False)
+    """The table as CSV (no index), its text cells and column names neutralised.
+
+    A cell holding `#` is quoted, so that `pandas.read_csv(..., comment="#")`, which a table's
+    block of `# key: value` settings asks for, never cuts a cell at it."""
+    text = _text_cells(frame, neutralise_cell).to_csv(index=False, lineterminator="\n")
+    return _quote_hashes(text) if "#" in text else text
+
+
+def _quote_hashes(text: str) -> str:
+    """CSV text again, every field that holds `#` in quotes (numbers never hold one)."""
+    import csv
+
+    def field(cell: str) -> str:
+        if any(char in cell for char in '#,"\r\n'):
+            return '"' + cell.replace('"', '""') + '"'
+        return cell
+
+    def line(row: list[str]) -> str:
+        # A row of one empty cell stays `""`: written empty, it would be a blank line, which readers skip.
+        return '""\n' if row == [""] else ",".join(field(cell) for cell in row) + "\n"
+
+    return "".join(line(row) for row in csv.reader(io.StringIO(text)))
 
 
 def table_text(frame: pd.DataFrame, float_format: str = "{:.4g}") -> str:
