@@ -45,6 +45,7 @@ from interp.analysis.envelope import (
     table_csv,
     table_json,
 )
+from interp.analysis.methods import methods_bibtex, methods_markdown
 from interp.analysis.results import Results
 from interp.core.atomic import check_output_file, write_bytes_atomic
 from interp.core.errors import InterpError
@@ -60,7 +61,7 @@ from interp.export.styles import Style, figure_title, get_style, style_manifest
 __all__ = ["CHROMIUM_MISSING", "IMAGE_FORMATS", "BundleWriter", "ExportProgress", "FigureExporter", "bundle_file_name",
            "bundle_manifest", "bundle_names", "check_export_options", "chromium_found", "close_shared_exporter",
            "count_bundle_entries", "export_run", "figure_bytes", "figure_html", "figure_page", "image_formats_available",
-           "shared_exporter", "table_bytes", "write_bundle"]
+           "methods_files", "shared_exporter", "table_bytes", "write_bundle"]
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # A name stem in the bundle; with `.html` or `.json` it stays far below the 255 bytes of a file name.
@@ -415,8 +416,9 @@ def bundle_file_name(results: Results, style: str = "screen", width: str | None 
 def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[str] = IMAGE_FORMATS,
                style: str = "screen", width: str | None = None,
                progress: Callable[[ExportProgress], None] | None = None) -> tuple[Path, int, int]:
-    """Every view's figures and tables of a run as one zip; returns the path and how many
-    figures and tables it holds, counted in the zip as written.
+    """Every view's figures and tables of a run as one zip, with `METHODS.md` and `references.bib`
+    (`interp.analysis.methods`); returns the path and how many figures and tables it holds,
+    counted in the zip as written.
 
     Views are computed one step at a time (`interp.views.bundle_steps`) while the figures of
     earlier steps render; `progress` hears of every step and every rendered figure."""
@@ -432,8 +434,14 @@ def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[st
     except BaseException:
         writer.abandon()
         raise
-    path = writer.write(out_zip, manifest)
+    path = writer.write(out_zip, manifest, methods_files(results))
     return (path, *count_bundle_entries(path))
+
+
+def methods_files(results: Results) -> dict[str, bytes]:
+    """`METHODS.md` (the run's methods section under the bundle's settings) and `references.bib`."""
+    return {"METHODS.md": methods_markdown(results).encode("utf-8"),
+            "references.bib": methods_bibtex(results).encode("utf-8")}
 
 
 def count_bundle_entries(path: str | Path) -> tuple[int, int]:

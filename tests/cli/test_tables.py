@@ -160,6 +160,10 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
     assert statistics["settings"]["table"] == "overview-statistics" and statistics["settings"]["controls"] == 20
     assert statistics["provenance"]["run_id"].startswith("sha256:") and len(statistics["rows"]) == 4
     assert statistics_csv.startswith('# settings.table: "overview-statistics"\n')
+    assert {"METHODS.md", "references.bib"} <= names
+    with zipfile.ZipFile(out) as bundle:
+        methods_text, references = bundle.read("METHODS.md").decode(), bundle.read("references.bib").decode()
+    assert "20 control spans per sequence (seed 0)" in methods_text and "@article{phipson2010permutation," in references
     assert [row["sequence_id"] for row in csv_rows(statistics_csv)] == [row["sequence_id"] for row in statistics["rows"]]
     assert "figures/overview-shifts.html" in names and "figures/heads-shift-seller-1-ift-vs-base.html" in names
     assert any(name.startswith("figures/structure-") and name.endswith("-seller-1.html") for name in names)
