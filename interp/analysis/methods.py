@@ -61,9 +61,9 @@ def _number(value: int) -> str:
 
 
 def _digest(value: str) -> str:
-    """A fingerprint as the text shows it: `sha256:` digests cut to `SHOWN_DIGITS` hex digits."""
-    prefix, _, hex_part = value.rpartition(":")
-    return f"{prefix + ':' if prefix else ''}{hex_part[:SHOWN_DIGITS]}…" if len(hex_part) > SHOWN_DIGITS else value
+    """A SHA-256 digest as the text shows it: its first `SHOWN_DIGITS` hex digits, without `sha256:`."""
+    hex_part = value.removeprefix("sha256:")
+    return f"{hex_part[:SHOWN_DIGITS]}…" if len(hex_part) > SHOWN_DIGITS else hex_part
 
 
 def _listing(items: list[str]) -> str:
@@ -71,12 +71,14 @@ def _listing(items: list[str]) -> str:
 
 
 def _checkpoint(stage: StageRecord) -> str:
-    """How a stage's weights are named: a hub id with its revision and snapshot, or a local folder."""
+    """How a stage's weights are named: a local folder with the SHA-256 of its weights, or a hub id
+    at its revision with the snapshot's commit where the fingerprint recorded one (docs/design.md §6.6)."""
     if stage.fingerprint.startswith("sha256:"):
         folder = "/".join(PurePath(stage.model).parts[-2:])
         return f"the local checkpoint `{folder}` (weights SHA-256 `{_digest(stage.fingerprint)}`)"
-    snapshot = stage.fingerprint.rpartition("@")[2]
-    return f"`{stage.model}` (revision `{stage.revision or 'main'}`, snapshot `{snapshot}`)"
+    revision = stage.revision or "main"
+    commit = stage.fingerprint.rpartition("@")[2]
+    return f"`{stage.model}` at revision `{revision}`" + ("" if commit == revision else f" (commit `{commit}`)")
 
 
 def lineage_paragraph(results: Results) -> Paragraph:
@@ -269,7 +271,7 @@ def software_paragraph(results: Results) -> Paragraph:
             f"SciPy {analysis['scipy']}, pandas {analysis['pandas']}); attention was extracted with interp "
             f"{extraction.get('interp', 'unknown')}, PyTorch {extraction.get('torch', 'unknown')}, Transformers "
             f"{extraction.get('transformers', 'unknown')} and Tokenizers {extraction.get('tokenizers', 'unknown')}. "
-            f"The results folder `{provenance['folder']}` (run `{_digest(provenance['run_id'])}`, created "
+            f"The results folder `{provenance['folder']}` (run id `{_digest(provenance['run_id'])}`, created "
             f"{results.manifest.created}) holds every stage's fingerprints in its manifest; each table carries them "
             "with the analysis settings.")
     stages = len(results.stages)

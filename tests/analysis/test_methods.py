@@ -35,7 +35,7 @@ def test_default_text_states_the_run(tiny_run):
                           "Across sequences", "Software"]
     for stage in manifest.stages:
         assert f"{stage.label}, the local checkpoint " in text["Models"]
-        assert stage.fingerprint[:7 + 12] + "…" in text["Models"]
+        assert f"(weights SHA-256 `{stage.fingerprint.removeprefix('sha256:')[:12]}…`)" in text["Models"]
     assert "the lineage `tiny`" in text["Models"] and "2 layers × 4 query heads (8 heads)" in text["Models"]
     assert "reference stage `base`" in text["Models"]
     assert "holds 2 sequences of 1 concept types: Condition (2)" in text["Data"]
@@ -97,6 +97,20 @@ def test_references_follow_what_the_text_cites(tiny_run):
     assert listed == keys, "the text's reference list and references.bib hold the same works in one order"
     for key in keys:
         assert REFERENCES[key].cite in markdown
+
+
+def test_hub_checkpoints_are_named_by_revision_and_snapshot_commit():
+    from interp.analysis.methods import _checkpoint
+    from interp.store.folder import StageRecord
+
+    def stage(fingerprint, revision=None):
+        return StageRecord(label="base", model="mistralai/Mistral-7B-v0.1", revision=revision, checkpoint="x",
+                           fingerprint=fingerprint, tokenizer_hash="t", n_layers=32, n_heads=32, dtype="bfloat16",
+                           device="cuda")
+
+    assert _checkpoint(stage("mistralai/Mistral-7B-v0.1@26bca36b")) == \
+        "`mistralai/Mistral-7B-v0.1` at revision `main` (commit `26bca36b`)"
+    assert _checkpoint(stage("mistralai/Mistral-7B-v0.1@v2", "v2")) == "`mistralai/Mistral-7B-v0.1` at revision `v2`"
 
 
 def test_a_registered_section_joins_the_text_and_its_references(tiny_run, monkeypatch):
