@@ -21,6 +21,9 @@ _HOMES = {
     "interp.analysis.results": ("Results", "Selection"),
     "interp.analysis.shift_statistics": ("compute_shift_statistics",),
     "interp.analysis.tables": ("report_table", "shares_table"),
+    "interp.analysis.bootstrap": ("mean_with_interval",),
+    "interp.analysis.envelope": ("read_table_csv", "read_table_json"),
+    "interp.analysis.methods": ("methods_markdown",),
     "interp.views.framework": ("VIEWS", "get_view"),
     "interp.export.bundle": ("export_run",),
 }

@@ -903,6 +903,40 @@ def test_the_app_waits_on_the_lock_the_pipeline_takes():
     assert ui.run.LOCK_FILE == interp.extraction.pipeline.LOCK_FILE
 
 
+def test_a_view_s_table_downloads_carry_the_settings_and_the_run(run_folder, monkeypatch):
+    """The CSV and JSON offered under each table (and the long tables offered as files) hold the
+    view, its choices, the analysis settings and the run's provenance."""
+    import io
+
+    import pandas as pd
+    import streamlit as st
+
+    offered = {}
+    original = st.download_button
+
+    def recording(label, data=None, file_name=None, **kwargs):
+        if file_name and file_name.endswith((".csv", ".json")):
+            offered[file_name] = data
+        return original(label, data=data, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording)
+    monkeypatch.setattr(st.delta_generator.DeltaGenerator, "download_button",
+                        lambda self, label, data=None, file_name=None, **kwargs: recording(
+                            label, data=data, file_name=file_name, **kwargs))
+    at = start_app("overview")
+    assert_clean(at)
+    assert {"overview-statistics.csv", "overview-statistics.json", "overview-shares.csv"} <= set(offered)
+    document = json.loads(offered["overview-statistics.json"]())
+    assert document["settings"]["view"] == "overview" and document["settings"]["table"] == "statistics"
+    assert document["settings"]["controls"] == 200 and document["settings"]["reference"] == "base"
+    assert document["provenance"]["folder"] == run_folder.name and len(document["rows"]) == len(statistics(at))
+    shares = offered["overview-shares.csv"]().decode()
+    assert shares.startswith('# settings.table: "shares"\n# settings.view: "overview"\n')
+    results = Results(run_folder)
+    layers, heads = results.shape
+    assert len(pd.read_csv(io.StringIO(shares), comment="#")) == len(results.sequences) * len(results.stages) * layers * heads
+
+
 def test_download_everything_is_made_on_request_for_the_chosen_style(run_folder):
     import io
     import zipfile
@@ -920,6 +954,8 @@ def test_download_everything_is_made_on_request_for_the_chosen_style(run_folder)
     with zipfile.ZipFile(io.BytesIO(data)) as bundle:
         manifest = json.loads(bundle.read("manifest.json"))
         assert bundle.read("figures/overview-shifts.txt").startswith(b"Mean shift of the concept share")
+        assert b"200 control spans per sequence (seed 0)" in bundle.read("METHODS.md")
+        assert json.loads(bundle.read("tables/overview-statistics.json"))["settings"]["table"] == "overview-statistics"
     assert manifest["figures"]["style"]["width"] == "page" and manifest["analysis"]["controls"] == 200
     assert wanted[0] == str(run_folder) and wanted[-2:] == ("paper", "page")
     # Another choice: the zip made for the old one is no longer offered.

@@ -448,6 +448,15 @@ def test_svg_pdf_and_html_downloads_of_a_figure(small_run_page):
     assert b"<html" in html[:500].lower() and b"Mean shift of the concept share" in html
 
 
+def test_csv_download_of_a_table_carries_its_settings(small_run_page):
+    import pandas as pd
+
+    data = download(small_run_page, "CSV").decode("utf-8")
+    assert data.startswith('# settings.table: "statistics"\n# settings.view: "overview"\n')
+    assert '# settings.controls: 200\n' in data and "# provenance.run_id: " in data
+    assert "skewness" in pd.read_csv(io.StringIO(data), comment="#").columns
+
+
 def make_bundle(page) -> tuple[bytes, str]:
     """Press "Make the zip", wait for its download button, download the zip."""
     page.get_by_role("button", name="Make the zip (manifest, every figure and table)").click()
@@ -470,6 +479,7 @@ def test_download_everything_is_a_zip_with_the_manifest(small_run_page, small_ru
         assert b'"small-condition"' in manifest and b'"name": "screen"' in manifest
         assert {"figures/overview-shifts.html", "figures/plotly.min.js", "tables/overview-statistics.csv"} <= set(names)
         assert not any(name.endswith(".png") for name in names), "images only when asked for"
+        assert {"METHODS.md", "references.bib"} <= set(names)
     assert name.endswith("-c200-s0.zip")
     # A new choice drops the zip made for the old one: the button to make one is back.
     small_run_page.get_by_text("HTML, PNG, SVG and PDF figures").click()

@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from interp import views
+from interp.analysis.envelope import TableHeader, results_header
 from interp.analysis.results import Results, Selection
 from interp.analysis.tables import SIGNED_COLUMNS
 from interp.core.errors import InterpError
@@ -95,7 +96,7 @@ def _render_view(name: str, folder: str, selection: Selection) -> None:
         return
     chosen = render_choices(view, results)
     output = view_output(folder, version, selection, name, tuple(chosen.items()))
-    render_output(view, chosen, output)
+    render_output(view, chosen, output, results_header(results, view=view.name, **chosen))
     if name == "overview":
         render_bundle_download(folder, version, selection)
 
@@ -132,7 +133,9 @@ def _select_head(chart_key: str) -> None:
         st.query_params["layer"], st.query_params["head"] = str(int(points[0]["y"])), str(int(points[0]["x"]))
 
 
-def render_output(view: views.View, chosen: dict, output: views.ViewOutput) -> None:
+def render_output(view: views.View, chosen: dict, output: views.ViewOutput, header: TableHeader | None = None) -> None:
+    """A view's headlines, notes, figures and tables; each table's downloads carry `header`
+    (the run's settings and provenance) with the table's name."""
     if output.headlines:
         for column, headline in zip(st.columns(len(output.headlines)), output.headlines):
             column.metric(headline.label, headline.value, help=headline.help or None)
@@ -147,17 +150,19 @@ def render_output(view: views.View, chosen: dict, output: views.ViewOutput) -> N
                               on_select=(lambda k=chart_key: _select_head(k)) if view.head_maps else None)
     for index, (key, table) in enumerate(output.tables.items()):
         name = views.entry_name(view, key, chosen)
+        table_header = header.with_settings(table=key) if header is not None else None
         styled = table.style.map(_sign_colour, subset=[c for c in SIGNED_COLUMNS if c in table]).format(precision=4)
         if index == 0:
-            render_table(table, name, styled)
+            render_table(table, name, styled, header=table_header)
         else:
             with st.expander(f"Table: {key.replace('-', ' ')}"):
-                render_table(table, name)
+                render_table(table, name, header=table_header)
     for key, table in output.downloads.items():
         name = views.entry_name(view, key, chosen)
+        table_header = header.with_settings(table=key) if header is not None else None
         st.download_button(f"Table: {key.replace('-', ' ')} ({len(table):,} rows, CSV)",
-                           data=lambda t=table: table_bytes(t, "csv"), file_name=f"{name}.csv", mime="text/csv",
-                           key=f"download-{name}-csv", on_click="ignore")
+                           data=lambda t=table, h=table_header: table_bytes(t, "csv", h), file_name=f"{name}.csv",
+                           mime="text/csv", key=f"download-{name}-csv", on_click="ignore")
 
 
 def _sign_colour(value) -> str:

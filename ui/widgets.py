@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from interp.analysis.envelope import TableHeader
 from interp.analysis.tables import COLUMN_LABELS
 from interp.export.bundle import (
     CHROMIUM_MISSING,
@@ -35,16 +36,16 @@ def render_figure(fig, name: str, select_key: str | None = None, on_select=None)
     return event
 
 
-def render_table(frame: pd.DataFrame, name: str, styled=None) -> None:
+def render_table(frame: pd.DataFrame, name: str, styled=None, header: TableHeader | None = None) -> None:
     """A table and its CSV/JSON downloads; headers in words (`interp.analysis.tables.COLUMN_LABELS`), the
-    files keep the plain column names."""
+    files keep the plain column names and carry `header`'s settings and provenance."""
     config = {column: st.column_config.Column(COLUMN_LABELS[column]) for column in frame.columns
               if column in COLUMN_LABELS}
     st.dataframe(styled if styled is not None else frame, hide_index=True, width="stretch", column_config=config)
     left, right, _ = st.columns([1, 1, 6])
-    left.download_button("CSV", data=lambda: table_bytes(frame, "csv"), file_name=f"{name}.csv", mime="text/csv",
+    left.download_button("CSV", data=lambda: table_bytes(frame, "csv", header), file_name=f"{name}.csv", mime="text/csv",
                          key=f"download-{name}-csv", on_click="ignore")
-    right.download_button("JSON", data=lambda: table_bytes(frame, "json"), file_name=f"{name}.json",
+    right.download_button("JSON", data=lambda: table_bytes(frame, "json", header), file_name=f"{name}.json",
                           mime="application/json", key=f"download-{name}-json", on_click="ignore")
 
 

@@ -2,8 +2,9 @@
 
 For each concept type and compared stage: the mean shift with a hierarchical bootstrap interval,
 the same for the sequences' control spans (the band a concept must leave to mean something),
-the concept-versus-control contrast paired within sequences, and how consistently each head
-moves. All from a `Results`, so from stored column sums, in either measure.
+the concept-versus-control contrast paired within sequences (its mean, interval and p-value from
+one set of bootstrap replicates), and how consistently each head moves. All from a `Results`, so
+from stored column sums, in either measure (docs/design.md §5.9).
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ from interp.analysis.across_sequences import (
     head_sign_consistency,
     hierarchical_bootstrap,
     paired_contrast,
-    sequence_bootstrap,
 )
+from interp.analysis.bootstrap import mean_with_interval
 from interp.analysis.results import Results
 from interp.core.errors import InterpError
 
 CONCEPT_TYPE_COLUMNS = (
     "concept", "stage", "reference", "measure", "sequences", "mean_shift", "low", "high",
     "control_mean_shift", "control_low", "control_high", "controlled_sequences",
-    "contrast", "contrast_low", "contrast_high", "contrast_p", "contrast_q", "heads_up", "heads_down",
+    "contrast_mean", "contrast_low", "contrast_high", "contrast_p", "contrast_q", "heads_up", "heads_down",
 )
+# Columns renamed since a table was first written, old name → new: what a reader of old files maps.
+RENAMED_COLUMNS = {"contrast": "contrast_mean"}
 
 
 def concept_types(results: Results) -> list[str]:
@@ -49,7 +52,8 @@ def head_consistency(results: Results, concept: str, stage: str) -> HeadConsiste
 
 def concept_type_table(results: Results) -> pd.DataFrame:
     """One row per concept type × compared stage (see the module docstring); `contrast_q` are BH
-    q-values over all rows, `heads_up`/`heads_down` count heads whose direction is FDR-significant."""
+    q-values over all rows, `heads_up`/`heads_down` count heads whose direction is FDR-significant
+    (`HeadConsistency.rising`, `.falling`)."""
     rows = []
     seed = results.selection.seed
     for concept in concept_types(results):
@@ -58,7 +62,7 @@ def concept_type_table(results: Results) -> pd.DataFrame:
             shifts = concept_shifts(results, concept, stage)
             interval = hierarchical_bootstrap(shifts, seed=seed)
             observed, controls = _control_means(results, ids, stage)
-            control = sequence_bootstrap(controls, seed=seed) if controls else None
+            control = mean_with_interval(controls, seed=seed) if controls else None
             contrast = paired_contrast(observed, controls, seed=seed) if controls else None
             consistency = head_sign_consistency(shifts)
             rows.append({
@@ -68,12 +72,11 @@ def concept_type_table(results: Results) -> pd.DataFrame:
                 "control_mean_shift": control.estimate if control else np.nan,
                 "control_low": control.low if control else np.nan, "control_high": control.high if control else np.nan,
                 "controlled_sequences": len(controls),
-                "contrast": contrast.interval.estimate if contrast else np.nan,
+                "contrast_mean": contrast.interval.estimate if contrast else np.nan,
                 "contrast_low": contrast.interval.low if contrast else np.nan,
                 "contrast_high": contrast.interval.high if contrast else np.nan,
                 "contrast_p": contrast.p_value if contrast else np.nan,
-                "heads_up": int((consistency.significant & (consistency.fraction_up > 0.5)).sum()),
-                "heads_down": int((consistency.significant & (consistency.fraction_up < 0.5)).sum()),
+                "heads_up": int(consistency.rising.sum()), "heads_down": int(consistency.falling.sum()),
             })
     table = pd.DataFrame(rows, columns=list(CONCEPT_TYPE_COLUMNS))
     table["contrast_q"] = benjamini_hochberg(table["contrast_p"].to_numpy())

@@ -212,12 +212,14 @@ def compute_layer_profile(shift: np.ndarray) -> LayerProfile:
 def compute_bootstrap_ci(
     shift: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
 ) -> tuple[float, float]:
-    """BCa bootstrap confidence interval for the mean shift, resampling heads.
+    """BCa bootstrap confidence interval for the mean shift of one sequence, resampling heads.
 
-    `shift: [layers, heads]` is flattened and its L·H values resampled with replacement;
-    `scipy.stats.bootstrap(method="BCa")` (as R `boot::boot.ci(type = "bca")`), seeded by
-    `np.random.default_rng(seed)`. BCa corrects for the skew typical of shift distributions.
-    Constant input has no spread: the interval is that constant on both sides.
+    Question answered: how precisely do this model's L·H head shifts pin down their mean, heads
+    taken as exchangeable draws? `shift: [layers, heads]` is flattened and its values resampled
+    with replacement; `scipy.stats.bootstrap(method="BCa")` (as R `boot::boot.ci(type = "bca")`;
+    Efron 1987), seeded by `np.random.default_rng(seed)`. BCa corrects for the skew typical of
+    shift distributions. No p-value is reported beside it (the control p-value asks another
+    question, `compare_with_controls`). Constant input has no spread: the constant on both sides.
     """
     x = _finite_values(shift, "shift")
     if not 0 < confidence < 1:
@@ -333,11 +335,13 @@ def _place_windows(
 class ControlComparison:
     """Where the concept's statistic falls among the same statistic for control spans.
 
-    `controls: [n_controls]`; `spans[j]` the token positions of control j; `percentile` is the
-    percentage of controls ≤ `observed`;
-    `p_value` is the two-sided empirical p-value
+    Question answered: did training move attention to this concept more (or less) than to random
+    spans of the same lengths in the same text? `controls: [n_controls]`; `spans[j]` the token
+    positions of control j. Both numbers come from the same counts: `percentile` is the percentage
+    of controls ≤ `observed`; `p_value` is the two-sided Monte Carlo p-value
     `min(1, 2 · min((1 + #{c ≥ obs}) / (N + 1), (1 + #{c ≤ obs}) / (N + 1)))`, the add-one
-    form that never reports 0 for a finite number of controls.
+    form that never reports 0 for a finite number of controls (Phipson & Smyth 2010). No
+    interval is reported beside them.
     """
 
     observed: float

@@ -51,8 +51,11 @@ MAX_OVERVIEW_INTERVALS = 100
 
 
 def overview_table(results: Results) -> pd.DataFrame:
-    """Per sequence × compared stage: the mean shift, its 95% bootstrap interval over heads
-    (`Results.interval`, for up to `MAX_OVERVIEW_INTERVALS` rows) and its control percentile."""
+    """Per sequence × compared stage: the mean shift, its BCa bootstrap interval over heads
+    (`Results.interval`, for up to `MAX_OVERVIEW_INTERVALS` rows) and its control percentile.
+
+    No p-value stands beside the interval: the control percentile answers another question
+    (did the concept move more than random spans of its text, §5.7), not "is the mean 0"."""
     pairs = [(sequence, stage) for sequence in results.sequences for stage in results.compared_stages]
     with_intervals = len(pairs) <= MAX_OVERVIEW_INTERVALS
     rows = []
@@ -122,6 +125,8 @@ COLUMN_LABELS = {
     "control_percentile": "Control percentile", "control_p": "Control p", "control_q": "Control q (BH)",
     "control_note": "Why no controls", "low": "Interval low", "high": "Interval high",
     "layer": "Layer", "head": "Head", "share": "Share", "mean_shift": "Mean shift Δ", "median_shift": "Median shift Δ",
+    "contrast_mean": "Mean contrast (concept − control)", "contrast_low": "Contrast low", "contrast_high": "Contrast high",
+    "contrast_p": "Contrast p (bootstrap)", "contrast_q": "Contrast q (BH)",
 }
 # Columns whose sign is a direction (attention moved to the concept, or away): coloured by sign.
-SIGNED_COLUMNS = ("mean", "median", "mean_shift", "median_shift", "contrast", "low", "high")
+SIGNED_COLUMNS = ("mean", "median", "mean_shift", "median_shift", "contrast_mean", "low", "high")

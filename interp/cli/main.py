@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from interp.cli import causal, concepts, runs, tables
+from interp.cli import causal, concepts, methods, runs, tables
 from interp.cli.options import PAPER_WIDTHS, add_analysis
 from interp.core.errors import InterpError
 from interp.export.styles import STYLES
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_stats(commands)
     runs.add_extract(commands)
     tables.add_report(commands)
+    methods.add_methods(commands)
     causal.add_causal(commands)
     export = commands.add_parser("export", help="every figure (PNG, SVG, PDF, HTML) and table (CSV, JSON) as one zip")
     export.add_argument("folder", metavar="DIR", help="a results folder made by extract")

@@ -10,11 +10,18 @@ from interp.cli.options import add_analysis, add_exclusions, add_partial, open_r
 from interp.core.errors import InterpError
 
 
+def add_settings_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-settings", action="store_true",
+                        help="leave out the settings and provenance: JSON as the bare rows (the form older versions "
+                             "wrote), CSV without its block of '# key: value' lines")
+
+
 def add_stats(commands) -> None:
     stats = commands.add_parser("stats", help="statistics of the shift between two share matrices")
     stats.add_argument("--reference", required=True, metavar="A.npy", help="per-head shares of the reference stage")
     stats.add_argument("--other", required=True, metavar="B.npy", help="per-head shares of the other stage")
     stats.add_argument("--format", choices=("json", "table"), default="table")
+    add_settings_flag(stats)
     stats.set_defaults(command=run_stats)
 
 
@@ -30,13 +37,35 @@ def run_stats(args: argparse.Namespace) -> int:
     if reference.shape != other.shape:
         raise InterpError(f"{args.other}: shape {other.shape} differs from {args.reference} {reference.shape}")
     statistics = compute_shift_statistics(compute_shift(other, reference)).as_dict()
-    if args.format == "json":
+    if args.format == "json" and args.no_settings:
         print(json.dumps(statistics))
+    elif args.format == "json":
+        import pandas as pd
+
+        from interp.analysis.envelope import table_json
+
+        header = _stats_header(args.reference, args.other, reference.shape)
+        print(table_json(pd.DataFrame([statistics]), header), end="")
     else:
         width = max(map(len, statistics))
         for name, value in statistics.items():
             print(f"{name:<{width}}  {value: .6g}")
     return 0
+
+
+def _stats_header(reference: str, other: str, shape: tuple[int, int]):
+    """What `stats` was given: the two files, by name and by digest, and the package versions."""
+    from pathlib import Path
+
+    from interp.analysis.envelope import TableHeader, analysis_packages
+    from interp.core.digests import file_digest
+
+    return TableHeader(
+        {"table": "stats", "shift": "other − reference", "reference_file": Path(reference).name,
+         "other_file": Path(other).name, "layers": shape[0], "heads": shape[1]},
+        {"reference_file_digest": file_digest(Path(reference)), "other_file_digest": file_digest(Path(other)),
+         "analysis_packages": analysis_packages()},
+    )
 
 
 def add_report(commands) -> None:
@@ -46,41 +75,49 @@ def add_report(commands) -> None:
     report.add_argument("--by", choices=("sequence", "concept"), default="sequence",
                         help="one row per sequence × stage (default), or per concept type × stage across its sequences")
     add_analysis(report)
+    add_settings_flag(report)
     report.set_defaults(command=run_report)
     shares = commands.add_parser("shares", help="the per-head share table")
     shares.add_argument("folder", metavar="DIR")
-    shares.add_argument("--format", choices=("csv",), default="csv")
+    shares.add_argument("--format", choices=("csv", "json"), default="csv")
     add_exclusions(shares)
     add_partial(shares)
+    add_settings_flag(shares)
     shares.set_defaults(command=run_shares)
 
 
 def run_report(args: argparse.Namespace) -> int:
     from interp.analysis.tables import report_table
-    from interp.core.safe_output import csv_text, table_text
+    from interp.core.safe_output import table_text
 
+    results = open_results(args)
     if args.by == "concept":
         from interp.analysis.concept_types import concept_type_table
 
-        frame = concept_type_table(open_results(args))
+        frame = concept_type_table(results)
     else:
-        frame = report_table(open_results(args))
-    if args.format == "json":
-        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-        print(json.dumps(records, indent=2))
-    elif args.format == "csv":
-        print(csv_text(frame), end="")
-    else:
+        frame = report_table(results)
+    if args.format == "table":
         print(table_text(frame))
+    else:
+        _print_table(frame, results, args, table="report", by=args.by)
     return 0
 
 
 def run_shares(args: argparse.Namespace) -> int:
     from interp.analysis.tables import shares_table
-    from interp.core.safe_output import csv_text
 
-    print(csv_text(shares_table(open_results(args))), end="")
+    results = open_results(args)
+    _print_table(shares_table(results), results, args, table="shares")
     return 0
+
+
+def _print_table(frame, results, args: argparse.Namespace, **settings) -> None:
+    """`frame` as `--format` csv or json, with its settings and provenance unless `--no-settings`."""
+    from interp.analysis.envelope import results_header, table_csv, table_json
+
+    header = None if args.no_settings else results_header(results, **settings)
+    print((table_json if args.format == "json" else table_csv)(frame, header), end="")
 
 
 def run_export(args: argparse.Namespace) -> int:

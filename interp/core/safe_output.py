@@ -8,6 +8,7 @@ CSV the project writes goes through `csv_text`, every table printed to a termina
 
 from __future__ import annotations
 
+import io
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +48,34 @@ def neutralise_cell(value: Any) -> Any:
 
 
 def csv_text(frame: pd.DataFrame) -> str:
-    """The table as CSV (no index), its text cells and column names neutralised."""
-    return _text_cells(frame, neutralise_cell).to_csv(index=False)
+    """The table as CSV (no index), its text cells and column names neutralised.
+
+    A cell holding `#` is quoted, so that `pandas.read_csv(..., comment="#")`, which a table's
+    block of `# key: value` settings asks for, never cuts a cell at it; so is a cell holding a
+    carriage return, which Python's CSV writer leaves bare when lines end in `\n`."""
+    frame = _text_cells(frame, neutralise_cell)
+    text = frame.to_csv(index=False, lineterminator="\n")
+    if "#" in text or "\r" in text:
+        # Written again with CRLF line ends, every field holding \r or \n is quoted; read back, each
+        # row is written with \n line ends and its fields holding # quoted too.
+        text = _requoted(frame.to_csv(index=False, lineterminator="\r\n"))
+    return text
+
+
+def _requoted(text: str) -> str:
+    """CSV text again, `\n` line ends, every field holding `#`, `,`, `"`, `\r` or `\n` in quotes."""
+    import csv
+
+    def field(cell: str) -> str:
+        if any(char in cell for char in '#,"\r\n'):
+            return '"' + cell.replace('"', '""') + '"'
+        return cell
+
+    def line(row: list[str]) -> str:
+        # A row of one empty cell stays `""`: written empty, it would be a blank line, which readers skip.
+        return '""\n' if row == [""] else ",".join(field(cell) for cell in row) + "\n"
+
+    return "".join(line(row) for row in csv.reader(io.StringIO(text, newline="")))
 
 
 def table_text(frame: pd.DataFrame, float_format: str = "{:.4g}") -> str:

@@ -8,7 +8,8 @@ failure leaves no partial zip. Each figure is serialised once, in the chosen sty
 (`interp.export.styles`), and that JSON feeds both the browser and the figure's HTML page.
 
 Every CSV is written by `table_bytes` through `interp.core.safe_output.csv_text`, so no cell reaches a
-spreadsheet as a formula; bundle entry names are unique ignoring case and short enough for any
+spreadsheet as a formula; each table of a run's bundle carries the analysis settings and the run's
+provenance (`interp.analysis.envelope`); bundle entry names are unique ignoring case and short enough for any
 file system once unzipped (`bundle_names`).
 """
 
@@ -20,7 +21,6 @@ import hashlib
 import html
 import io
 import json
-import math
 import os
 import re
 import shutil
@@ -31,17 +31,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
+from interp.analysis.envelope import (
+    TableHeader,
+    analysis_settings,
+    json_value,
+    results_header,
+    table_csv,
+    table_json,
+)
+from interp.analysis.methods import methods_bibtex, methods_markdown
 from interp.analysis.results import Results
 from interp.core.atomic import check_output_file, write_bytes_atomic
 from interp.core.errors import InterpError
-from interp.core.safe_output import csv_text, unique_name
+from interp.core.safe_output import unique_name
 from interp.export.images import (
     CHROMIUM_MISSING,
     IMAGE_FORMATS,
@@ -53,7 +61,7 @@ from interp.export.styles import Style, figure_title, get_style, style_manifest
 __all__ = ["CHROMIUM_MISSING", "IMAGE_FORMATS", "BundleWriter", "ExportProgress", "FigureExporter", "bundle_file_name",
            "bundle_manifest", "bundle_names", "check_export_options", "chromium_found", "close_shared_exporter",
            "count_bundle_entries", "export_run", "figure_bytes", "figure_html", "figure_page", "image_formats_available",
-           "shared_exporter", "table_bytes", "write_bundle"]
+           "methods_files", "shared_exporter", "table_bytes", "write_bundle"]
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # A name stem in the bundle; with `.html` or `.json` it stays far below the 255 bytes of a file name.
@@ -133,34 +141,15 @@ def figure_page(spec: dict, title: str, standalone: bool = True, spec_json: str 
     return page.encode("utf-8")
 
 
-def _json_value(value: Any) -> Any:
-    """A plain JSON value: numpy scalars unwrapped, NaN and ±inf as null, arrays as lists."""
-    if isinstance(value, np.ndarray):
-        return [_json_value(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    if isinstance(value, (Path, pd.Timestamp)):
-        return str(value)
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
-def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """The table as UTF-8 CSV (no index; formula cells neutralised) or JSON (records, NaN as null)."""
+def table_bytes(frame: pd.DataFrame, fmt: str, header: TableHeader | None = None) -> bytes:
+    """The table as UTF-8 CSV (no index; formula cells neutralised) or JSON (NaN as null), with
+    `header`'s settings and provenance where given (`interp.analysis.envelope`)."""
     if any(name is not None for name in frame.index.names):
         frame = frame.reset_index()
     if fmt == "csv":
-        return csv_text(frame).encode("utf-8")
+        return table_csv(frame, header).encode("utf-8")
     if fmt == "json":
-        records = _json_value(frame.to_dict(orient="records"))
-        return (json.dumps(records, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
+        return table_json(frame, header).encode("utf-8")
     raise InterpError(f"table format must be csv or json, got {fmt!r}")
 
 
@@ -253,12 +242,15 @@ class BundleWriter:
     images are queued in the shared browser (opened in the background when the writer is
     made), so images render while the caller computes what it adds next. `write` waits for the
     images and writes the zip atomically; until then nothing is on disk. `progress` is called
-    from the caller's thread only (Streamlit draws from that thread alone).
+    from the caller's thread only (Streamlit draws from that thread alone). With `table_header`,
+    every table file carries the run's settings and provenance, named by its file stem.
     """
 
     def __init__(self, image_formats: Sequence[str] = IMAGE_FORMATS, style: str = "screen", width: str | None = None,
-                 steps: int = 1, progress: Callable[[ExportProgress], None] | None = None) -> None:
+                 steps: int = 1, progress: Callable[[ExportProgress], None] | None = None,
+                 table_header: TableHeader | None = None) -> None:
         self.image_formats, self.style, self.width = check_export_options(image_formats, style, width)
+        self.table_header = table_header
         self.figures = self.tables = 0
         self._entries: dict[str, bytes] = {}
         self._figure_stems: set[str] = set()
@@ -298,8 +290,9 @@ class BundleWriter:
             self.figures += 1
         for name, frame in tables.items():
             stem = _claim_stem(name, self._table_stems)
-            self._entries[f"tables/{stem}.csv"] = table_bytes(frame, "csv")
-            self._entries[f"tables/{stem}.json"] = table_bytes(frame, "json")
+            header = self.table_header.with_settings(table=stem) if self.table_header is not None else None
+            self._entries[f"tables/{stem}.csv"] = table_bytes(frame, "csv", header)
+            self._entries[f"tables/{stem}.json"] = table_bytes(frame, "json", header)
             self.tables += 1
         self._steps_done += step_done
         self._collect(block=False)
@@ -345,7 +338,7 @@ class BundleWriter:
             self.abandon()
             raise
         entries = dict(self._entries)
-        entries["manifest.json"] = (json.dumps(_json_value(manifest), indent=2, ensure_ascii=False,
+        entries["manifest.json"] = (json.dumps(json_value(manifest), indent=2, ensure_ascii=False,
                                                allow_nan=False) + "\n").encode("utf-8")
         if self.figures and self.image_formats and self._unavailable:
             entries["figures/README.txt"] = (
@@ -398,16 +391,10 @@ def write_bundle(
 
 def bundle_manifest(results: Results, style: str = "screen", width: str | None = None,
                     image_formats: Sequence[str] = IMAGE_FORMATS) -> dict[str, Any]:
-    """The run's manifest plus every setting of the analysis that shaped the bundle's numbers,
-    and the style and image formats of its figures."""
+    """The run's manifest plus every setting of the analysis that shaped the bundle's numbers
+    (`interp.analysis.envelope.analysis_settings`), and the style and image formats of its figures."""
     manifest = results.manifest.model_dump(mode="json")
-    selection = results.selection
-    manifest["analysis"] = {
-        "exclusions": selection.exclusions if isinstance(selection.exclusions, str) else list(selection.exclusions),
-        "reference": results.reference, "controls": selection.n_controls, "seed": selection.seed,
-        "measure": selection.measure,
-        "first_position": selection.first_position,
-    }
+    manifest["analysis"] = analysis_settings(results)
     manifest["figures"] = {"style": style_manifest(style, width), "image_formats": list(image_formats)}
     if results.partial:
         manifest["partial"] = results.describe_missing()
@@ -429,8 +416,9 @@ def bundle_file_name(results: Results, style: str = "screen", width: str | None 
 def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[str] = IMAGE_FORMATS,
                style: str = "screen", width: str | None = None,
                progress: Callable[[ExportProgress], None] | None = None) -> tuple[Path, int, int]:
-    """Every view's figures and tables of a run as one zip; returns the path and how many
-    figures and tables it holds, counted in the zip as written.
+    """Every view's figures and tables of a run as one zip, with `METHODS.md` and `references.bib`
+    (`interp.analysis.methods`); returns the path and how many figures and tables it holds,
+    counted in the zip as written.
 
     Views are computed one step at a time (`interp.views.bundle_steps`) while the figures of
     earlier steps render; `progress` hears of every step and every rendered figure."""
@@ -438,15 +426,22 @@ def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[st
 
     check_output_file(out_zip)  # a refusal after the whole bundle is computed would waste it
     manifest = bundle_manifest(results, style, width, image_formats)
-    writer = BundleWriter(image_formats, style, width, steps=count_bundle_steps(results), progress=progress)
+    writer = BundleWriter(image_formats, style, width, steps=count_bundle_steps(results), progress=progress,
+                          table_header=results_header(results))
     try:
         for figures, tables in bundle_steps(results):
             writer.add(figures, tables)
     except BaseException:
         writer.abandon()
         raise
-    path = writer.write(out_zip, manifest)
+    path = writer.write(out_zip, manifest, methods_files(results))
     return (path, *count_bundle_entries(path))
+
+
+def methods_files(results: Results) -> dict[str, bytes]:
+    """`METHODS.md` (the run's methods section under the bundle's settings) and `references.bib`."""
+    return {"METHODS.md": methods_markdown(results).encode("utf-8"),
+            "references.bib": methods_bibtex(results).encode("utf-8")}
 
 
 def count_bundle_entries(path: str | Path) -> tuple[int, int]:

@@ -341,8 +341,9 @@ def _consistency_view(results: Results, concept: str, stage: str) -> ViewOutput:
     layers, heads = consistency.fraction_up.shape
     table = pd.DataFrame({
         "layer": np.repeat(np.arange(layers), heads), "head": np.tile(np.arange(heads), layers),
-        "fraction_up": consistency.fraction_up.ravel(), "p": consistency.p_value.ravel(),
-        "q": consistency.q_value.ravel(), "significant": consistency.significant.ravel(),
+        "fraction_up": consistency.fraction_up.ravel(), "fraction_down": consistency.fraction_down.ravel(),
+        "sign_test_p": consistency.p_value.ravel(), "sign_test_q": consistency.q_value.ravel(),
+        "significant": consistency.significant.ravel(),
     })
     title = (f"Share rose in how many of {consistency.n_sequences} {concept} sequences, {stage} − {results.reference} "
              f"(✕: FDR q < {consistency.alpha})")

@@ -12,6 +12,7 @@ from interp.analysis.across_sequences import (
     paired_contrast,
     sequence_bootstrap,
 )
+from interp.analysis.bootstrap import mean_with_interval
 from interp.core.errors import InterpError
 
 
@@ -63,21 +64,54 @@ def test_sign_consistency_by_hand():
     shifts[:7, 0, 2], shifts[7:, 0, 2] = 0.1, -0.1
     consistency = head_sign_consistency(shifts)
     np.testing.assert_allclose(consistency.fraction_up[0], [1.0, 0.5, 0.7])
+    np.testing.assert_allclose(consistency.fraction_down[0], [0.0, 0.5, 0.3])
     expected = [scipy.stats.binomtest(k, 10).pvalue for k in (10, 5, 7)]
     np.testing.assert_allclose(consistency.p_value[0], expected)
     assert consistency.p_value[0, 0] == pytest.approx(2 * 0.5**10)
     np.testing.assert_allclose(consistency.q_value.ravel(), scipy.stats.false_discovery_control(expected))
     assert consistency.significant[0].tolist() == [True, False, False] and consistency.n_sequences == 10
+    assert consistency.rising[0].tolist() == [True, False, False] and not consistency.falling.any()
 
 
-def test_paired_contrast_is_the_wilcoxon_test_of_the_differences():
+def test_direction_counts_the_sequences_that_moved():
+    """Twelve sequences, six unmoved: five up and one down is a rise, though fewer than half rose."""
+    shifts = np.zeros((12, 1, 1))
+    shifts[:5, 0, 0], shifts[5, 0, 0] = 0.1, -0.1
+    consistency = head_sign_consistency(shifts, alpha=0.3)
+    assert consistency.p_value[0, 0] == pytest.approx(scipy.stats.binomtest(5, 6).pvalue)
+    assert consistency.fraction_up[0, 0] < 0.5 and consistency.significant[0, 0] and consistency.rising[0, 0]
+
+
+def test_paired_contrast_is_the_mean_of_the_differences_with_interval_and_p_from_one_bootstrap():
     concept = np.array([0.3, 0.25, 0.4, 0.1, 0.35, 0.2, 0.3, 0.45])
     controls = np.array([0.1, 0.12, 0.05, 0.11, 0.09, 0.1, 0.2, 0.15])
     contrast = paired_contrast(concept, controls)
+    assert contrast.interval == mean_with_interval(concept - controls, seed=0)
     assert contrast.interval.estimate == pytest.approx((concept - controls).mean())
-    assert contrast.p_value == pytest.approx(scipy.stats.wilcoxon(concept - controls).pvalue)
-    assert contrast.interval.low > 0 and contrast.n_sequences == 8
-    assert np.isnan(paired_contrast([0.2], [0.1]).p_value)
+    assert contrast.interval.low > 0 and contrast.p_value < 0.05 and contrast.n_sequences == 8
+    single = paired_contrast([0.2], [0.1])
+    assert np.isnan(single.p_value) and np.isnan(single.interval.low)
+
+
+def test_on_skewed_differences_the_contrast_no_longer_mixes_a_mean_interval_with_a_median_test():
+    """The case the Wilcoxon p-value got wrong: half the sequences a little below zero, a third
+    barely above, a sixth far above. The mean is positive and its interval clear of zero; the
+    signed-rank test (of the Walsh averages' median) said p ≈ 0.27. Interval and p now come from
+    the same replicates and agree."""
+    rng = np.random.default_rng(11)
+    differences = np.concatenate([rng.uniform(0.0005, 0.0015, 20), -rng.uniform(0.008, 0.012, 30),
+                                  rng.uniform(0.08, 0.12, 10)])
+    contrast = paired_contrast(differences, np.zeros_like(differences), seed=3)
+    assert contrast.interval.low > 0 and contrast.p_value < 0.05
+    assert scipy.stats.wilcoxon(differences).pvalue > 0.05, "the old test disagreed with the interval"
+
+
+def test_hierarchical_p_agrees_with_its_interval():
+    rng = np.random.default_rng(2)
+    for centre in (-0.02, -0.004, 0.0, 0.004, 0.02):
+        shifts = rng.normal(centre, 0.02, size=(9, 3, 4)) + rng.normal(0, 0.01, size=(9, 1, 1))
+        interval = hierarchical_bootstrap(shifts, seed=4)
+        assert interval.excludes_zero == (interval.p_value < 0.05)
 
 
 def test_layer_band_holds_the_layer_means():

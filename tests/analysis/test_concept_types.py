@@ -7,6 +7,7 @@ from interp.analysis.across_sequences import (
     head_sign_consistency,
     hierarchical_bootstrap,
 )
+from interp.analysis.bootstrap import mean_with_interval
 from interp.analysis.concept_types import (
     CONCEPT_TYPE_COLUMNS,
     concept_shifts,
@@ -52,8 +53,14 @@ def test_one_row_per_type_and_compared_stage(results):
     assert (row.mean_shift, row.low, row.high) == pytest.approx((interval.estimate, interval.low, interval.high))
     observed = [results.controls(sequence=f"cond-{i}", stage="cpt") for i in range(4)]
     assert row.control_mean_shift == pytest.approx(np.mean([c.controls.mean() for c in observed]))
-    assert row.contrast == pytest.approx(np.mean([c.observed - c.controls.mean() for c in observed]))
+    differences = [c.observed - c.controls.mean() for c in observed]
+    assert row.contrast_mean == pytest.approx(np.mean(differences))
+    expected = mean_with_interval(differences, seed=0)
+    assert (row.contrast_low, row.contrast_high, row.contrast_p) == pytest.approx(
+        (expected.low, expected.high, expected.p_value))
     assert 0 < row.contrast_p <= 1 and row.contrast_q >= row.contrast_p
+    excludes = (table["contrast_low"] > 0) | (table["contrast_high"] < 0)
+    assert (excludes == (table["contrast_p"] < 0.05)).all(), "every row's interval and p agree"
 
 
 def test_head_consistency_and_types(results):
@@ -68,5 +75,5 @@ def test_head_consistency_and_types(results):
 def test_weighted_measure_gives_other_type_shifts(results):
     weighted = Results(results.store, Selection(n_controls=0, measure="weighted"))
     table = concept_type_table(weighted)
-    assert set(table["measure"]) == {"weighted"} and table["contrast"].isna().all()
+    assert set(table["measure"]) == {"weighted"} and table["contrast_mean"].isna().all()
     assert not np.allclose(table["mean_shift"], concept_type_table(Results(results.store, Selection(n_controls=0)))["mean_shift"])

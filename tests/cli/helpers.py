@@ -30,3 +30,11 @@ def write_inputs(tmp_path, tiny_lineage, sequences):
         {"id": s.id, "concept": s.concept, "text": s.text, "spans": [{"text": sp.text} for sp in s.spans]}
         for s in sequences]}))
     return str(lineage_file), str(concepts)
+
+
+def csv_rows(text):
+    """The rows of a CSV the project wrote, below its block of `# key: value` settings."""
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO("".join(line for line in text.splitlines(True) if not line.startswith("#")))))

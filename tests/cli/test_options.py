@@ -20,7 +20,9 @@ def test_a_partial_run_is_refused_unless_asked_for_and_then_flagged(tiny_run, tm
     assert "stage 'ift' lacks 2 sequence(s)" in capsys.readouterr().err
     assert main(["report", str(copy), "--format", "json", "--partial", "--controls", "0"]) == 0
     out, err = capsys.readouterr()
-    assert {row["stage"] for row in json.loads(out)} == {"cpt"}
+    document = json.loads(out)
+    assert {row["stage"] for row in document["rows"]} == {"cpt"}
+    assert "stage 'ift' lacks 2 sequence(s)" in document["provenance"]["partial"]
     assert err.startswith("warning: partial results: stage 'ift' lacks 2 sequence(s)")
     assert main(["export", str(copy), "--out", str(tmp_path / "b.zip"), "--partial", "--controls", "0"]) == 0
     import zipfile

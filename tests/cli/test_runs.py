@@ -63,9 +63,9 @@ def test_cli_shards_and_merge_report_like_the_plain_run(tiny_run, tiny_lineage, 
         assert f"3 stages × 1 sequences (shard {index}/2 of 2 sequences" in capsys.readouterr().out
     assert main(["merge", str(tmp_path / "s2"), str(tmp_path / "s1"), "--out", str(tmp_path / "merged")]) == 0
     assert "2 shards merged, 3 stages × 2 sequences (30 files linked, 0 copied, 0 already there)" in capsys.readouterr().out
-    assert main(["report", str(tmp_path / "merged"), "--format", "csv"]) == 0
+    assert main(["report", str(tmp_path / "merged"), "--format", "csv", "--no-settings"]) == 0
     merged = capsys.readouterr().out
-    assert main(["report", str(tiny_run[0]), "--format", "csv"]) == 0
+    assert main(["report", str(tiny_run[0]), "--format", "csv", "--no-settings"]) == 0
     assert merged == capsys.readouterr().out
     assert main(["merge", str(tmp_path / "s1"), "--out", str(tmp_path / "m2")]) == 2
     assert capsys.readouterr().err == "error: merge: shard(s) 2 of 2 missing; give all 2 shard folders\n"

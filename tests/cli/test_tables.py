@@ -9,22 +9,32 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy
 from scipy import stats
 
 from interp.cli.main import main
-from tests.cli.helpers import HYPERLINK, PAPER, run
+from tests.cli.helpers import HYPERLINK, PAPER, csv_rows, run
 
 
 def test_stats_json_prints_the_six_statistics(capsys, share_files):
+    from interp.core.digests import file_digest
+
     a, b, shift = share_files
     code, out, _ = run(capsys, "stats", "--reference", str(a), "--other", str(b), "--format", "json")
     assert code == 0
-    result = json.loads(out)
+    document = json.loads(out)
+    assert document["settings"] == {"table": "stats", "shift": "other − reference", "reference_file": "a.npy",
+                                    "other_file": "b.npy", "layers": 4, "heads": 8}
+    assert document["provenance"]["other_file_digest"] == file_digest(b)
+    assert document["provenance"]["analysis_packages"]["scipy"] == scipy.__version__
+    [result] = document["rows"]
     assert list(result) == ["mean", "median", "frac_positive", "skewness", "kurtosis", "entropy"]
     assert all(isinstance(value, float) for value in result.values())
     assert result["mean"] == pytest.approx(shift.mean())
     assert result["skewness"] == pytest.approx(stats.skew(shift.ravel()))
     assert result["kurtosis"] == pytest.approx(stats.kurtosis(shift.ravel(), fisher=False))
+    code, bare, _ = run(capsys, "stats", "--reference", str(a), "--other", str(b), "--format", "json", "--no-settings")
+    assert code == 0 and json.loads(bare) == result, "--no-settings: the statistics alone, as before"
 
 
 def test_stats_table_lists_each_statistic(capsys, share_files):
@@ -41,7 +51,7 @@ def test_stats_on_published_shares(capsys):
     cpt = PAPER / "facet-1_EquallSaul-7B-Base_proportions.npy"
     code, out, _ = run(capsys, "stats", "--reference", str(base), "--other", str(cpt), "--format", "json")
     shift = np.load(cpt) - np.load(base)
-    assert code == 0 and json.loads(out)["mean"] == pytest.approx(shift.mean())
+    assert code == 0 and json.loads(out)["rows"][0]["mean"] == pytest.approx(shift.mean())
 
 
 def test_stats_bad_input_is_one_line_exit_2(capsys, share_files, tmp_path):
@@ -64,19 +74,33 @@ def test_cli_report_and_shares(tiny_run, capsys):
     from interp.analysis.tables import REPORT_COLUMNS, shares_table
 
     out = str(tiny_run[0])
-    assert main(["report", out, "--format", "json", "--controls", "20"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    assert main(["report", out, "--format", "json", "--controls", "20", "--seed", "4"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    rows = document["rows"]
     assert len(rows) == 4 and all(list(row) == list(REPORT_COLUMNS) for row in rows)
+    assert {key: document["settings"][key] for key in ("table", "by", "reference", "controls", "seed")} == {
+        "table": "report", "by": "sequence", "reference": "base", "controls": 20, "seed": 4}
+    assert document["provenance"]["lineage"] == "tiny" and len(document["provenance"]["stages"]) == 3
+    assert main(["report", out, "--format", "json", "--controls", "20", "--seed", "4", "--no-settings"]) == 0
+    assert json.loads(capsys.readouterr().out) == rows, "--no-settings: the bare rows"
     assert main(["shares", out, "--format", "csv"]) == 0
-    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    shares_csv = capsys.readouterr().out
+    assert shares_csv.startswith('# settings.table: "shares"\n')
+    table = csv_rows(shares_csv)
     assert list(table[0]) == ["sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share"]
     assert len(table) == 2 * 3 * 2 * 4
     assert float(table[5]["share"]) == pytest.approx(shares_table(Results(out))["share"][5])
     assert main(["shares", out, "--first-position", "none", "--exclude", "none"]) == 0
-    unfiltered = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    unfiltered = csv_rows(capsys.readouterr().out)
     expected = shares_table(Results(out, Selection(exclusions="none", first_position="none")))["share"][5]
     assert float(unfiltered[5]["share"]) == pytest.approx(expected) and expected != pytest.approx(float(table[5]["share"]))
     assert [row["first_token_share"] for row in unfiltered] == [row["first_token_share"] for row in table]
+    assert main(["shares", out, "--format", "json"]) == 0
+    shares_json = json.loads(capsys.readouterr().out)
+    assert shares_json["settings"]["exclusions"] == "paper" and len(shares_json["rows"]) == len(table)
+    assert shares_json["rows"][5]["share"] == pytest.approx(float(table[5]["share"]), rel=1e-12)
+    assert main(["shares", out, "--no-settings"]) == 0
+    assert list(csv.DictReader(io.StringIO(capsys.readouterr().out))) == table
     with pytest.raises(SystemExit):
         main(["report", out, "--first-position", "sink"])
     assert "invalid choice: 'sink'" in capsys.readouterr().err
@@ -113,8 +137,11 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
     html = sorted(name for name in names if name.endswith(".html"))
     csvs = sorted(name for name in names if name.endswith(".csv"))
     assert printed.strip().endswith(f"{len(html)} figures, {len(csvs)} tables")
-    assert manifest["lineage"] == "tiny" and manifest["analysis"] == {
-        "exclusions": "paper", "reference": "base", "controls": 20, "seed": 0, "first_position": "bos", "measure": "attention"}
+    assert manifest["lineage"] == "tiny" and {key: manifest["analysis"][key] for key in (
+        "exclusions", "reference", "controls", "seed", "first_position", "measure", "bootstrap_resamples", "confidence",
+    )} == {"exclusions": "paper", "reference": "base", "controls": 20, "seed": 0, "first_position": "bos",
+           "measure": "attention", "bootstrap_resamples": 2000, "confidence": 0.95}
+    assert manifest["analysis"]["excluded_tokens"][:3] == ["'", "(", ")"]
     assert manifest["figures"] == {"style": {"name": "screen", "png_scale": 2}, "image_formats": ["png", "svg", "pdf"]}
     for page in html:  # every figure in every format, PDF included
         assert {page.replace(".html", f".{fmt}") for fmt in ("png", "svg", "pdf")} <= names
@@ -127,6 +154,17 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
     assert "images: 100%" in progress and f"{3 * len(html)}/{3 * len(html)}" in progress
     for table in ("overview-statistics", "overview-mean-share", "layers-profiles", "overview-shares"):
         assert {f"tables/{table}.csv", f"tables/{table}.json"} <= names
+    with zipfile.ZipFile(out) as bundle:
+        statistics = json.loads(bundle.read("tables/overview-statistics.json"))
+        statistics_csv = bundle.read("tables/overview-statistics.csv").decode()
+    assert statistics["settings"]["table"] == "overview-statistics" and statistics["settings"]["controls"] == 20
+    assert statistics["provenance"]["run_id"].startswith("sha256:") and len(statistics["rows"]) == 4
+    assert statistics_csv.startswith('# settings.table: "overview-statistics"\n')
+    assert {"METHODS.md", "references.bib"} <= names
+    with zipfile.ZipFile(out) as bundle:
+        methods_text, references = bundle.read("METHODS.md").decode(), bundle.read("references.bib").decode()
+    assert "20 control spans per sequence (seed 0)" in methods_text and "@article{phipson2010permutation," in references
+    assert [row["sequence_id"] for row in csv_rows(statistics_csv)] == [row["sequence_id"] for row in statistics["rows"]]
     assert "figures/overview-shifts.html" in names and "figures/heads-shift-seller-1-ift-vs-base.html" in names
     assert any(name.startswith("figures/structure-") and name.endswith("-seller-1.html") for name in names)
     assert any(name.startswith("figures/tokens-map-lessee-1-cpt-L") for name in names)
@@ -139,14 +177,14 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
 @pytest.mark.slow
 def test_report_and_shares_csv_neutralise_formula_concepts(hostile_run, capsys):
     assert main(["report", str(hostile_run), "--format", "csv", "--controls", "0"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    rows = csv_rows(capsys.readouterr().out)
     assert [row["concept"] for row in rows] == ["'" + HYPERLINK, "'@SUM(1+1)*cmd|' /C calc'!A0"]
     assert float(rows[0]["mean_share"]) > 0
     assert main(["shares", str(hostile_run)]) == 0
-    shares = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    shares = csv_rows(capsys.readouterr().out)
     assert {row["concept"][0] for row in shares} == {"'"}
     assert main(["report", str(hostile_run), "--format", "json", "--controls", "0"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["concept"] == HYPERLINK, "JSON keeps the text as it is"
+    assert json.loads(capsys.readouterr().out)["rows"][0]["concept"] == HYPERLINK, "JSON keeps the text as it is"
 
 
 @pytest.mark.slow
@@ -261,9 +299,11 @@ def test_report_by_concept_type(tiny_run, capsys):
     from interp.analysis.concept_types import CONCEPT_TYPE_COLUMNS
 
     assert main(["report", str(tiny_run[0]), "--by", "concept", "--format", "json", "--controls", "10"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    rows = document["rows"]
     assert [(row["concept"], row["stage"]) for row in rows] == [("Condition", "cpt"), ("Condition", "ift")]
     assert list(rows[0]) == list(CONCEPT_TYPE_COLUMNS) and rows[0]["sequences"] == 2
+    assert document["settings"]["by"] == "concept" and document["settings"]["bootstrap_resamples"] == 2000
     assert main(["report", str(tiny_run[0]), "--by", "concept", "--measure", "weighted", "--controls", "0"]) == 0
     assert "weighted" in capsys.readouterr().out
 

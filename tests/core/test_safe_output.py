@@ -56,6 +56,30 @@ def test_csv_text_neutralises_text_cells_and_names_but_not_numbers():
 
 
 @settings(deadline=None)
+@given(st.lists(st.text(), min_size=1, max_size=3))
+def test_cells_holding_a_hash_survive_a_reader_that_skips_comments(texts):
+    """A settings block asks readers for `read_csv(comment="#")`; no cell may be cut at its `#`."""
+    frame = pd.DataFrame({"name#": texts, "share": np.arange(len(texts)) / 4})
+    read = pd.read_csv(io.StringIO("# settings.a: 1\n" + csv_text(frame)), comment="#", keep_default_na=False,
+                       dtype={"name#": str})
+    assert list(read.columns) == ["name#", "share"] and len(read) == len(texts)
+    assert list(read["name#"]) == [neutralise_cell(text) for text in texts]
+    np.testing.assert_allclose(read["share"], frame["share"], rtol=1e-12)
+
+
+def test_a_carriage_return_in_a_cell_is_quoted():
+    """Python's CSV writer leaves a lone \r bare when lines end in \n; readers then split the row."""
+    text = csv_text(pd.DataFrame({"name": ["a\rb", "c"], "share": [0.5, 1.0]}))
+    assert text == 'name,share\n"a\rb",0.5\nc,1.0\n'
+    assert list(pd.read_csv(io.StringIO(text))["name"]) == ["a\rb", "c"]
+
+
+def test_a_lone_empty_cell_stays_a_row_when_hashes_are_quoted():
+    text = csv_text(pd.DataFrame({"a#": ["", "x#"]}))
+    assert text == '"a#"\n""\n"x#"\n'
+
+
+@settings(deadline=None)
 @given(st.text())
 def test_no_csv_cell_starts_a_formula(text):
     rows = list(csv.reader(io.StringIO(csv_text(pd.DataFrame({"name": [text]})), newline="")))
