@@ -339,7 +339,19 @@ def test_a_head_outside_the_model_in_the_address_falls_back_to_the_default(run_f
 
 # ---------------------------------------------------------------- uploads
 
-def test_good_upload_is_kept_selected_and_run(home):
+def test_good_upload_is_kept_selected_and_run(home, monkeypatch):
+    import interp.extraction.pipeline
+
+    progress, extract = [], interp.extraction.pipeline.extract_lineage
+
+    def heard(lineage, sequences, out, settings, on_progress=None, *args, **kwargs):
+        def both(news):
+            progress.append(news.message)
+            on_progress(news)
+
+        return extract(lineage, sequences, out, settings, both, *args, **kwargs)
+
+    monkeypatch.setattr(interp.extraction.pipeline, "extract_lineage", heard)
     at = start_app("concepts")
     at.file_uploader(key="concept-upload").upload("My Set.yaml", GOOD, "application/x-yaml")
     at.run()
@@ -358,6 +370,9 @@ def test_good_upload_is_kept_selected_and_run(home):
     table = statistics(at)
     assert len(table) == 11 * 2
     assert sorted(table.loc[table["sequence_id"] == "my-condition", "stage"]) == ["cpt", "ift"]
+    # The demo run's ten entries per stage are reused, not extracted again, and the progress says so.
+    assert [m for m in progress if "to run" in m] == [f"stage '{label}': 10 reused, 1 to run"
+                                                      for label in ("base", "cpt", "ift")]
 
 
 def test_bad_upload_shows_one_line_and_writes_nothing(home):
