@@ -36,6 +36,7 @@ from interp.extraction.pipeline import ExtractionSettings, extract_lineage
 from interp.models.lineage import load_lineage
 from interp.models.tokenizers import load_tokenizer
 from interp.store.folder import ResultsStore
+from interp.store.locations import demo_run_folder
 
 pytestmark = pytest.mark.slow
 
@@ -163,6 +164,7 @@ def test_first_start_runs_the_demo_and_opens_the_overview(first_start):
     assert any(DEMO_NOTICE in info and "miniature" in info for info in infos), infos
     folder = Path(at.session_state["run_folder"])
     assert folder.parent == home / "runs"
+    assert folder.name == demo_run_folder().name, "the run `python -m interp demo run` makes and `interp.demo_run()` finds"
     manifest = ResultsStore(folder).open()
     assert manifest.complete and manifest.stage_labels == ["base", "cpt", "ift"]
     assert manifest.sequence_ids == [s.id for s in builtin_sequences()] and len(manifest.sequence_ids) == 10

@@ -15,9 +15,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from interp.concepts.files import ConceptSequence, concept_set_hash
+from interp.concepts.files import ConceptSequence, builtin_sequences, concept_set_hash
 from interp.core.errors import InterpError
-from interp.models.lineage import Lineage
+from interp.models.lineage import Lineage, load_lineage
 
 RESULTS_ROOTS_VARIABLE = "INTERP_RESULTS_ROOTS"
 
@@ -102,3 +102,43 @@ def app_run_folder(lineage: Lineage, sequences: Sequence[ConceptSequence], *, dt
     }, sort_keys=True)
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", lineage.name).strip("-_")[:40] or "lineage"
     return runs_dir() / f"{name}-{hashlib.sha256(material.encode()).hexdigest()[:12]}"
+
+
+def demo_run_folder() -> Path:
+    """The app's run of the demo lineage over the built-in concept sets with its default settings
+    (dtype `auto`, raw text): what a fresh start of the app opens, and what `python -m interp demo
+    run` (part of `make run`) makes."""
+    return app_run_folder(load_lineage("demo"), builtin_sequences(), dtype="auto", input_format="raw")
+
+
+def demo_run() -> Path:
+    """The demo run's folder (`demo_run_folder`) once it is finished, for a notebook; else an
+    `InterpError` that says how to make it."""
+    folder = demo_run_folder()
+    if not _finished(folder):
+        raise InterpError(f"{folder}: the demo run is not made yet; `make run` (or `python -m interp demo run`) makes it")
+    return folder
+
+
+def latest_run() -> Path:
+    """The finished run of the app's runs folder updated last: the run a researcher made last in the app."""
+    finished = [folder for folder in _run_folders() if _finished(folder)]
+    if not finished:
+        raise InterpError(f"{runs_dir()}: no finished run yet; start one in the app (`make run`) or with "
+                          "`python -m interp demo run`")
+    return max(finished, key=lambda folder: (folder / "manifest.json").stat().st_mtime_ns)
+
+
+def _run_folders() -> list[Path]:
+    try:
+        return [entry for entry in runs_dir().iterdir() if entry.is_dir()]
+    except OSError:
+        return []
+
+
+def _finished(folder: Path) -> bool:
+    """Whether `folder` holds the manifest of a finished run (read as JSON: no store needed)."""
+    try:
+        return json.loads((folder / "manifest.json").read_text("utf-8")).get("complete") is True
+    except (OSError, ValueError, AttributeError):
+        return False
