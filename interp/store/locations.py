@@ -60,8 +60,10 @@ def results_roots() -> list[Path]:
 def resolve_results_folder(typed: str, roots: Sequence[Path] | None = None) -> Path:
     """The folder a user typed, resolved (symbolic links followed), if it lies below a root.
 
-    Anything else gets one message, whatever is there: the answer for `/etc` and for a path that
-    does not exist is the same, so the box tells nobody what the server holds.
+    A relative path lies below the first root, or, as `shown_results_folder` writes it (and the
+    app's address holds it), below the root whose name leads it. Anything else gets one message,
+    whatever is there: the answer for `/etc` and for a path that does not exist is the same, so
+    the box tells nobody what the server holds.
     """
     roots = results_roots() if roots is None else [Path(root).resolve() for root in roots]
     text = typed.strip()
@@ -73,12 +75,21 @@ def resolve_results_folder(typed: str, roots: Sequence[Path] | None = None) -> P
         raise outside
     candidate = Path(text).expanduser()
     try:
-        resolved = (candidate if candidate.is_absolute() else roots[0] / candidate).resolve()
+        resolved = candidate.resolve() if candidate.is_absolute() else _below_roots(candidate, roots)
     except (OSError, RuntimeError):
         raise outside from None
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
         raise outside
     return resolved
+
+
+def _below_roots(relative: Path, roots: Sequence[Path]) -> Path:
+    """A relative path below the first root where it is there, else below the root its first part names."""
+    first = (roots[0] / relative).resolve()
+    if first.exists():
+        return first
+    named = next((root for root in roots if root.name == relative.parts[0]), None)
+    return first if named is None else (named / Path(*relative.parts[1:])).resolve()
 
 
 def shown_results_folder(folder: Path, roots: Sequence[Path] | None = None) -> str:

@@ -122,6 +122,18 @@ def test_a_results_folder_is_shown_relative_to_its_root(roots):
         assert str(runs.parent.parent) not in shown_results_folder(folder)
 
 
+def test_a_folder_as_the_page_names_it_opens_again(roots):
+    """The app's address holds `runs/demo-1` and `gpu-results/saul`: each resolves to its folder."""
+    runs, extra = roots
+    for folder in (runs / "demo-1", extra / "saul", extra):
+        assert resolve_results_folder(shown_results_folder(folder)) == folder.resolve()
+    (runs / "gpu-results" / "saul").mkdir(parents=True)
+    assert resolve_results_folder("gpu-results/saul") == (runs / "gpu-results" / "saul").resolve(), \
+        "a folder of that path below the runs folder comes first"
+    with pytest.raises(InterpError, match="not a results folder this app may open"):
+        resolve_results_folder("gpu-results/../../..")
+
+
 def fake_run(folder: Path, complete: bool, when: int) -> Path:
     folder.mkdir(parents=True)
     (folder / "manifest.json").write_text(json.dumps({"complete": complete}))
