@@ -84,12 +84,11 @@ def resolve_results_folder(typed: str, roots: Sequence[Path] | None = None) -> P
 
 
 def _below_roots(relative: Path, roots: Sequence[Path]) -> Path:
-    """A relative path below the first root where it is there, else below the root its first part names."""
+    """A relative path below the first root where it is there, else below the first root its first
+    part names where it is there (two roots may share a name), else below the first root."""
     first = (roots[0] / relative).resolve()
-    if first.exists():
-        return first
-    named = next((root for root in roots if root.name == relative.parts[0]), None)
-    return first if named is None else (named / Path(*relative.parts[1:])).resolve()
+    named = [(root / Path(*relative.parts[1:])).resolve() for root in roots if root.name == relative.parts[0]]
+    return next((candidate for candidate in [first, *named] if candidate.exists()), first)
 
 
 def shown_results_folder(folder: Path, roots: Sequence[Path] | None = None) -> str:

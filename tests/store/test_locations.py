@@ -134,6 +134,17 @@ def test_a_folder_as_the_page_names_it_opens_again(roots):
         resolve_results_folder("gpu-results/../../..")
 
 
+def test_roots_of_one_name_each_find_their_own_folders(monkeypatch, tmp_path):
+    home, other = tmp_path / "home", tmp_path / "elsewhere" / "runs"
+    (home / "runs" / "mine").mkdir(parents=True)
+    (other / "theirs").mkdir(parents=True)
+    monkeypatch.setenv("INTERP_HOME", str(home))
+    monkeypatch.setenv("INTERP_RESULTS_ROOTS", str(other))
+    for folder in (home / "runs" / "mine", other / "theirs"):
+        assert shown_results_folder(folder) == f"runs/{folder.name}"
+        assert resolve_results_folder(shown_results_folder(folder)) == folder.resolve()
+
+
 def fake_run(folder: Path, complete: bool, when: int) -> Path:
     folder.mkdir(parents=True)
     (folder / "manifest.json").write_text(json.dumps({"complete": complete}))
