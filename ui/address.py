@@ -1,4 +1,4 @@
-"""The page's address: what a link or a reload reproduces, and the note for what it does not.
+"""The page's address: what a link or a reload reproduces, and the note for what it does not (design §2.9).
 
 Every parameter either reproduces what was shown or is refused with a note on the page that
 names it; a refused value stays in the address as it came (the page shows the default and says

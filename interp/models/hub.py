@@ -1,4 +1,4 @@
-"""The Hugging Face hub, only where it can be reached: offline mode otherwise, never a wait on retries.
+"""The Hugging Face hub, only where it can be reached: offline mode otherwise, never a wait on retries (design §2.3).
 
 Asked for a file that is not cached, `huggingface_hub` retries a connection that cannot open
 five times with back-off: about 50 s on a machine without the hub before the one-line error.

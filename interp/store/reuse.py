@@ -1,4 +1,4 @@
-"""Entries of earlier runs, reused: what was extracted once is linked into a new run, not extracted again.
+"""Entries of earlier runs, reused: what was extracted once is linked into a new run, not extracted again (design §6.10).
 
 An entry's key (`interp.extraction.plan`) covers the checkpoint's weights, the tokenizer, the
 text and its token ids, the dtype, the input format, the pattern setting and the store's format;
