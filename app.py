@@ -18,11 +18,19 @@ from interp.demo import DEMO_NOTICE
 from interp.models.lineage import Lineage
 from interp.store.folder import ResultsStore
 from interp.store.locations import shown_results_folder
+from ui.address import address_notes
 from ui.concepts import render_concepts_page
 from ui.results import open_results, render_page_picker, render_view, results_version
 from ui.run import auto_open_demo, render_no_results, results_match_sidebar, start_run
 from ui.sidebar import render_reference_choice, render_sidebar
-from ui.state import SOURCE_RUN, current_folder, init_state, selection_from_state
+from ui.state import (
+    ADDRESS_SETS_READ,
+    SOURCE_RUN,
+    concept_set_options,
+    current_folder,
+    init_state,
+    selection_from_state,
+)
 from ui.widgets import literal
 
 st.set_page_config(page_title="Legal concept attention across a lineage", page_icon="⚖️", layout="wide")
@@ -35,6 +43,8 @@ def render_main(lineage: Lineage | None, run: bool) -> None:
     page = render_page_picker()
     if st.session_state.address_note and not st.session_state.run_folder:
         st.warning(literal(st.session_state.address_note), icon="⚠️")
+    for note in address_notes(concept_set_options(), ADDRESS_SETS_READ):
+        st.warning(literal(note), icon="⚠️")
     if page == "concepts":
         render_concepts_page(lineage)
         return

@@ -1,8 +1,9 @@
 """Attention to legal concepts across a training lineage (base → continued pretraining → instruction tuning).
 
 The public API, for notebooks and scripts: load concept files, align spans to tokens, run a
-lineage into a results folder, and read the folder back as tables and figures. Names load on
-first use, so `import interp` is instant and reading results never imports torch.
+lineage into a results folder, find the app's runs (`demo_run()`, `latest_run()`), and read a
+folder back as tables and figures. Names load on first use, so `import interp` is instant and
+reading results never imports torch.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _HOMES = {
     "interp.analysis.methods": ("methods_markdown",),
     "interp.views.framework": ("VIEWS", "get_view"),
     "interp.export.bundle": ("export_run",),
+    "interp.store.locations": ("demo_run", "latest_run"),
 }
 _LAZY = {name: module for module, names in _HOMES.items() for name in names}
 

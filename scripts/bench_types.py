@@ -36,7 +36,8 @@ def ensure_run(folder: Path, per_type: int) -> Path:
         wall, cpu, printed = timed(interp("concepts", "generate", "--per-type", str(per_type), "--seed", "0",
                                           "--out", str(concepts)))
         print(f"concepts generate: {printed.strip()} ({wall:.1f} s)")
-        wall, cpu, _ = timed(interp("extract", "--lineage", "demo", "--concepts", str(concepts), "--out", str(run)))
+        wall, cpu, _ = timed(interp("extract", "--lineage", "demo", "--concepts", str(concepts), "--out", str(run),
+                                    "--no-reuse"))
         print(f"extract --lineage demo (3 stages): {wall:.0f} s wall, {cpu:.0f} s CPU")
     return run
 

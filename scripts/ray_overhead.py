@@ -57,10 +57,10 @@ def main() -> int:
 
     def run(executor: str) -> Path:
         out = work / f"{executor}-{next(runs)}"
-        extract_lineage(lineage, sequences, out, settings, executor=executor)
+        extract_lineage(lineage, sequences, out, settings, executor=executor, reuse_from=[])
         return out
 
-    extract_lineage(lineage, sequences, work / "warm-up", settings)
+    extract_lineage(lineage, sequences, work / "warm-up", settings, reuse_from=[])
     plain, command, warm = [], [], []
     outputs = []
     import ray

@@ -36,6 +36,7 @@ from interp.extraction.pipeline import ExtractionSettings, extract_lineage
 from interp.models.lineage import load_lineage
 from interp.models.tokenizers import load_tokenizer
 from interp.store.folder import ResultsStore
+from interp.store.locations import demo_run_folder
 
 pytestmark = pytest.mark.slow
 
@@ -163,6 +164,7 @@ def test_first_start_runs_the_demo_and_opens_the_overview(first_start):
     assert any(DEMO_NOTICE in info and "miniature" in info for info in infos), infos
     folder = Path(at.session_state["run_folder"])
     assert folder.parent == home / "runs"
+    assert folder.name == demo_run_folder().name, "the run `python -m interp demo run` makes and `interp.demo_run()` finds"
     manifest = ResultsStore(folder).open()
     assert manifest.complete and manifest.stage_labels == ["base", "cpt", "ift"]
     assert manifest.sequence_ids == [s.id for s in builtin_sequences()] and len(manifest.sequence_ids) == 10
@@ -339,7 +341,19 @@ def test_a_head_outside_the_model_in_the_address_falls_back_to_the_default(run_f
 
 # ---------------------------------------------------------------- uploads
 
-def test_good_upload_is_kept_selected_and_run(home):
+def test_good_upload_is_kept_selected_and_run(home, monkeypatch):
+    import interp.extraction.pipeline
+
+    progress, extract = [], interp.extraction.pipeline.extract_lineage
+
+    def heard(lineage, sequences, out, settings, on_progress=None, *args, **kwargs):
+        def both(news):
+            progress.append(news.message)
+            on_progress(news)
+
+        return extract(lineage, sequences, out, settings, both, *args, **kwargs)
+
+    monkeypatch.setattr(interp.extraction.pipeline, "extract_lineage", heard)
     at = start_app("concepts")
     at.file_uploader(key="concept-upload").upload("My Set.yaml", GOOD, "application/x-yaml")
     at.run()
@@ -358,6 +372,9 @@ def test_good_upload_is_kept_selected_and_run(home):
     table = statistics(at)
     assert len(table) == 11 * 2
     assert sorted(table.loc[table["sequence_id"] == "my-condition", "stage"]) == ["cpt", "ift"]
+    # The demo run's ten entries per stage are reused, not extracted again, and the progress says so.
+    assert [m for m in progress if "to run" in m] == [f"stage '{label}': 10 reused, 1 to run"
+                                                      for label in ("base", "cpt", "ift")]
 
 
 def test_bad_upload_shows_one_line_and_writes_nothing(home):
@@ -799,6 +816,137 @@ def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, 
         at.segmented_control(key="view").set_value(view).run()
         assert_clean(at)
         assert titles(at) == expected_titles(elsewhere, view)
+
+
+def fewer_sequences(run_folder: Path, to: Path, keep: int) -> Path:
+    """A copy of the demo run whose manifest holds only its first `keep` sequences: another run."""
+    shutil.copytree(run_folder, to)
+    manifest = json.loads((to / "manifest.json").read_text())
+    manifest["sequences"] = manifest["sequences"][:keep]
+    (to / "manifest.json").write_text(json.dumps(manifest))
+    return to
+
+
+def reload(at: AppTest) -> AppTest:
+    """The same address in a new session, as a browser's reload (or a shared link) opens it."""
+    return open_address(**{name: at.query_params[name] for name in at.query_params})
+
+
+def test_an_opened_results_folder_is_in_the_address_and_a_reload_shows_it(run_folder, tmp_path, no_model,
+                                                                          monkeypatch):
+    elsewhere = fewer_sequences(run_folder, tmp_path / "from-the-gpu-machine" / "run", keep=7)
+    monkeypatch.setenv("INTERP_RESULTS_ROOTS", str(tmp_path / "from-the-gpu-machine"))
+    at = open_address(run=run_folder.name)  # the demo run, as a link to it opens it
+    assert len(statistics(at)) == 20
+    at.sidebar.radio(key="source").set_value(EXISTING).run()
+    assert "run" not in at.query_params, "the demo run is no longer what the page shows"
+    at.sidebar.text_input(key="open_folder").input(str(elsewhere)).run()
+    assert_clean(at)
+    assert len(statistics(at)) == 14
+    assert at.query_params["folder"] == "from-the-gpu-machine/run" and "run" not in at.query_params
+    again = reload(at)
+    assert_clean(again)
+    assert again.session_state["source"] == EXISTING and len(statistics(again)) == 14
+    assert any("Results: `from-the-gpu-machine/run`" in c.value for c in again.caption)
+    assert not [w.value for w in again.warning]
+    # Back to the run: the address names it again, and no longer the folder.
+    at.sidebar.radio(key="source").set_value("a run of a lineage").run()
+    assert at.query_params["run"] == run_folder.name and "folder" not in at.query_params
+    assert len(statistics(at)) == 20
+
+
+def test_a_results_folder_the_address_names_that_opens_nothing_is_refused(home, no_model):
+    at = open_address(folder="/etc")
+    assert not at.exception and not at.get("plotly_chart")
+    assert [e.value for e in at.error][0].startswith("/etc: not a results folder this app may open")
+    at = open_address(folder="runs/no-such-run")
+    assert not at.exception and not at.get("plotly_chart")
+    assert [e.value for e in at.error][0].endswith("no-such-run: no such results folder")
+
+
+def test_a_run_named_beside_a_folder_is_refused_with_a_note(run_folder, tmp_path, no_model, monkeypatch):
+    elsewhere = fewer_sequences(run_folder, tmp_path / "gpu" / "run", keep=3)
+    monkeypatch.setenv("INTERP_RESULTS_ROOTS", str(tmp_path / "gpu"))
+    at = open_address(run=run_folder.name, folder="gpu/run")
+    assert_clean(at)
+    assert len(statistics(at)) == 6
+    assert [w.value for w in at.warning] == [f"The address names both the run '{run_folder.name}' and a results "
+                                             "folder; the folder is shown."]
+    assert ResultsStore(elsewhere).open().sequence_ids == [s["sequence_id"] for s in statistics(at)[::2].to_dict("records")]
+
+
+def test_every_address_value_a_page_cannot_use_is_refused_with_a_note(home, run_folder, no_run):
+    at = open_address(view="heads", sequence="no-such-sequence", stage="ift", reference="later", measure="loudness",
+                      exclude="paper,punctuation", first="middle", controls="10000000", run=run_folder.name,
+                      set=["built-in: elements", "yours: gone.yaml"])
+    assert not at.exception and not at.error
+    notes = [w.value for w in at.warning if w.value.startswith("The address names")]
+    first = Results(run_folder).sequences[0].id
+    expected = [
+        "The address names the measure 'loudness', which cannot be used (measures: attention, weighted); the page "
+        "shows raw attention.",
+        "The address names the excluded tokens 'paper,punctuation', which cannot be used (--exclude "
+        "'paper,punctuation': 'paper' is the name of the preset 'paper', which is given alone (--exclude paper); as a "
+        "token in a list it would exclude nothing); the page shows the sidebar's excluded tokens.",
+        "The address names the first-position rule 'middle', which cannot be used (rules: bos, first, none); the "
+        "page shows the sidebar's rule.",
+        "The address names the number of control spans '10000000', which cannot be used (the app draws 0 to 2,000 "
+        "control spans); the page shows the sidebar's number.",
+        "The address names the concept set(s) 'yours: gone.yaml', which are not among this page's sets (deleted, or "
+        "another researcher's); the sidebar selects the others it names.",
+        "The address names the reference stage 'later', which this run does not have (stages: base, cpt, ift); "
+        "shifts are measured against base.",
+        f"The address names sequence 'no-such-sequence', which this view does not offer for this run; it shows "
+        f"'{first}'.",
+    ]
+    assert sorted(notes) == sorted(expected), notes
+    assert at.session_state["concept_sets"] == ["built-in: elements"]
+    assert titles(at)[0].endswith(first) or first in titles(at)[0]
+    # The address is left as it came; a reload shows the same page with the same notes.
+    assert at.query_params["sequence"] == "no-such-sequence" and at.query_params["measure"] == "loudness"
+    assert sorted(w.value for w in reload(at).warning if w.value.startswith("The address names")) == sorted(expected)
+    # Choosing a sequence replaces the refused one, and its note goes.
+    second = Results(run_folder).sequences[1].id
+    at.selectbox(key="choice-heads-sequence").select(second).run()
+    assert at.query_params["sequence"] == second and second in titles(at)[0]
+    assert not [w for w in at.warning if "no-such-sequence" in w.value]
+
+
+def test_a_view_the_address_names_that_is_not_one_is_refused_with_a_note(home):
+    at = open_address(view="../etc")
+    assert_clean(at)
+    assert [w.value for w in at.warning] == ["The address names the view '../etc', which is not one of this app's "
+                                             "views; the Overview is shown."]
+    assert at.session_state["view"] == "overview" and len(statistics(at)) == 20
+    assert at.query_params["view"] == "../etc"
+
+
+def test_analysis_settings_are_in_the_address_and_a_reload_reproduces_the_numbers(home):
+    at = start_app()
+    at.sidebar.selectbox(key="exclusion").select("punctuation").run()
+    at.sidebar.selectbox(key="first_position").select("first").run()
+    at.sidebar.number_input(key="n_controls").set_value(50).run()
+    at.sidebar.radio(key="measure").set_value("weighted").run()
+    assert_clean(at)
+    assert {name: at.query_params[name] for name in ("exclude", "first", "controls", "measure")} == {
+        "exclude": "punctuation", "first": "first", "controls": "50", "measure": "weighted"}
+    again = reload(at)
+    assert_clean(again) and not again.warning
+    pd_equal(statistics(again), statistics(at))
+    assert (again.session_state["exclusion"], again.session_state["first_position"],
+            again.session_state["n_controls"]) == ("punctuation", "first", 50)
+    at.sidebar.selectbox(key="exclusion").select("custom").run()
+    at.sidebar.text_input(key="custom_exclusions").input("▁the, ▁a").run()
+    assert_clean(at) and at.query_params["exclude"] == "▁the, ▁a"
+    again = reload(at)
+    assert (again.session_state["exclusion"], again.session_state["custom_exclusions"]) == ("custom", "▁the, ▁a")
+    pd_equal(statistics(again), statistics(at))
+
+
+def pd_equal(mine, theirs) -> None:
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(mine.reset_index(drop=True), theirs.reset_index(drop=True))
 
 
 def test_a_bogus_results_folder_is_a_one_line_error(home, tmp_path, no_model, monkeypatch):

@@ -494,3 +494,38 @@ def test_download_everything_is_a_zip_with_the_manifest(small_run_page, small_ru
         assert b'"name": "paper"' in bundle.read("manifest.json")
     assert name.endswith("-c200-s0-paper-page.zip")
     assert (small_run / "manifest.json").is_file()
+
+
+# ---------------------------------------------------------------- the address
+
+WARNING = '[data-testid="stAlertContentWarning"]'
+
+
+def test_an_opened_results_folder_is_what_a_reload_shows(page, small_run, demo_run):
+    """Opened over the demo run, the small run takes its place in the address, so a reload (or the
+    link) shows the small run, never the demo run the page opened with."""
+    from urllib.parse import parse_qs, urlparse
+
+    open_results_folder(page, small_run)
+    query = parse_qs(urlparse(page.url).query)
+    assert query["folder"] == [f"{small_run.parent.name}/{small_run.name}"] and "run" not in query, page.url
+    page.reload()
+    caption = page.get_by_text(f"Results: {small_run.parent.name}/{small_run.name}")
+    caption.wait_for()
+    wait_for_charts(page, 1)
+    assert " 1 sequences " in caption.inner_text()
+    assert_no_problem_shown(page)
+    assert page.locator(WARNING).count() == 0
+
+
+def test_a_sequence_the_run_lacks_is_refused_with_a_note(page, demo_run, view_charts):
+    results = Results(demo_run)
+    first = results.sequences[0]
+    page.goto("/?view=tokens&sequence=no-such-sequence")
+    wait_for_charts(page, view_charts["tokens"])
+    note = page.locator(WARNING).filter(has_text="no-such-sequence")
+    assert note.count() == 1
+    assert note.inner_text().split("\n")[-1] == (f"The address names sequence 'no-such-sequence', which this view does not offer for "
+                                 f"this run; it shows '{first.id}'.")
+    assert chosen(page, "Sequence") == f"{first.id} ({first.concept})"
+    assert_no_problem_shown(page)

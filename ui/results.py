@@ -28,7 +28,8 @@ from interp.export.bundle import (
     table_bytes,
 )
 from interp.store.folder import ResultsStore
-from ui.widgets import render_figure, render_table
+from ui.address import shown
+from ui.widgets import literal, render_figure, render_table
 
 PAGES = {**{name: view.label for name, view in views.VIEWS.items()}, "concepts": "Concepts"}
 BUNDLE_IMAGES = {"HTML figures and tables (seconds)": (), "HTML, PNG, SVG and PDF figures": IMAGE_FORMATS}
@@ -38,12 +39,17 @@ BUNDLE_STYLES = {"Screen (as shown here)": ("screen", None), "Paper, column widt
 
 
 def render_page_picker() -> str:
-    """A row of page buttons bound to `?view=` in the address, so every view has its own link."""
+    """A row of page buttons bound to `?view=` in the address, so every view has its own link; a
+    view the address names that is not one is refused with a note (and left there as it came)."""
     requested = st.query_params.get("view", "overview")
     st.session_state.view = requested if requested in PAGES else "overview"
     st.segmented_control("View", list(PAGES), format_func=PAGES.get, key="view", label_visibility="collapsed",
                          on_change=_page_changed)
-    st.query_params["view"] = st.session_state.view
+    if requested in PAGES:
+        st.query_params["view"] = st.session_state.view
+    else:
+        st.warning(literal(f"The address names the view {shown(requested)}, which is not one of this app's views; "
+                           "the Overview is shown."), icon="⚠️")
     return st.session_state.view
 
 
@@ -102,8 +108,12 @@ def _render_view(name: str, folder: str, selection: Selection) -> None:
 
 
 def render_choices(view: views.View, results: Results) -> dict:
-    """A select box per choice, drawn from the address and writing back to it."""
-    chosen = views.resolve_choices(view, results, st.query_params.to_dict(), as_text=True)
+    """A select box per choice, drawn from the address and writing back to it; a value the address
+    names that the view does not offer for this run is refused with a note."""
+    requested = st.query_params.to_dict()
+    chosen = views.resolve_choices(view, results, requested, as_text=True)
+    for note in refused_choices(view, requested, chosen):
+        st.warning(literal(note), icon="⚠️")
     if not view.choices:
         return chosen
     columns = st.columns(len(view.choices))
@@ -116,6 +126,16 @@ def render_choices(view: views.View, results: Results) -> dict:
                          on_change=_choice_changed, args=(view, choice.name, key))
         so_far[choice.name] = chosen[choice.name]
     return chosen
+
+
+def refused_choices(view: views.View, requested: dict, chosen: dict) -> list[str]:
+    """One note per choice whose value in the address is not what the view shows (it is not among
+    the run's options for this view: a sequence the run lacks, a head outside the model, the
+    reference stage where shifts are shown)."""
+    return [f"The address names {choice.label.lower()} {shown(requested[choice.name])}, which this view does not "
+            f"offer for this run; it shows {shown(views.choice_text(chosen[choice.name]))}."
+            for choice in view.choices
+            if choice.name in requested and views.choice_text(chosen[choice.name]) != requested[choice.name]]
 
 
 def _choice_changed(view: views.View, name: str, key: str) -> None:

@@ -13,6 +13,7 @@ from interp.analysis.measures import MEASURES
 from interp.core.errors import InterpError
 from interp.models.lineage import Lineage, list_presets, load_lineage, parse_lineage
 from interp.store.locations import RESULTS_ROOTS_VARIABLE, results_roots
+from ui.address import MAX_CONTROLS, SOURCE_FOLDER, remember_exclusion, remember_source, shown
 from ui.state import (
     SOURCE_RUN,
     bind_to_address,
@@ -48,10 +49,10 @@ def render_sidebar() -> tuple[Lineage | None, bool]:
     sidebar = st.sidebar
     render_sign_in(sidebar)
     sidebar.header("Lineage")
-    sidebar.radio("Results from", [SOURCE_RUN, "an existing results folder"], key="source")
+    sidebar.radio("Results from", [SOURCE_RUN, SOURCE_FOLDER], key="source", on_change=remember_source)
     if st.session_state.source != SOURCE_RUN:
         roots = ", ".join(f"`{root}`" for root in results_roots())
-        sidebar.text_input("Results folder", key="open_folder", placeholder="/path/to/results",
+        sidebar.text_input("Results folder", key="open_folder", placeholder="/path/to/results", on_change=remember_source,
                            help=f"A folder made by `python -m interp extract`, e.g. on a GPU machine; no model is "
                                 f"loaded. Folders under {roots} open here (the server's {RESULTS_ROOTS_VARIABLE} "
                                 "adds more); a name alone is looked up in the first.")
@@ -109,13 +110,17 @@ def render_concept_choice(container) -> None:
 def render_analysis_settings(container) -> None:
     container.header("Analysis")
     container.selectbox("Excluded tokens", [*EXCLUSION_PRESETS, "custom"], key="exclusion",
+                        on_change=remember_exclusion,
                         help=" ".join(f"{p.name}: {p.description}." for p in EXCLUSION_PRESETS.values())
                         + " custom: a comma-separated list of token strings.")
     if st.session_state.exclusion == "custom":
-        container.text_input("Tokens to exclude (comma-separated)", key="custom_exclusions")
+        container.text_input("Tokens to exclude (comma-separated)", key="custom_exclusions",
+                             on_change=remember_exclusion)
     container.selectbox("First position", list(FIRST_POSITION_RULES), key="first_position",
+                        on_change=bind_to_address, args=("first", "first_position"),
                         help=" ".join(f"{name}: exclude {text}." for name, text in FIRST_POSITION_RULES.items()))
-    container.number_input("Control spans", min_value=0, max_value=2000, step=50, key="n_controls",
+    container.number_input("Control spans", min_value=0, max_value=MAX_CONTROLS, step=50, key="n_controls",
+                           on_change=bind_to_address, args=("controls", "n_controls"),
                            help="Random spans of the concept's lengths that place its shift in a null distribution.")
     st.session_state.measure = measure_from_address()
     container.radio("Measure", list(MEASURES), format_func=lambda name: MEASURES[name].label, key="measure",
@@ -124,7 +129,12 @@ def render_analysis_settings(container) -> None:
 
 
 def render_reference_choice(stages: list[str], reference: str) -> None:
-    """The reference stage, among the stages of the run shown; kept in the address."""
-    st.session_state.reference = st.query_params.get("reference") if st.query_params.get("reference") in stages else reference
+    """The reference stage, among the stages of the run shown; kept in the address. A stage the
+    address names that the run lacks is refused with a note on the page."""
+    named = st.query_params.get("reference")
+    st.session_state.reference = named if named in stages else reference
+    if named is not None and named not in stages:
+        st.warning(literal(f"The address names the reference stage {shown(named)}, which this run does not have "
+                           f"(stages: {', '.join(stages)}); shifts are measured against {reference}."), icon="⚠️")
     st.sidebar.selectbox("Reference stage", stages, key="reference", on_change=bind_to_address,
                          args=("reference", "reference"), help="Shifts are measured against this stage.")

@@ -1,9 +1,10 @@
 """Session state of the app: initialised in one place, read through small functions.
 
-The selection a researcher may want to share or come back to (view, reference stage, sequence,
-stage, layer, head, ...) lives in the page's address (`st.query_params`), so a link opens the
-same view and a reload lands where it was; widgets are drawn from it and write back to it in
-their `on_change` callbacks. Sidebar settings live in widget state.
+The selection a researcher may want to share or come back to (the run or results folder, view,
+reference stage, sequence, stage, layer, head, measure, concept sets, analysis settings) lives
+in the page's address (`st.query_params`, see `ui.address`), so a link opens the same view and a
+reload lands where it was; widgets are drawn from it and write back to it in their `on_change`
+callbacks. Other sidebar settings live in widget state.
 
 Where Streamlit's sign-in (`st.login`, OpenID Connect) is configured, each user's concept sets
 live in a folder of their own, and other users' sets are offered read-only ("from ...").
@@ -39,6 +40,7 @@ from interp.concepts.user_sets import (
 from interp.core.errors import Where
 from interp.store.locations import resolve_results_folder, runs_dir, user_concepts_dir
 from interp.views import choice_text
+from ui.address import forget, settings_from_address
 
 SOURCE_RUN = "a run of a lineage"
 DEFAULTS = {
@@ -69,9 +71,11 @@ def init_state() -> None:
     if st.session_state.concept_sets is None:
         st.session_state.concept_sets = remembered_sets(st.query_params.get_all("set")) or default_sets()
     if "run_from_address" not in st.session_state:
-        named = st.query_params.get("run")
-        st.session_state.run_from_address = named is not None
-        if named is not None:
+        for key, value in settings_from_address().items():
+            st.session_state[key] = value
+        named, folder = st.query_params.get("run"), st.query_params.get("folder")
+        st.session_state.run_from_address = named is not None or folder is not None
+        if named is not None and folder is None:
             st.session_state.run_folder = remembered_run(named)
             st.session_state.address_note = None if st.session_state.run_folder else refused_run_note(named)
 
@@ -112,6 +116,7 @@ def remember_sets() -> None:
 def remember_run(folder: Path) -> None:
     """The run shown, in the session and in the address (by name: it lies in the app's runs folder)."""
     st.session_state.run_folder = str(folder)
+    forget("folder")
     st.query_params["run"] = folder.name
 
 
@@ -219,9 +224,10 @@ def measure_from_address() -> str:
 
 
 def selection_from_state() -> Selection:
-    """The analysis settings of the sidebar, and the reference stage and measure of the address."""
+    """The analysis settings of the sidebar, the reference stage chosen for the run shown
+    (`ui.sidebar.render_reference_choice`, drawn first) and the measure of the address."""
     text = st.session_state.custom_exclusions if st.session_state.exclusion == "custom" else st.session_state.exclusion
-    return Selection(exclusions=parse_exclusions(text), reference=st.query_params.get("reference"),
+    return Selection(exclusions=parse_exclusions(text), reference=st.session_state.get("reference"),
                      n_controls=int(st.session_state.n_controls), seed=0,
                      first_position=st.session_state.first_position, measure=measure_from_address())
 

@@ -15,7 +15,9 @@ def add_commands(commands) -> None:
     validate.set_defaults(command=run_concepts_validate)
     show = actions.add_parser("show", help="tokens of each sequence with concept tokens marked [like this]")
     show.add_argument("paths", nargs="+", metavar="PATH")
-    show.add_argument("--tokenizer", required=True, metavar="ID_OR_DIR", help="hub id or local folder")
+    show.add_argument("--tokenizer", required=True, metavar="ID_OR_DIR",
+                      help="a local folder, a name `fetch` knows (its folder), or a hub id (from the local cache alone "
+                           "where the hub cannot be reached)")
     show.set_defaults(command=run_concepts_show)
     generate = actions.add_parser("generate", help="a labelled dataset of the seven concept types from the demo's legal grammar")
     generate.add_argument("--per-type", type=int, default=200, metavar="N",

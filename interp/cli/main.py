@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--force", action="store_true", help="rebuild even if a finished build is there")
     build.set_defaults(command=runs.run_demo_build)
+    demo_run = demo_actions.add_parser("run", help="the demo lineage over the built-in concept sets into the app's runs "
+                                                   "folder: what the app opens on a fresh start (`make run` makes it)")
+    demo_run.set_defaults(command=runs.run_demo_run)
     commands.add_parser("bench", help="extraction against a plain forward pass and the reference method (bench --help)")
     runs.add_fetch(commands)
     return parser

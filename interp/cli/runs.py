@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from interp.core.errors import InterpError
 from interp.extraction.settings import INPUT_FORMATS, PATTERN_KINDS
 from interp.models.packaged import PACKAGED
 
@@ -25,6 +27,12 @@ def add_extract(commands) -> None:
     extract.add_argument("--format", dest="input_format", choices=INPUT_FORMATS, default="raw",
                          help="raw text with BOS (the reference study), or inside each stage's chat template")
     extract.add_argument("--trust-remote-code", action="store_true", help="allow a hub model's own code (off by default)")
+    extract.add_argument("--reuse", action="append", default=None, metavar="DIR",
+                         help="link the entries that these results folders (or the results folders in them) made with "
+                              "the same checkpoint, tokenization and settings, instead of extracting them again "
+                              "(repeatable; default: the folder that holds --out)")
+    extract.add_argument("--no-reuse", dest="reuse", action="store_const", const=[],
+                         help="extract every entry this results folder lacks, reusing none from other folders")
     add_scaling(extract)
     extract.set_defaults(command=run_extract)
     merge = commands.add_parser("merge", help="put the results folders of extract --shard I/N together")
@@ -66,6 +74,9 @@ def run_extract(args: argparse.Namespace) -> int:
     from interp.store.shards import parse_shard
 
     shard = parse_shard(args.shard) if args.shard is not None else None
+    for folder in args.reuse or ():
+        if not Path(folder).is_dir():
+            raise InterpError(f"--reuse {folder}: no such folder (give results folders, or folders that hold them)")
     lineage = load_lineage(args.lineage)
     sequences = all_sequences(load_concepts(args.concepts))
     settings = ExtractionSettings(
@@ -90,7 +101,7 @@ def run_extract(args: argparse.Namespace) -> int:
 
     try:
         manifest = extract_lineage(lineage, sequences, args.out, settings, on_progress, executor=args.executor,
-                                   options=options, shard=shard, block_size=args.block_size)
+                                   options=options, shard=shard, block_size=args.block_size, reuse_from=args.reuse)
     finally:
         for bar in bars:
             bar.close()
@@ -149,6 +160,24 @@ def run_demo_build(args: argparse.Namespace) -> int:
     print("  stage  " + "  ".join(f"{domain:>12}" for domain in domains))
     for stage, losses in manifest.losses.items():
         print(f"  {stage:<5}  " + "  ".join(f"{losses[domain]:12.3f}" for domain in domains))
+    return 0
+
+
+def run_demo_run(args: argparse.Namespace) -> int:
+    """The app's demo run, made here so that a fresh app and a notebook (`interp.demo_run()`) find it."""
+    from interp.concepts.files import builtin_sequences
+    from interp.demo import DEMO_NOTICE
+    from interp.extraction.pipeline import extract_lineage
+    from interp.extraction.settings import ExtractionSettings
+    from interp.models.lineage import load_lineage
+    from interp.store.locations import demo_run_folder
+
+    print(f"demo lineage: {DEMO_NOTICE}", file=sys.stderr)
+    out = demo_run_folder()
+    manifest = extract_lineage(load_lineage("demo"), builtin_sequences(), out, ExtractionSettings(),
+                               lambda progress: print(progress.message, file=sys.stderr))
+    print(f"{out}: the demo lineage over the built-in concept sets, {len(manifest.stages)} stages × "
+          f"{len(manifest.sequences)} sequences (the app opens it; `interp.demo_run()` in a notebook)")
     return 0
 
 

@@ -134,6 +134,11 @@ def builtin_concepts_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "concepts"
 
 
+def builtin_sequences() -> list[ConceptSequence]:
+    """Every sequence of the built-in sets, in the order the app selects them (by file name)."""
+    return all_sequences(load_concepts(sorted(builtin_concepts_dir().glob("*.yaml"))))
+
+
 def load_concept_file(path: str | Path) -> ConceptSet:
     """Read and validate one concept file (`.yaml`, `.yml`, `.json` or `.csv`)."""
     path = Path(path)

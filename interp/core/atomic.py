@@ -106,6 +106,34 @@ def create_bytes_atomic(path: str | Path, data: bytes) -> bool:
         Path(temporary).unlink(missing_ok=True)
 
 
+def link_or_copy(source: str | Path, destination: str | Path) -> bool:
+    """`source` at `destination`: a hard link where the filesystem allows one and the file has
+    the mode the umask gives a new file, else a copy (which gets that mode); True when linked.
+
+    Atomic either way (a temporary name, then a rename). This project replaces files by rename,
+    never changes them in place, so a link never sees a later change to the other folder, and a
+    folder that holds links stays whole when the other one is deleted (never a symbolic link).
+    """
+    source, destination = Path(source), Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.exists() and os.path.samefile(source, destination):
+        return True  # linked by a writer stopped before the rename of what came after
+    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    linked = False
+    if stat.S_IMODE(source.stat().st_mode) == file_mode():
+        try:
+            os.link(source, temporary)
+            linked = True
+        except OSError:
+            pass
+    if not linked:
+        shutil.copyfile(source, temporary)
+        os.chmod(temporary, file_mode())
+    os.replace(temporary, destination)
+    return linked
+
+
 def replace_folder(staging: str | Path, target: str | Path) -> Path:
     """Put the finished folder `staging` in place of `target` (a sibling): the old folder is
     renamed aside and removed, so a reader finds the old folder or the new one, never a mix."""

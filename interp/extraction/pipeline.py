@@ -71,13 +71,17 @@ def extract_lineage(
     options: ExecutorOptions = ExecutorOptions(),
     shard: Shard | None = None,
     block_size: int | None = None,
+    reuse_from: Sequence[str | Path] | None = None,
 ) -> RunManifest:
     """Every stage over every sequence (or the shard's) into `out`; returns the finished manifest.
 
     `stage_loader(stage, settings, device, dtype)` replaces load-then-free in the local executor:
     the app passes one that keeps the last checkpoint cached, so a rerun with new sequences does
     not reload it. `block_size` cuts each stage's missing sequences into tasks of that many
-    (default: one task per stage, each checkpoint loaded once).
+    (default: one task per stage, each checkpoint loaded once). Entries that results folders
+    among `reuse_from` (default: the folder that holds `out`, as the app's runs folder holds its
+    runs; empty: none) made with the same checkpoint, tokenization and settings are linked, not
+    extracted again (`interp.store.reuse`).
     """
     if settings.input_format not in INPUT_FORMATS:
         raise InterpError(f"input format {settings.input_format!r} is unknown; use one of {', '.join(INPUT_FORMATS)}")
@@ -103,6 +107,7 @@ def extract_lineage(
 
             dtype = str(resolve_dtype(settings.dtype, device)).removeprefix("torch.")
             plan = plan_extraction(lineage, chosen, store, settings, device, dtype)
+            plan = plan.reuse_earlier(store, [store.folder.parent] if reuse_from is None else reuse_from)
             runner.check_threads(plan.threads)
             previous = _previous_manifest(store)
             manifest = _new_manifest(plan, settings, previous, executor, shard, sequences)
@@ -132,7 +137,8 @@ class _RunTracker:
         self.announced: set[str] = set()
         for label, prepared in self.prepared.items():
             self.progress.cached[label] = plan.cached(label)
-            self.progress.done += plan.cached(label)
+            self.progress.reused[label] = plan.reused_count(label)
+            self.progress.done += plan.cached(label) + plan.reused_count(label)
             if not self.remaining[label]:
                 self._announce(label)
                 record = store.read_record(label, prepared.aligned[0].sequence_id)
@@ -158,7 +164,9 @@ class _RunTracker:
         # Entries a lost attempt wrote but could not report, which its retry then skipped.
         prepared = self.prepared[label]
         for item, key in zip(prepared.aligned, prepared.keys):
-            if item.sequence_id in self.remaining[label] and self.store.has_entry(label, item.sequence_id, key):
+            if item.sequence_id not in self.remaining[label]:
+                continue
+            if self.store.has_entry(label, item.sequence_id, key, item.span_tokens):
                 self._entry_done(label, item.sequence_id)
         if self.remaining[label]:
             first = sorted(self.remaining[label])[0]
@@ -195,10 +203,8 @@ class _RunTracker:
         if label in self.announced:
             return
         self.announced.add(label)
-        to_run = len(self.plan.missing[label])
         self.progress.stage = label
-        self.progress.message = (f"stage '{label}': {self.plan.cached(label)} cached, {to_run} to run"
-                                 + ("" if to_run else " (no forward pass)"))
+        self.progress.message = f"stage '{label}': {describe_stage_plan(self.plan, label)}"
         self._notify()
 
     def _write_manifest(self) -> None:
@@ -209,6 +215,15 @@ class _RunTracker:
     def _notify(self) -> None:
         if self.on_progress is not None:
             self.on_progress(self.progress)
+
+
+def describe_stage_plan(plan: ExtractionPlan, label: str) -> str:
+    """What a stage's run does: "7 cached, 0 to run (no forward pass)", "10 reused, 4 to run"
+    (reused: linked from other results folders; cached: in this one before)."""
+    cached, reused, to_run = plan.cached(label), plan.reused_count(label), len(plan.missing[label])
+    found = [f"{cached} cached"] if cached or not reused else []
+    found += [f"{reused} reused"] if reused else []
+    return ", ".join([*found, f"{to_run} to run"]) + ("" if to_run else " (no forward pass)")
 
 
 def _stage_record(prepared: PreparedStage, n_layers: int, n_heads: int, dtype: str, device: str, cached: bool,

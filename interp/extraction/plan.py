@@ -3,7 +3,7 @@
 For each stage: tokenize every sequence with the stage's own tokenizer and check its length
 (every stage before any is aligned: a refusal costs only the tokenizing), then align the spans,
 compute each entry's cache key (weights, tokenizer, text, settings), and look it up in the
-results folder. What is
+results folder, then in the results folders beside it (`ExtractionPlan.reuse_earlier`). What is
 missing becomes tasks of (stage, block of sequences) that any executor runs (`interp.extraction.executors`):
 in this process, on a Ray cluster, or as one shard of a batch job. A rerun of the same command
 finds nothing missing and loads no model. Nothing here imports torch.
@@ -11,11 +11,12 @@ finds nothing missing and loads no model. Nothing here imports torch.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from interp.concepts.alignment import (
@@ -36,6 +37,7 @@ from interp.models.checkpoints import (
 from interp.models.lineage import Lineage, Stage
 from interp.models.tokenizers import load_tokenizer
 from interp.store.folder import FORMAT_VERSION, ResultsStore
+from interp.store.reuse import WantedEntry, reuse_entries
 
 
 @dataclass(frozen=True)
@@ -86,14 +88,39 @@ class ExtractionPlan:
     device: str
     dtype: str
     threads: int
+    reused: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
         return len(self.stages) * len(self.sequences)
 
     def cached(self, label: str) -> int:
-        """How many of the stage's entries an earlier run already wrote."""
-        return len(self.sequences) - len(self.missing[label])
+        """How many of the stage's entries this results folder held before the run."""
+        return len(self.sequences) - len(self.missing[label]) - self.reused_count(label)
+
+    def reused_count(self, label: str) -> int:
+        """How many of the stage's entries were linked from other results folders (`reuse_earlier`)."""
+        return len(self.reused.get(label, ()))
+
+    def wanted(self) -> list[WantedEntry]:
+        """Every missing entry, as `interp.store.reuse` looks for it in other results folders."""
+        return [WantedEntry(prepared.stage.label, prepared.fingerprint, prepared.tokenizer_hash, prepared.aligned[i],
+                            self.sequences[i].text, prepared.keys[i])
+                for prepared in self.stages for i in self.missing[prepared.stage.label]]
+
+    def reuse_earlier(self, store: ResultsStore, places: Sequence[str | Path]) -> ExtractionPlan:
+        """This plan after linking into `store` the missing entries that results folders among
+        `places` hold (`interp.store.reuse`): those leave `missing` for `reused`."""
+        linked = {(entry.stage, entry.aligned.sequence_id) for entry in reuse_entries(store, self.wanted(), places)}
+        if not linked:
+            return self
+        missing, reused = {}, {}
+        for prepared in self.stages:
+            label = prepared.stage.label
+            found = {i for i in self.missing[label] if (label, prepared.aligned[i].sequence_id) in linked}
+            missing[label] = tuple(i for i in self.missing[label] if i not in found)
+            reused[label] = tuple(sorted(found))
+        return dataclasses.replace(self, missing=missing, reused=reused)
 
     def tasks(self, folder: str | Path, settings: ExtractionSettings, block_size: int | None = None) -> list[StageTask]:
         """The missing work as tasks in lineage order: each stage's missing sequences in blocks of
@@ -125,7 +152,7 @@ def plan_extraction(lineage: Lineage, sequences: Sequence[ConceptSequence], stor
     prepared = tuple(prepare_stage(stage, sequences, settings, dtype) for stage in tokenized)
     missing = {
         stage.stage.label: tuple(i for i, (item, key) in enumerate(zip(stage.aligned, stage.keys))
-                                 if not store.has_entry(stage.stage.label, item.sequence_id, key))
+                                 if not store.has_entry(stage.stage.label, item.sequence_id, key, item.span_tokens))
         for stage in prepared
     }
     return ExtractionPlan(lineage, tuple(sequences), prepared, missing, device, dtype, resolve_threads(settings.threads))

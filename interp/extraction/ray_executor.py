@@ -209,7 +209,8 @@ class _Follower:
 
         entries, label = self.task.entries, self.task.stage.label
         while self.next < len(entries) and self.store.has_entry(label, entries[self.next].aligned.sequence_id,
-                                                                entries[self.next].key):
+                                                                entries[self.next].key,
+                                                                entries[self.next].aligned.span_tokens):
             on_event(TaskEvent("entry", label, entries[self.next].aligned.sequence_id))
             self.next += 1
 

@@ -35,13 +35,17 @@ class ExtractionSettings:
 
 @dataclass
 class Progress:
-    """What a progress display needs: counts over stage × sequence and a line of news."""
+    """What a progress display needs: counts over stage × sequence and a line of news.
+
+    Per stage, `cached` entries were in the results folder before the run, `reused` ones were
+    linked from other results folders; both count as done from the start."""
 
     total: int
     done: int = 0
     stage: str = ""
     message: str = ""
     cached: dict[str, int] = field(default_factory=dict)
+    reused: dict[str, int] = field(default_factory=dict)
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -64,7 +64,8 @@ def run_task(task: StageTask, on_event: EventSink | None = None, open_stage: Sta
     checkpoint (default: load it, and free it afterwards)."""
     store = ResultsStore(task.folder)
     label = task.stage.label
-    todo = [entry for entry in task.entries if not store.has_entry(label, entry.aligned.sequence_id, entry.key)]
+    todo = [entry for entry in task.entries
+            if not store.has_entry(label, entry.aligned.sequence_id, entry.key, entry.aligned.span_tokens)]
     if not todo:
         record = store.read_record(label, task.entries[0].aligned.sequence_id)
         return TaskOutcome(label, record.layers, record.heads, task.dtype, task.device, None, ())

@@ -15,6 +15,7 @@ from typing import Any
 from interp.core.boundary import first_line
 from interp.core.digests import files_digest
 from interp.core.errors import InterpError
+from interp.models.hub import UNREACHABLE, hub_access
 from interp.models.lineage import Lineage, Stage, is_local_model
 
 CONFIG_FILE = "config.json"
@@ -114,17 +115,20 @@ def checkpoint_fingerprint(stage: Stage) -> str:
 
 
 def load_config(stage: Stage, trust_remote_code: bool = False) -> dict[str, Any]:
-    """A stage's model config as a dict, without loading weights."""
+    """A stage's model config as a dict, without loading weights; a hub model's from the local
+    cache alone where the hub cannot be reached (`interp.models.hub`)."""
     checkpoint = checked_stage_model(stage)
     if is_local_model(checkpoint):
         return _read_local_config(Path(checkpoint))
     from transformers import AutoConfig
 
-    try:
-        config = AutoConfig.from_pretrained(checkpoint, revision=stage.revision, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as error:
-        where = f"stage {stage.label!r} ({stage.model})"
-        raise InterpError(f"{where}: config cannot be loaded ({first_line(error)})") from None
+    with hub_access() as online:
+        try:
+            config = AutoConfig.from_pretrained(checkpoint, revision=stage.revision, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as error:
+            where = f"stage {stage.label!r} ({stage.model})"
+            hint = "" if online else f"; it is not in the local Hugging Face cache and {UNREACHABLE}"
+            raise InterpError(f"{where}: config cannot be loaded ({first_line(error)}){hint}") from None
     return config.to_dict()
 
 

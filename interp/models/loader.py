@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from transformers import PreTrainedTokenizerBase
 from interp.core.boundary import first_line
 from interp.core.errors import InterpError
 from interp.models.checkpoints import checked_stage_model
+from interp.models.hub import hub_access
 from interp.models.lineage import Stage, is_local_model
 
 if TYPE_CHECKING:
@@ -92,7 +94,8 @@ def load_stage(
     """Load a stage's checkpoint through `TransformerBridge.boot_transformers`.
 
     `device_map`/`n_devices` go to accelerate (through the bridge) for models larger than one
-    GPU; `device` is then ignored. Local folders load without any network access.
+    GPU; `device` is then ignored. Local folders load without any network access, hub models
+    from the local cache alone where the hub cannot be reached.
     """
     checkpoint = checked_stage_model(stage)
     local = is_local_model(checkpoint)
@@ -107,15 +110,16 @@ def load_stage(
         # The bridge loads with attn_implementation="eager": HF then builds the explicit 4D
         # causal (and sliding-window) mask that the bridge's attention adds to its scores.
         # Under sdpa HF may pass no mask at all and the sliding window would be lost.
-        bridge = TransformerBridge.boot_transformers(
-            checkpoint,
-            device=target,
-            dtype=torch_dtype,
-            revision=None if local else stage.revision,
-            trust_remote_code=trust_remote_code,
-            device_map=device_map,
-            n_devices=n_devices,
-        )
+        with hub_access() if not local else nullcontext():
+            bridge = TransformerBridge.boot_transformers(
+                checkpoint,
+                device=target,
+                dtype=torch_dtype,
+                revision=None if local else stage.revision,
+                trust_remote_code=trust_remote_code,
+                device_map=device_map,
+                n_devices=n_devices,
+            )
     except (OSError, ValueError, SafetensorError) as error:
         raise InterpError(f"{where}: cannot be loaded ({first_line(error)})") from None
     except torch.OutOfMemoryError:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -285,14 +286,19 @@ class ResultsStore:
             self._entry_paths[stage, sequence_id] = paths
         return paths
 
-    def has_entry(self, stage: str, sequence_id: str, key: str | None = None) -> bool:
-        """True when the entry's record and arrays are there, and (with `key`) it was made with
-        the same inputs. Contents are checked when they are read."""
+    def has_entry(self, stage: str, sequence_id: str, key: str | None = None,
+                  span_tokens: Sequence[Sequence[int]] | None = None) -> bool:
+        """True when the entry's record and arrays are there, and (with `key` and `span_tokens`)
+        it was made with the same inputs and marks the same tokens as the spans: the key covers
+        the text, not the spans, whose tokens fix the span attention and the pattern window.
+        Contents are checked when they are read."""
         try:
             record = self.read_record(stage, sequence_id)
         except InterpError:
             return False
         if key is not None and record.key != key:
+            return False
+        if span_tokens is not None and record.span_tokens != [list(run) for run in span_tokens]:
             return False
         paths = self._paths(stage, sequence_id)
         return all(paths[array].is_file() for array in record.digests)

@@ -15,9 +15,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from interp.concepts.files import ConceptSequence, concept_set_hash
+from interp.concepts.files import ConceptSequence, builtin_sequences, concept_set_hash
 from interp.core.errors import InterpError
-from interp.models.lineage import Lineage
+from interp.models.lineage import Lineage, load_lineage
 
 RESULTS_ROOTS_VARIABLE = "INTERP_RESULTS_ROOTS"
 
@@ -60,8 +60,10 @@ def results_roots() -> list[Path]:
 def resolve_results_folder(typed: str, roots: Sequence[Path] | None = None) -> Path:
     """The folder a user typed, resolved (symbolic links followed), if it lies below a root.
 
-    Anything else gets one message, whatever is there: the answer for `/etc` and for a path that
-    does not exist is the same, so the box tells nobody what the server holds.
+    A relative path lies below the first root, or, as `shown_results_folder` writes it (and the
+    app's address holds it), below the root whose name leads it. Anything else gets one message,
+    whatever is there: the answer for `/etc` and for a path that does not exist is the same, so
+    the box tells nobody what the server holds.
     """
     roots = results_roots() if roots is None else [Path(root).resolve() for root in roots]
     text = typed.strip()
@@ -73,12 +75,20 @@ def resolve_results_folder(typed: str, roots: Sequence[Path] | None = None) -> P
         raise outside
     candidate = Path(text).expanduser()
     try:
-        resolved = (candidate if candidate.is_absolute() else roots[0] / candidate).resolve()
+        resolved = candidate.resolve() if candidate.is_absolute() else _below_roots(candidate, roots)
     except (OSError, RuntimeError):
         raise outside from None
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
         raise outside
     return resolved
+
+
+def _below_roots(relative: Path, roots: Sequence[Path]) -> Path:
+    """A relative path below the first root where it is there, else below the first root its first
+    part names where it is there (two roots may share a name), else below the first root."""
+    first = (roots[0] / relative).resolve()
+    named = [(root / Path(*relative.parts[1:])).resolve() for root in roots if root.name == relative.parts[0]]
+    return next((candidate for candidate in [first, *named] if candidate.exists()), first)
 
 
 def shown_results_folder(folder: Path, roots: Sequence[Path] | None = None) -> str:
@@ -102,3 +112,43 @@ def app_run_folder(lineage: Lineage, sequences: Sequence[ConceptSequence], *, dt
     }, sort_keys=True)
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", lineage.name).strip("-_")[:40] or "lineage"
     return runs_dir() / f"{name}-{hashlib.sha256(material.encode()).hexdigest()[:12]}"
+
+
+def demo_run_folder() -> Path:
+    """The app's run of the demo lineage over the built-in concept sets with its default settings
+    (dtype `auto`, raw text): what a fresh start of the app opens, and what `python -m interp demo
+    run` (part of `make run`) makes."""
+    return app_run_folder(load_lineage("demo"), builtin_sequences(), dtype="auto", input_format="raw")
+
+
+def demo_run() -> Path:
+    """The demo run's folder (`demo_run_folder`) once it is finished, for a notebook; else an
+    `InterpError` that says how to make it."""
+    folder = demo_run_folder()
+    if not _finished(folder):
+        raise InterpError(f"{folder}: the demo run is not made yet; `make run` (or `python -m interp demo run`) makes it")
+    return folder
+
+
+def latest_run() -> Path:
+    """The finished run of the app's runs folder updated last: the run a researcher made last in the app."""
+    finished = [folder for folder in _run_folders() if _finished(folder)]
+    if not finished:
+        raise InterpError(f"{runs_dir()}: no finished run yet; start one in the app (`make run`) or with "
+                          "`python -m interp demo run`")
+    return max(finished, key=lambda folder: (folder / "manifest.json").stat().st_mtime_ns)
+
+
+def _run_folders() -> list[Path]:
+    try:
+        return [entry for entry in runs_dir().iterdir() if entry.is_dir()]
+    except OSError:
+        return []
+
+
+def _finished(folder: Path) -> bool:
+    """Whether `folder` holds the manifest of a finished run (read as JSON: no store needed)."""
+    try:
+        return json.loads((folder / "manifest.json").read_text("utf-8")).get("complete") is True
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from interp.concepts.files import concept_set_hash, sequence_item
 from interp.core.atomic import (
     STALE_TEMPORARY,
     check_output_folder,
+    link_or_copy,
     remove_stale_temporaries,
 )
 from interp.core.digests import file_digest
@@ -198,24 +198,8 @@ def _same_entry(mine: EntryRecord, theirs: EntryRecord) -> bool:
 
 
 def _link_or_copy(source: Path, destination: Path, counts: dict) -> None:
-    """A hard link where the filesystem allows one, else a copy; atomic either way (temporary
-    name, then rename). Shard files are replaced by rename when rewritten, never changed in
-    place, so a link never sees a later change."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    if destination.exists() and os.path.samefile(source, destination):
-        # Linked by a merge that was stopped before the entry's record; renaming a second link of
-        # the same file over it would do nothing and leave the temporary behind.
-        counts["linked"] += 1
-        return
-    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)
-    try:
-        os.link(source, temporary)
-        counts["linked"] += 1
-    except OSError:
-        shutil.copyfile(source, temporary)
-        counts["copied"] += 1
-    os.replace(temporary, destination)
+    """A hard link where the filesystem allows one, else a copy (`interp.core.atomic.link_or_copy`)."""
+    counts["linked" if link_or_copy(source, destination) else "copied"] += 1
 
 
 def _merged_stage(label: str, manifests: list[RunManifest]) -> StageRecord:

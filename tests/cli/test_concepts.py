@@ -44,6 +44,22 @@ def test_concepts_show_marks_the_concept_tokens(capsys, tmp_path):
     assert out.count("span ") >= sum(len(s.spans) for s in sequences)
 
 
+def test_concepts_show_takes_a_name_fetch_knows_and_says_how_to_fetch_it(capsys, tmp_path, monkeypatch, offline):
+    from interp.models.packaged import RECORD, get_packaged
+
+    monkeypatch.setenv("INTERP_PACKAGED_DIR", str(tmp_path / "packaged"))
+    concepts = str(REPO / "concepts" / "paper-types.yaml")
+    code, out, err = run(capsys, "concepts", "show", concepts, "--tokenizer", "tekken-tokenizer")
+    assert code == 2 and not out
+    assert err == ("error: tokenizer 'tekken-tokenizer': a packaged tokenizer that is not fetched yet; run "
+                   "`python -m interp fetch tekken-tokenizer` and pass the folder it prints (or this name again)\n")
+    folder = tmp_path / "packaged" / "tekken-tokenizer"  # as `fetch` leaves it; the tokens are the test's own
+    train_tokenizer(["The permit lapses if the holder leaves the district."] * 5, vocab_size=300).save_pretrained(folder)
+    (folder / RECORD).write_text(json.dumps({"sha256": get_packaged("tekken-tokenizer").source.sha256}))
+    code, out, _ = run(capsys, "concepts", "show", concepts, "--tokenizer", "tekken-tokenizer")
+    assert code == 0 and out.startswith("definiendum (Definiendum): ")
+
+
 @pytest.mark.parametrize("name", REAL_TOKENIZERS)
 def test_concepts_show_reads_the_tokens_of_every_family(capsys, real_tokenizer_folders, name, offline):
     code, out, _ = run(capsys, "concepts", "show", str(REPO / "concepts" / "paper-types.yaml"),

@@ -1,6 +1,7 @@
 """`extract`, `merge`, `demo build`, `fetch` from the command line: runs offline, shards, bad options in one line."""
 
 import json
+import shutil
 
 import pytest
 
@@ -48,6 +49,29 @@ def test_cli_extract_runs_offline_with_progress(tmp_path, tiny_lineage, capsys, 
     assert "stage 'ift': 0 cached, 2 to run" in first.err and "0 stage(s) entirely from cache" in first.out
     assert main(argv) == 0
     assert "3 stage(s) entirely from cache" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_cli_extract_reuses_what_runs_beside_it_hold_and_says_so(tiny_run, tiny_lineage, tmp_path, capsys,
+                                                                 monkeypatch):
+    from tests.conftest import TINY_SEQUENCES, concept
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    shutil.copytree(tiny_run[0], tmp_path / "runs" / "earlier")
+    more = [*TINY_SEQUENCES, concept("buyer-1", "The buyer shall sign the contract before the hearing.",
+                                     "before the hearing")]
+    lineage, concepts = write_inputs(tmp_path, tiny_lineage, more)
+    base = ["extract", "--lineage", lineage, "--concepts", concepts, "--device", "cpu"]
+    assert main([*base, "--out", str(tmp_path / "runs" / "more")]) == 0
+    err = capsys.readouterr().err
+    assert all(f"stage '{label}': 2 reused, 1 to run" in err for label in ("base", "cpt", "ift")), err
+    assert main([*base, "--out", str(tmp_path / "alone" / "run"), "--no-reuse"]) == 0
+    assert "stage 'base': 0 cached, 3 to run" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "named"), "--reuse", str(tmp_path / "alone")]) == 0
+    assert "stage 'ift': 3 reused, 0 to run (no forward pass)" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "x"), "--reuse", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err == (f"error: --reuse {tmp_path / 'nowhere'}: no such folder (give results folders, "
+                                       "or folders that hold them)\n")
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 """Where the tool keeps what a user makes."""
 
+import json
 import os
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from interp.models.lineage import Lineage, Stage, load_lineage
 from interp.store.locations import (
     app_run_folder,
     data_home,
+    demo_run,
+    demo_run_folder,
+    latest_run,
     resolve_results_folder,
     results_roots,
     runs_dir,
@@ -116,3 +120,50 @@ def test_a_results_folder_is_shown_relative_to_its_root(roots):
     assert shown_results_folder(extra) == "gpu-results"
     for folder in (runs / "demo-1", extra / "saul"):
         assert str(runs.parent.parent) not in shown_results_folder(folder)
+
+
+def test_a_folder_as_the_page_names_it_opens_again(roots):
+    """The app's address holds `runs/demo-1` and `gpu-results/saul`: each resolves to its folder."""
+    runs, extra = roots
+    for folder in (runs / "demo-1", extra / "saul", extra):
+        assert resolve_results_folder(shown_results_folder(folder)) == folder.resolve()
+    (runs / "gpu-results" / "saul").mkdir(parents=True)
+    assert resolve_results_folder("gpu-results/saul") == (runs / "gpu-results" / "saul").resolve(), \
+        "a folder of that path below the runs folder comes first"
+    with pytest.raises(InterpError, match="not a results folder this app may open"):
+        resolve_results_folder("gpu-results/../../..")
+
+
+def test_roots_of_one_name_each_find_their_own_folders(monkeypatch, tmp_path):
+    home, other = tmp_path / "home", tmp_path / "elsewhere" / "runs"
+    (home / "runs" / "mine").mkdir(parents=True)
+    (other / "theirs").mkdir(parents=True)
+    monkeypatch.setenv("INTERP_HOME", str(home))
+    monkeypatch.setenv("INTERP_RESULTS_ROOTS", str(other))
+    for folder in (home / "runs" / "mine", other / "theirs"):
+        assert shown_results_folder(folder) == f"runs/{folder.name}"
+        assert resolve_results_folder(shown_results_folder(folder)) == folder.resolve()
+
+
+def fake_run(folder: Path, complete: bool, when: int) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"complete": complete}))
+    os.utime(folder / "manifest.json", (when, when))
+    return folder
+
+
+def test_the_demo_run_and_the_latest_run_are_found_or_said_how_to_make(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERP_HOME", str(tmp_path / "home"))
+    assert demo_run_folder().parent == runs_dir() and demo_run_folder().name.startswith("demo-")
+    with pytest.raises(InterpError, match=r"^.*/runs/demo-[0-9a-f]{12}: the demo run is not made yet; `make run` \(or "
+                                          r"`python -m interp demo run`\) makes it$"):
+        demo_run()
+    with pytest.raises(InterpError, match=r"runs: no finished run yet; start one in the app"):
+        latest_run()
+    fake_run(demo_run_folder(), complete=False, when=3_000)
+    with pytest.raises(InterpError, match="the demo run is not made yet"):
+        demo_run()
+    older = fake_run(runs_dir() / "older", complete=True, when=1_000)
+    assert latest_run() == older, "an unfinished run is never the latest"
+    (demo_run_folder() / "manifest.json").write_text(json.dumps({"complete": True}))
+    assert demo_run() == latest_run() == demo_run_folder()

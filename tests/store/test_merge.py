@@ -29,12 +29,12 @@ FIVE = [*TINY_SEQUENCES,
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_lineage):
     """A plain run of five sequences and the same command as three shards (2, 2 and 1 sequences,
-    dealt round-robin)."""
+    dealt round-robin), each extracted on its own (reusing nothing from the plain run beside it)."""
     root = tmp_path_factory.mktemp("shards")
     extract_lineage(tiny_lineage, FIVE, root / "plain", SETTINGS)
     shards = [root / f"shard-{i}" for i in (1, 2, 3)]
     for index, folder in enumerate(shards, start=1):
-        extract_lineage(tiny_lineage, FIVE, folder, SETTINGS, shard=Shard(index, 3))
+        extract_lineage(tiny_lineage, FIVE, folder, SETTINGS, shard=Shard(index, 3), reuse_from=[])
     return root / "plain", shards
 
 
