@@ -83,6 +83,30 @@ _add("okabe2008color", "Okabe & Ito 2008",
       "howpublished": "\\url{https://jfly.uni-koeln.de/color/}", "year": "2008"}, kind="misc")
 
 
+_add("syed2023attribution", "Syed et al. 2023",
+     "Syed, A., Rager, C. & Conmy, A. (2023). Attribution Patching Outperforms Automated Circuit Discovery. "
+     "arXiv:2310.10348.",
+     {"author": "Syed, Aaquib and Rager, Can and Conmy, Arthur",
+      "title": "Attribution Patching Outperforms Automated Circuit Discovery", "journal": "arXiv preprint",
+      "eprint": "2310.10348", "archivePrefix": "arXiv", "year": "2023"})
+_add("kramar2024atp", "Kramár et al. 2024",
+     "Kramár, J., Lieberum, T., Shah, R. & Nanda, N. (2024). AtP*: An efficient and scalable method for localizing "
+     "LLM behaviour to components. arXiv:2403.00745.",
+     {"author": "Kram{\\'a}r, J{\\'a}nos and Lieberum, Tom and Shah, Rohin and Nanda, Neel",
+      "title": "AtP*: An efficient and scalable method for localizing LLM behaviour to components",
+      "journal": "arXiv preprint", "eprint": "2403.00745", "archivePrefix": "arXiv", "year": "2024"})
+_add("zhang2024best", "Zhang & Nanda 2024",
+     "Zhang, F. & Nanda, N. (2024). Towards Best Practices of Activation Patching in Language Models: Metrics and "
+     "Methods. International Conference on Learning Representations (ICLR 2024).",
+     {"author": "Zhang, Fred and Nanda, Neel",
+      "title": "Towards Best Practices of Activation Patching in Language Models: Metrics and Methods",
+      "booktitle": "International Conference on Learning Representations", "year": "2024"}, kind="inproceedings")
+_add("heimersheim2024patching", "Heimersheim & Nanda 2024",
+     "Heimersheim, S. & Nanda, N. (2024). How to use and interpret activation patching. arXiv:2404.15255.",
+     {"author": "Heimersheim, Stefan and Nanda, Neel", "title": "How to use and interpret activation patching",
+      "journal": "arXiv preprint", "eprint": "2404.15255", "archivePrefix": "arXiv", "year": "2024"})
+
+
 def cite(name: str) -> str:
     """The in-text citation of a registered work (`Benjamini & Hochberg 1995`)."""
     return REFERENCES.named(name).cite

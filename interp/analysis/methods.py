@@ -289,8 +289,10 @@ for _name, _write in (("models", lineage_paragraph), ("data", data_paragraph), (
 
 
 def methods_paragraphs(results: Results, sections: Iterable[str] | None = None) -> list[Paragraph]:
-    """The paragraphs of the named sections (default: every registered one, in order)."""
-    return [SECTIONS.named(name).write(results) for name in (SECTIONS if sections is None else sections)]
+    """The paragraphs of the named sections (default: every registered one, in order); a section
+    with nothing to say of this run (no causal check was run) gives none."""
+    written = (SECTIONS.named(name).write(results) for name in (SECTIONS if sections is None else sections))
+    return [paragraph for paragraph in written if paragraph.text]
 
 
 def methods_markdown(results: Results, sections: Iterable[str] | None = None) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from interp.analysis.bootstrap import Interval
 from interp.analysis.results import Results, Selection
 from interp.causal import statistics as stats
 from interp.causal.store import CausalManifest, CausalStore, stored_pairs
@@ -157,7 +158,7 @@ class CausalResults:
     def concept_types(self) -> list[str]:
         return list(dict.fromkeys(self.concept_of(s) for s in self.sequence_ids))
 
-    def rank_correlation(self, metric: str, intervention: str, concept: str | None = None) -> stats.MeanEstimate:
+    def rank_correlation(self, metric: str, intervention: str, concept: str | None = None) -> Interval:
         """Spearman's ρ between |attention shift| and |AtP effect| across all heads, with its
         bootstrap interval over sequences; for one concept type's sequences when `concept` is given."""
         atp = self.atp(metric)
@@ -174,8 +175,9 @@ class CausalResults:
         for intervention in self.atp(metric):
             for concept in (None, *self.concept_types()):
                 estimate = self.rank_correlation(metric, intervention, concept)
+                count = sum(1 for s in self.sequence_ids if concept is None or self.concept_of(s) == concept)
                 rows.append({"source": self.source, "target": self.target, "intervention": intervention,
-                             "metric": metric, "concept": concept or "all", "sequences": estimate.n,
+                             "metric": metric, "concept": concept or "all", "sequences": count,
                              "spearman": estimate.estimate, "low": estimate.low, "high": estimate.high,
                              "p": estimate.p_value})
         return pd.DataFrame(rows)

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from interp.analysis.across_sequences import benjamini_hochberg, hierarchical_bootstrap
+from interp.analysis.bootstrap import CONFIDENCE, RESAMPLES, Interval, mean_with_interval, percentile_interval
 from interp.causal.heads import (
     Head,
     HeadSet,
@@ -33,45 +34,14 @@ from interp.causal.store import (
 )
 from interp.core.errors import InterpError
 
-RESAMPLES = 2000
-CONFIDENCE = 0.95
 
-
-@dataclass(frozen=True)
-class MeanEstimate:
-    """A mean over sequences with its bootstrap percentile interval and two-sided bootstrap p."""
-
-    estimate: float
-    low: float
-    high: float
-    p_value: float
-    n: int
-
-
-def bootstrap_mean(values: Sequence[float] | np.ndarray, resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
-                   seed: int = 0) -> MeanEstimate:
-    """Mean of `values` (one per sequence), its percentile bootstrap interval, and the p-value of
-    the same replicates (`_bootstrap_p`; Efron & Tibshirani 1993,
-    §16; the interval excludes 0 exactly when p < 1 − confidence, up to the quantiles'
-    interpolation). One value: the estimate with NaN interval and p."""
+def bootstrap_mean(values: Sequence[float] | np.ndarray, seed: int = 0) -> Interval:
+    """A mean over sequences with its interval and p-value from one bootstrap: the project's one
+    procedure (`interp.analysis.bootstrap.mean_with_interval`, docs/design.md §5.8)."""
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
-        return MeanEstimate(np.nan, np.nan, np.nan, np.nan, 0)
-    if values.size == 1:
-        return MeanEstimate(float(values[0]), np.nan, np.nan, np.nan, 1)
-    rng = np.random.default_rng(seed)
-    replicates = values[rng.integers(0, values.size, size=(resamples, values.size))].mean(axis=1)
-    alpha = 1 - confidence
-    low, high = np.quantile(replicates, [alpha / 2, 1 - alpha / 2])
-    return MeanEstimate(float(values.mean()), float(low), float(high), _bootstrap_p(replicates), values.size)
-
-
-def _bootstrap_p(replicates: np.ndarray) -> float:
-    """Two-sided p of "the quantity is 0" from bootstrap replicates, `2·min(1 + #{≤ 0}, 1 + #{≥ 0}) / (B + 1)`:
-    never 0 from a finite number of replicates."""
-    count = replicates.size
-    below, above = np.sum(replicates <= 0), np.sum(replicates >= 0)
-    return float(min(1.0, 2 * (1 + min(below, above)) / (count + 1)))
+        return Interval(np.nan, np.nan, np.nan, np.nan)
+    return mean_with_interval(values, n_resamples=RESAMPLES, confidence=CONFIDENCE, seed=seed)
 
 
 # ---------------------------------------------------------------- reading a run
@@ -183,7 +153,7 @@ def summarise_sets(exact: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
             heads = group["heads"].iloc[0].split(",")
             row = {"intervention": intervention, "set": name, "kind": kind, "n_heads": len(heads),
                    "heads": group["heads"].iloc[0], "mean_effect": estimate.estimate, "low": estimate.low,
-                   "high": estimate.high, "p": estimate.p_value, "n_sequences": estimate.n}
+                   "high": estimate.high, "p": estimate.p_value, "n_sequences": len(group)}
             if kind != "random" and random_means.size:
                 larger = int(np.sum(np.abs(random_means) >= abs(estimate.estimate)))
                 row["random_percentile"] = float(stats.percentileofscore(np.abs(random_means), abs(estimate.estimate)))
@@ -250,9 +220,10 @@ def agreement(heads: pd.DataFrame, intervention: str, k: int) -> Agreement:
 
 
 def rank_correlation(shift: np.ndarray, effect: np.ndarray, resamples: int = RESAMPLES,
-                     confidence: float = CONFIDENCE, seed: int = 0) -> MeanEstimate:
+                     confidence: float = CONFIDENCE, seed: int = 0) -> Interval:
     """Spearman's ρ across all heads between |mean attention shift| and |mean causal effect|
-    (`[sequences, layers, heads]` each), with a bootstrap interval and p over sequences: does a
+    (`[sequences, layers, heads]` each), with the percentile bootstrap interval over sequences and
+    the p-value of the same replicates (`interp.analysis.bootstrap.percentile_interval`): does a
     head whose attention moved more also matter more?"""
     def rho(chosen: np.ndarray) -> float:
         x, y = np.abs(shift[chosen].mean(axis=0)).ravel(), np.abs(effect[chosen].mean(axis=0)).ravel()
@@ -261,13 +232,12 @@ def rank_correlation(shift: np.ndarray, effect: np.ndarray, resamples: int = RES
     n = shift.shape[0]
     observed = rho(np.arange(n))
     if n < 2:
-        return MeanEstimate(observed, np.nan, np.nan, np.nan, n)
+        return Interval(observed, np.nan, np.nan, np.nan, confidence, resamples)
     rng = np.random.default_rng(seed)
     replicates = np.array([rho(rng.integers(0, n, size=n)) for _ in range(resamples)])
-    replicates = replicates[np.isfinite(replicates)]
-    alpha = 1 - confidence
-    low, high = np.quantile(replicates, [alpha / 2, 1 - alpha / 2])
-    return MeanEstimate(observed, float(low), float(high), _bootstrap_p(replicates), n)
+    replicates = np.nan_to_num(replicates, nan=0.0)  # a resample with a constant column has no rank order
+    low, high, p = percentile_interval(replicates, confidence)
+    return Interval(observed, float(low), float(high), float(p), confidence, resamples)
 
 
 def set_mean_of_singles(exact: pd.DataFrame, intervention: str, heads: Sequence[str], seed: int = 0):

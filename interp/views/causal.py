@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from interp.analysis.results import Results
+from interp.causal import methods as _causal_methods  # noqa: F401  its paragraph joins the methods section
 from interp.causal.interventions import INTERVENTIONS
 from interp.causal.metrics import METRICS
 from interp.causal.results import CausalResults, causal_pairs
@@ -122,7 +123,7 @@ def _shift_vs_effect(results: Results, pair: str, intervention: str, metric: str
         shift, effect, verified, f"Attention shift vs causal effect, {pair}, {scope}: ρ = {estimate.estimate:+.2f}{interval}",
         f"attention shift {target} − {source} ({results.selection.measure})", _effect_label(intervention, metric))
     headlines = (Headline("Rank correlation |shift| vs |effect|", f"{estimate.estimate:+.2f}{interval}",
-                          f"Spearman's ρ across all heads, 95% bootstrap interval over {estimate.n} sequences."),)
+                          f"Spearman's ρ across all heads, 95% bootstrap interval over {int(chosen.sum())} sequences."),)
     return ViewOutput(figures={"scatter": figure}, tables={"correlation": reader.correlation_table(metric)},
                       headlines=headlines)
 
