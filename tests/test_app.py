@@ -1047,8 +1047,9 @@ def test_unbuilt_demo_offers_a_build_button(tmp_path, monkeypatch):
 def test_the_app_waits_on_the_lock_the_pipeline_takes():
     import interp.extraction.pipeline
     import ui.run
+    from interp.core.locks import LOCK_NAME
 
-    assert ui.run.LOCK_FILE == interp.extraction.pipeline.LOCK_FILE
+    assert ui.run.WRITER_LOCK is interp.extraction.pipeline.WRITER_LOCK is LOCK_NAME
 
 
 def test_a_view_s_table_downloads_carry_the_settings_and_the_run(run_folder, monkeypatch):

@@ -19,7 +19,7 @@ from interp.core.locks import FolderBusy, is_locked
 from interp.demo import demo_is_built, ensure_demo
 from interp.extraction.settings import ExtractionSettings
 from interp.models.lineage import Lineage, Stage
-from interp.store.folder import ResultsStore
+from interp.store.folder import WRITER_LOCK, ResultsStore
 from interp.store.locations import app_run_folder, runs_dir
 from ui.state import (
     SOURCE_RUN,
@@ -30,7 +30,6 @@ from ui.state import (
     selection_problems,
 )
 
-LOCK_FILE = ".lock"  # the lock `interp.extraction.pipeline.extract_lineage` holds while it writes a folder
 WAIT_LIMIT_S = 3600
 
 
@@ -114,7 +113,7 @@ def start_run(lineage: Lineage) -> None:
 
 def wait_for_other_session(out: Path, bar, began: float) -> None:
     """Until the session writing `out` lets go of it; the progress bar says what is happening."""
-    while is_locked(out, LOCK_FILE) and time.monotonic() - began <= WAIT_LIMIT_S:
+    while is_locked(out, WRITER_LOCK) and time.monotonic() - began <= WAIT_LIMIT_S:
         bar.progress(0.0, text=f"Another session is running this lineage over the same concepts; its results "
                                f"open here when it finishes ({time.monotonic() - began:.0f} s) …")
         time.sleep(0.5)
@@ -169,7 +168,7 @@ def auto_open_demo(lineage: Lineage | None) -> bool:
 def _finished(folder: Path) -> bool:
     """Whether a run folder holds a finished run that no session is writing."""
     store = ResultsStore(folder)
-    if not store.manifest_path.is_file() or is_locked(folder, LOCK_FILE):
+    if not store.manifest_path.is_file() or is_locked(folder, WRITER_LOCK):
         return False
     try:
         return store.read_manifest().complete

@@ -38,6 +38,7 @@ from interp.concepts.user_sets import (
     user_key,
 )
 from interp.core.errors import Where
+from interp.store.folder import MANIFEST
 from interp.store.locations import resolve_results_folder, runs_dir, user_concepts_dir
 from interp.views import choice_text
 from ui.address import forget, settings_from_address
@@ -97,7 +98,7 @@ def remembered_run(name: str) -> str | None:
     from interp.core.boundary import is_store_name
 
     folder = runs_dir() / name
-    return str(folder) if is_store_name(name) and (folder / "manifest.json").is_file() else None
+    return str(folder) if is_store_name(name) and (folder / MANIFEST).is_file() else None
 
 
 def refused_run_note(name: str) -> str:

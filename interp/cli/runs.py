@@ -176,8 +176,13 @@ def run_demo_run(args: argparse.Namespace) -> int:
     out = demo_run_folder()
     manifest = extract_lineage(load_lineage("demo"), builtin_sequences(), out, ExtractionSettings(),
                                lambda progress: print(progress.message, file=sys.stderr))
+    from interp.causal.study import run_consecutive_pairs
+
+    print("the causal check on the demo (base → cpt, cpt → ift) …", file=sys.stderr)
+    run_consecutive_pairs(out)
     print(f"{out}: the demo lineage over the built-in concept sets, {len(manifest.stages)} stages × "
-          f"{len(manifest.sequences)} sequences (the app opens it; `interp.demo_run()` in a notebook)")
+          f"{len(manifest.sequences)} sequences, with the causal check of consecutive stages (the app opens it; "
+          "`interp.demo_run()` in a notebook)")
     return 0
 
 

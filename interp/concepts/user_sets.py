@@ -32,13 +32,12 @@ from interp.concepts.files import (
 )
 from interp.core.atomic import create_bytes_atomic, write_text_atomic
 from interp.core.errors import InterpError, Where
-from interp.core.locks import folder_lock
+from interp.core.locks import LOCK_NAME, folder_lock
 
 AUTHORED_FILE = "authored.yaml"
 AUTHORED_SET = "authored"
 TRASH = ".trash"
 TRASH_DAYS = 30
-LOCK_FILE = ".lock"
 # Parsed files kept in memory: a bound on their number and on the bytes of the files they came from.
 PARSED_FILES = 64
 PARSED_BYTES = 256 * 2**20
@@ -224,7 +223,7 @@ def save_authored_sequence(item: dict[str, Any], folder: Path, taken_ids: Iterab
     once both keep their sequence.
     """
     path = folder / AUTHORED_FILE
-    with folder_lock(folder, LOCK_FILE, "", wait=True):
+    with folder_lock(folder, LOCK_NAME, "", wait=True):
         document = {"set": AUTHORED_SET, "sequences": []}
         if path.is_file():
             document["sequences"] = [

@@ -18,6 +18,8 @@ from pathlib import Path
 from interp.core.errors import InterpError
 
 # What a lock file may hold: nothing yet, or a process id (ours, or a former holder's).
+# The lock file of every folder one writer at a time writes (results folders, concept folders).
+LOCK_NAME = ".lock"
 LOCK_CONTENT = re.compile(rb"\d{0,20}\n?")
 OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 

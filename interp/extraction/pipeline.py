@@ -55,7 +55,6 @@ from interp.store.shards import Shard
 if TYPE_CHECKING:
     from interp.extraction.tasks import TaskEvent, TaskOutcome
 
-LOCK_FILE = WRITER_LOCK
 BUSY = "another extraction is writing to this results folder; wait for it to finish"
 
 
@@ -96,7 +95,7 @@ def extract_lineage(
         options = dataclasses.replace(options, stage_loader=stage_loader)
     store = ResultsStore(check_output_folder(out))
     lineage = resolve_lineage_models(lineage)
-    with folder_lock(store.folder, LOCK_FILE, BUSY):
+    with folder_lock(store.folder, WRITER_LOCK, BUSY):
         remove_stale_temporaries(store.folder)  # of a run that was killed: we hold the lock now
         runner = connect(options)
         try:

@@ -33,7 +33,7 @@ from interp.core.atomic import write_json_atomic
 from interp.core.boundary import is_store_name
 from interp.core.digests import bytes_digest, file_digest
 from interp.core.errors import InterpError, Where
-from interp.core.locks import is_locked
+from interp.core.locks import LOCK_NAME, is_locked
 from interp.store.entries import (
     ARRAYS,
     EntryRecord,
@@ -44,8 +44,9 @@ from interp.store.entries import (
 from interp.store.shards import MAX_SHARDS
 
 FORMAT_VERSION = 3
-# The lock file an extraction or a merge holds while it writes a results folder.
-WRITER_LOCK = ".lock"
+# The lock file an extraction or a merge holds while it writes a results folder, and the manifest's name.
+WRITER_LOCK = LOCK_NAME
+MANIFEST = "manifest.json"
 SUFFIXES = {"record": ".json", "colsums": ".colsums.npy", "norms": ".norms.npy", "spans": ".spans.npy",
             "patterns": ".patterns.npy"}
 
@@ -205,7 +206,7 @@ class ResultsStore:
 
     @property
     def manifest_path(self) -> Path:
-        return self.folder / "manifest.json"
+        return self.folder / MANIFEST
 
     def write_manifest(self, manifest: RunManifest) -> None:
         write_json_atomic(self.manifest_path, manifest.model_dump(mode="json"))

@@ -18,6 +18,7 @@ from pathlib import Path
 from interp.concepts.files import ConceptSequence, builtin_sequences, concept_set_hash
 from interp.core.errors import InterpError
 from interp.models.lineage import Lineage, load_lineage
+from interp.store.folder import MANIFEST
 
 RESULTS_ROOTS_VARIABLE = "INTERP_RESULTS_ROOTS"
 
@@ -136,7 +137,7 @@ def latest_run() -> Path:
     if not finished:
         raise InterpError(f"{runs_dir()}: no finished run yet; start one in the app (`make run`) or with "
                           "`python -m interp demo run`")
-    return max(finished, key=lambda folder: (folder / "manifest.json").stat().st_mtime_ns)
+    return max(finished, key=lambda folder: (folder / MANIFEST).stat().st_mtime_ns)
 
 
 def _run_folders() -> list[Path]:
@@ -149,6 +150,6 @@ def _run_folders() -> list[Path]:
 def _finished(folder: Path) -> bool:
     """Whether `folder` holds the manifest of a finished run (read as JSON: no store needed)."""
     try:
-        return json.loads((folder / "manifest.json").read_text("utf-8")).get("complete") is True
+        return json.loads((folder / MANIFEST).read_text("utf-8")).get("complete") is True
     except (OSError, ValueError, AttributeError):
         return False

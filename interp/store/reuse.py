@@ -24,7 +24,7 @@ from interp.core.atomic import link_or_copy, write_json_atomic
 from interp.core.digests import file_digest
 from interp.core.errors import InterpError
 from interp.store.entries import EntryRecord, aligned_record
-from interp.store.folder import SUFFIXES, ResultsStore, RunManifest
+from interp.store.folder import MANIFEST, SUFFIXES, ResultsStore, RunManifest
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def earlier_runs(places: Sequence[str | Path], exclude: Path) -> list[EarlierRun
     found: dict[Path, float] = {}
     for place in map(Path, places):
         for folder in [place, *_subfolders(place)]:
-            manifest = folder / "manifest.json"
+            manifest = folder / MANIFEST
             try:
                 found.setdefault(folder.resolve(), manifest.stat().st_mtime)
             except OSError:
