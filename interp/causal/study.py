@@ -66,7 +66,10 @@ CAUSAL_FIELDS = ("num_key_value_heads", "vocab_size", "head_dim", "sliding_windo
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How a causal run executes (none of it enters an entry's key)."""
+    """How a causal run executes (none of it enters an entry's key). `executor`: "local" runs in
+    this process; another (`ray`) sends blocks of `block_size` sequences per phase to its workers
+    through `interp.extraction.executors`, each writing into the results folder (a filesystem the
+    workers share). `sequences` restricts the run to those ids (a task's block)."""
 
     method: str = "both"
     device: str = "auto"
@@ -75,6 +78,11 @@ class RunOptions:
     batch_size: int = DEFAULT_BATCH
     shard: Shard | None = None
     trust_remote_code: bool = False
+    executor: str = "local"
+    address: str | None = None
+    gpus_per_task: float = 1.0
+    block_size: int | None = None
+    sequences: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,8 @@ def prepare_causal(results_folder: str | Path, settings: CausalSettings, heads_t
             raise InterpError(f"sequence '{sequence_id}': stages '{settings.source}' and '{settings.target}' tokenize "
                               "it differently; the causal check patches one stage into another on the same tokens")
     shape = results.shape
+    if heads_text is None and settings.heads:
+        heads_text = ",".join(settings.heads)
     # Verifying more than a quarter of the heads is no longer a selection (the demo has 32 heads in all).
     top = min(settings.top, max(1, shape[0] * shape[1] // 4))
     if top != settings.top:
@@ -183,12 +193,17 @@ def run_causal(job: CausalJob, options: RunOptions = RunOptions(),
         raise InterpError(f"--batch-size {options.batch_size}: give a number of interventions from 1 to {MAX_BATCH}")
     store = job.store
     chosen = options.shard.select(job.sequence_ids) if options.shard else list(job.sequence_ids)
+    if options.sequences is not None:
+        chosen = [sequence for sequence in chosen if sequence in set(options.sequences)]
     if not chosen:
         raise InterpError(f"--shard {options.shard}: no sequence falls in this shard")
     manifest = CausalManifest(source=job.identities[0], target=job.identities[1], settings=job.settings,
                               concept_set_hash=job.concept_set_hash, sequences=list(job.sequence_ids),
                               packages=package_versions(), created=utc_now())
     store.write_manifest(manifest)
+    if options.executor != "local":
+        _run_on_executor(job, options, chosen, on_progress)
+        return manifest
     with _Stages(job, options) as stages:
         if options.method in ("atp", "both"):
             _run_atp(job, stages, chosen, on_progress)
@@ -389,3 +404,84 @@ def run_consecutive_pairs(results_folder: str | Path, on_progress: ProgressCallb
         job = prepare_causal(results_folder, CausalSettings(source=source, target=target, random_sets=random_sets))
         manifests.append(run_causal(job, RunOptions(device=device), on_progress))
     return manifests
+
+
+# ---------------------------------------------------------------- on an executor (Ray)
+
+@dataclass(frozen=True)
+class CausalTask:
+    """One phase ("atp" or "exact") of a causal run over a block of sequences: small and picklable,
+    what a Ray worker gets. The worker checks and reads the results folder itself, loads both
+    stages once for the block, and writes its entries there."""
+
+    folder: str
+    settings: CausalSettings
+    phase: str
+    sequence_ids: tuple[str, ...]
+    device: str
+    dtype: str
+    threads: int
+    batch_size: int
+    trust_remote_code: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.settings.source}→{self.settings.target} {self.phase}"
+
+    def written(self) -> list[str]:
+        """The block's sequences whose entries (of every metric) are there, in order, up to the
+        first that is not."""
+        store = CausalStore(self.folder, self.settings.source, self.settings.target)
+        read = store.read_atp_record if self.phase == "atp" else store.read_exact
+        done = []
+        for sequence_id in self.sequence_ids:
+            if any(read(metric, sequence_id) is None for metric in self.settings.metrics):
+                break
+            done.append(sequence_id)
+        return done
+
+
+def run_causal_task(task: CausalTask, on_event=None, open_stage=None) -> dict:
+    """What a worker runs for one `CausalTask` (the executors' task function)."""
+    from interp.extraction.tasks import pinned_threads
+
+    job = prepare_causal(task.folder, task.settings)
+    options = RunOptions(method=task.phase, device=task.device, dtype=task.dtype, batch_size=task.batch_size,
+                         trust_remote_code=task.trust_remote_code, sequences=task.sequence_ids)
+    with pinned_threads(task.threads):
+        run_causal(job, options)
+    return {"label": task.label, "sequences": len(task.sequence_ids)}
+
+
+def _run_on_executor(job: CausalJob, options: RunOptions, chosen: Sequence[str], on_progress) -> None:
+    """Each phase as tasks of `block_size` sequences on the executor, the exact phase after every
+    AtP task is done (its heads are chosen from all of them)."""
+    import os
+
+    from interp.extraction import ray_executor  # noqa: F401  registers the Ray executor
+    from interp.extraction.executors import ExecutorOptions, get_executor
+    from interp.extraction.settings import Progress as _Progress
+
+    connect = get_executor(options.executor).connect
+    runner = connect(ExecutorOptions(address=options.address, gpus_per_task=options.gpus_per_task,
+                                     task_function=run_causal_task))
+    try:
+        device = runner.resolve_device(options.device)
+        threads = options.threads or len(os.sched_getaffinity(0))
+        runner.check_threads(threads)
+        block = options.block_size or len(chosen)
+        phases = {"atp": ("atp",), "exact": ("exact",), "both": ("atp", "exact")}[options.method]
+        settings = job.settings
+        for phase in phases:
+            tasks = [CausalTask(str(job.results_folder), settings, phase, tuple(chosen[i:i + block]), device,
+                                options.dtype, threads, options.batch_size, options.trust_remote_code)
+                     for i in range(0, len(chosen), block)]
+            progress = _Progress(total=len(chosen), stage=f"{settings.source} → {settings.target}")
+
+            def on_event(event, progress=progress, phase=phase) -> None:
+                if event.kind == "entry":
+                    _advance(progress, on_progress, f"{phase} {event.sequence_id}")
+
+            runner.run(tasks, on_event, lambda outcome: None)
+    finally:
+        runner.close()

@@ -23,6 +23,7 @@ from interp.causal.settings import (
     METHODS,
 )
 from interp.cli.options import add_exclusions
+from interp.core.errors import InterpError
 
 TABLES = ("sequence", "head", "set", "correlation", "agreement")
 
@@ -65,6 +66,19 @@ def add_causal(commands) -> None:
                         help="compute only the I-th of N parts of the sequences (every shard writes into DIR; the "
                              "exact phase needs every shard's AtP first)")
     causal.add_argument("--trust-remote-code", action="store_true", help="allow a hub model's own code (off by default)")
+    from interp.extraction import ray_executor  # noqa: F401  registers the Ray executor
+    from interp.extraction.executors import EXECUTORS
+
+    causal.add_argument("--executor", choices=list(EXECUTORS), default="local",
+                        help="local (default): in this process; ray: blocks of sequences as Ray tasks, each loading both "
+                             "stages, writing into DIR on a filesystem the workers share")
+    causal.add_argument("--address", default=None, metavar="ADDR", help="with --executor ray: the cluster's head")
+    causal.add_argument("--gpus-per-task", type=float, default=1.0, metavar="N",
+                        help="with --executor ray on CUDA: GPUs per task (both stages load on them; default 1)")
+    causal.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch threads per Ray task (default: the CPUs this process may use)")
+    causal.add_argument("--block-size", type=int, default=None, metavar="N",
+                        help="with --executor ray: sequences per task (default: all, one task per phase)")
     add_exclusions(causal)
     causal.set_defaults(command=run_causal)
 
@@ -83,9 +97,12 @@ def run_causal(args: argparse.Namespace) -> int:
         exclusions=parse_exclusions(args.exclude), first_position=args.first_position, measure=args.measure,
     )
     job = prepare_causal(args.folder, settings, heads_text=args.heads)
+    if args.block_size is not None and args.block_size < 1:
+        raise InterpError(f"--block-size {args.block_size}: give a number of sequences of at least 1")
     options = RunOptions(method=args.method, device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                          shard=parse_shard(args.shard) if args.shard else None,
-                         trust_remote_code=args.trust_remote_code)
+                         trust_remote_code=args.trust_remote_code, executor=args.executor, address=args.address,
+                         gpus_per_task=args.gpus_per_task, threads=args.threads, block_size=args.block_size)
     _run_with_progress(job, options)
     _print(args, job)
     return 0

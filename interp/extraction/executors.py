@@ -44,15 +44,29 @@ class ExecutorOptions:
     task_function: Callable | None = None
 
 
+class Task(Protocol):
+    """What an executor needs of a task, whatever work it does (a stage's extraction, a stage
+    pair's causal check): a `label` to name it by, the `device` and `threads` it reserves, and
+    `written()`, the ids of the sequences it has written so far, for progress."""
+
+    @property
+    def label(self) -> str: ...
+
+    device: str
+    threads: int
+
+    def written(self) -> list[str]: ...
+
+
 class Runner(Protocol):
     """A connected executor: resolves the device its tasks will use, refuses a thread count its
-    tasks cannot have, runs tasks, lets go."""
+    tasks cannot have, runs tasks (`StageTask`s, or any `Task` with `options.task_function`), lets go."""
 
     def resolve_device(self, requested: str) -> str: ...
 
     def check_threads(self, threads: int) -> None: ...
 
-    def run(self, tasks: Sequence[StageTask], on_event: Callable[[TaskEvent], None],
+    def run(self, tasks: Sequence[StageTask | Task], on_event: Callable[[TaskEvent], None],
             on_outcome: Callable[[TaskOutcome], None]) -> None: ...
 
     def close(self) -> None: ...

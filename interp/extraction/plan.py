@@ -75,6 +75,25 @@ class StageTask:
     dtype: str
     threads: int
 
+    @property
+    def label(self) -> str:
+        """What progress and a Ray task are named after: the stage."""
+        return self.stage.label
+
+    def written(self) -> list[str]:
+        """The ids of the task's sequences whose entries are in the results folder, in the order the
+        task writes them, up to the first that is not: how an executor follows a task it cannot
+        hear from (a Ray worker writes straight into the folder)."""
+        from interp.store.folder import ResultsStore
+
+        store, done = ResultsStore(self.folder), []
+        for entry in self.entries:
+            aligned = entry.aligned
+            if not store.has_entry(self.label, aligned.sequence_id, entry.key, aligned.span_tokens):
+                break
+            done.append(aligned.sequence_id)
+        return done
+
 
 @dataclass(frozen=True)
 class ExtractionPlan:

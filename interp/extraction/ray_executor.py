@@ -133,11 +133,11 @@ class RayRunner:
         remote = ray.remote(run_on_worker)
         pending = {
             remote.options(max_retries=self.options.max_retries, retry_exceptions=False,
-                           name=f"interp-{task.stage.label}", **self._resources(task))
+                           name=f"interp-{task.label}", **self._resources(task))
             .remote(self.options.task_function, task): _Follower(task)
             for task in tasks
         }
-        for label in dict.fromkeys(task.stage.label for task in tasks):
+        for label in dict.fromkeys(task.label for task in tasks):
             on_event(TaskEvent("start", label))
         try:
             while pending:
@@ -165,7 +165,7 @@ class RayRunner:
             raise
         except ray.exceptions.RayError as error:
             raise InterpError(
-                f"stage '{task.stage.label}': a task was lost {self.options.max_retries + 1} time(s) "
+                f"stage '{task.label}': a task was lost {self.options.max_retries + 1} time(s) "
                 f"({type(error).__name__}); the entries written are kept: run the same command again to finish"
             ) from None
 
@@ -188,31 +188,28 @@ class RayRunner:
         return max((node["Resources"].get(kind, 0.0) for node in self.ray.nodes() if node.get("Alive")), default=0.0)
 
 
-def run_on_worker(function: Callable | None, task: StageTask):
-    """What a Ray worker runs: the task function (default `interp.extraction.tasks.run_task`)."""
+def run_on_worker(function: Callable | None, task):
+    """What a Ray worker runs: the task function (default `interp.extraction.tasks.run_task`; the
+    causal check passes its own)."""
     if function is None:
         from interp.extraction.tasks import run_task as function
     return function(task, None)
 
 
 class _Follower:
-    """Follows one task's entries in the results folder, in the order the task writes them."""
+    """Follows one task's progress in the results folder (`task.written()`), reporting each
+    sequence once, in the order the task writes them."""
 
-    def __init__(self, task: StageTask):
+    def __init__(self, task):
         self.task, self.next = task, 0
-        from interp.store.folder import ResultsStore
-
-        self.store = ResultsStore(task.folder)
 
     def report(self, on_event: Callable) -> None:
         from interp.extraction.tasks import TaskEvent
 
-        entries, label = self.task.entries, self.task.stage.label
-        while self.next < len(entries) and self.store.has_entry(label, entries[self.next].aligned.sequence_id,
-                                                                entries[self.next].key,
-                                                                entries[self.next].aligned.span_tokens):
-            on_event(TaskEvent("entry", label, entries[self.next].aligned.sequence_id))
-            self.next += 1
+        written = self.task.written()
+        for sequence_id in written[self.next:]:
+            on_event(TaskEvent("entry", self.task.label, sequence_id))
+        self.next = max(self.next, len(written))
 
 
 register_executor(Executor("ray", "tasks of (stage, block of sequences) on a Ray cluster (--address), or a local Ray",

@@ -59,3 +59,35 @@ def test_a_changed_checkpoint_is_refused_before_its_model_is_used(folder, tmp_pa
     job = prepare_causal(folder, CausalSettings(source="base", target="cpt", top=1, random_sets=0))
     with pytest.raises(InterpError, match="stage 'cpt': its checkpoint changed since the results were extracted"):
         run_causal(job, RunOptions(device="cpu"))
+
+
+def test_on_a_local_ray_the_blocks_give_what_one_process_gives(folder, tmp_path, monkeypatch, tiny_causal_run):
+    """`--executor ray` with blocks of one sequence: AtP on every block, then exact on every block,
+    the same entries as `tiny_causal_run` made in this process (same settings, same run)."""
+    import logging
+    import os
+    from pathlib import Path
+
+    import numpy as np
+    import ray
+
+    from interp.causal.results import CausalResults
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.WARNING,
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(root), str(root / "tests")])}})
+    try:
+        job = prepare_causal(folder, CausalSettings(source="base", target="cpt", top=2, random_sets=5))
+        seen = []
+        run_causal(job, RunOptions(device="cpu", executor="ray", block_size=1, threads=1),
+                   lambda progress: seen.append(progress.message))
+    finally:
+        ray.shutdown()
+    assert entries(folder, "atp") == entries(folder, "exact") == ["lessee-1.json", "seller-1.json"]
+    assert sorted(seen) == ["atp lessee-1", "atp seller-1", "exact lessee-1", "exact seller-1"]
+    mine, theirs = CausalResults(folder, "base", "cpt"), CausalResults(tiny_causal_run[0], "base", "cpt")
+    a, b = mine.exact("span"), theirs.exact("span")
+    assert list(a.columns) == list(b.columns) and a[["sequence_id", "intervention", "set", "heads"]].equals(
+        b[["sequence_id", "intervention", "set", "heads"]])
+    np.testing.assert_allclose(a["effect"], b["effect"], rtol=1e-5, atol=1e-6)
