@@ -16,7 +16,7 @@ import streamlit as st
 
 from interp import views
 from interp.analysis.results import Results, Selection
-from interp.analysis.tables import SIGNED_COLUMNS
+from interp.analysis.tables import COLUMN_FORMATS, SIGNED_COLUMNS
 from interp.core.errors import InterpError
 from interp.export.bundle import (
     IMAGE_FORMATS,
@@ -147,7 +147,8 @@ def render_output(view: views.View, chosen: dict, output: views.ViewOutput) -> N
                               on_select=(lambda k=chart_key: _select_head(k)) if view.head_maps else None)
     for index, (key, table) in enumerate(output.tables.items()):
         name = views.entry_name(view, key, chosen)
-        styled = table.style.map(_sign_colour, subset=[c for c in SIGNED_COLUMNS if c in table]).format(precision=4)
+        styled = table.style.map(_sign_colour, subset=[c for c in SIGNED_COLUMNS if c in table]).format(
+            {c: f for c, f in COLUMN_FORMATS.items() if c in table}, precision=4, na_rep="")
         if index == 0:
             render_table(table, name, styled)
         else:

@@ -52,7 +52,7 @@ def test_paper_figure_leaves_the_input_as_it_was():
     before = fig.to_dict()
     paper_figure(fig, "page")
     assert fig.to_dict() == before
-    assert fig.layout.title.text.startswith("Mean shift of the concept share per layer")
+    assert fig.layout.title.text.startswith("Mean shift of the concept share (attention) per layer")
 
 
 def test_stage_colours_are_okabe_ito_on_screen_and_on_paper():
