@@ -27,6 +27,7 @@ from interp.export.bundle import (
     table_bytes,
 )
 from interp.store.folder import ResultsStore
+from interp.views.figures import mark_head
 from ui.widgets import render_figure, render_table
 
 PAGES = {**{name: view.label for name, view in views.VIEWS.items()}, "concepts": "Concepts"}
@@ -100,26 +101,37 @@ def _render_view(name: str, folder: str, selection: Selection) -> None:
         render_bundle_download(folder, version, selection)
 
 
+# At most this many select boxes side by side: seven in one row cut their values short.
+CHOICES_PER_ROW = 4
+
+
 def render_choices(view: views.View, results: Results) -> dict:
-    """A select box per choice, drawn from the address and writing back to it."""
+    """A select box per choice with more than one option, drawn from the address and writing back
+    to it, at most `CHOICES_PER_ROW` to a row. The boxes hold each option's text (`choice_text`),
+    so that an option meaning "all" (None) shows as such, not as an empty box."""
     chosen = views.resolve_choices(view, results, st.query_params.to_dict(), as_text=True)
-    if not view.choices:
-        return chosen
-    columns = st.columns(len(view.choices))
     so_far: dict = {}
-    for column, choice in zip(columns, view.choices):
-        key = f"choice-{view.name}-{choice.name}"
+    shown = []
+    for choice in view.choices:
         options = list(choice.options(results, so_far))
-        st.session_state[key] = chosen[choice.name]
-        column.selectbox(choice.label, options, key=key, format_func=lambda v, c=choice: c.describe(results, v),
-                         on_change=_choice_changed, args=(view, choice.name, key))
+        if len(options) > 1:
+            shown.append((choice, options))
         so_far[choice.name] = chosen[choice.name]
+    for start in range(0, len(shown), CHOICES_PER_ROW):
+        row = shown[start:start + CHOICES_PER_ROW]
+        for column, (choice, options) in zip(st.columns(CHOICES_PER_ROW), row):
+            key = f"choice-{view.name}-{choice.name}"
+            values = {views.choice_text(option): option for option in options}
+            st.session_state[key] = views.choice_text(chosen[choice.name])
+            column.selectbox(choice.label, list(values), key=key,
+                             format_func=lambda text, c=choice, v=values: c.describe(results, v[text]),
+                             on_change=_choice_changed, args=(view, choice.name, key))
     return chosen
 
 
 def _choice_changed(view: views.View, name: str, key: str) -> None:
     """Write the new value into the address; choices that follow it go back to their defaults."""
-    st.query_params[name] = views.choice_text(st.session_state[key])
+    st.query_params[name] = st.session_state[key]
     for choice in view.choices:
         if name in choice.follows and choice.name in st.query_params:
             del st.query_params[choice.name]
@@ -143,6 +155,8 @@ def render_output(view: views.View, chosen: dict, output: views.ViewOutput) -> N
         for column, (key, figure) in zip(st.columns(view.columns), items[start:start + view.columns]):
             with column:
                 chart_key = f"chart-{view.name}-{key}"
+                if view.head_maps and "layer" in st.query_params and "head" in st.query_params:
+                    figure = mark_head(figure, _int(st.query_params["layer"]), _int(st.query_params["head"]))
                 render_figure(figure, views.entry_name(view, key, chosen), select_key=chart_key,
                               on_select=(lambda k=chart_key: _select_head(k)) if view.head_maps else None)
     for index, (key, table) in enumerate(output.tables.items()):
@@ -159,6 +173,10 @@ def render_output(view: views.View, chosen: dict, output: views.ViewOutput) -> N
         st.download_button(f"Table: {key.replace('-', ' ')} ({len(table):,} rows, CSV)",
                            data=lambda t=table: table_bytes(t, "csv"), file_name=f"{name}.csv", mime="text/csv",
                            key=f"download-{name}-csv", on_click="ignore")
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
 
 
 def _sign_colour(value) -> str:

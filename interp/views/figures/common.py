@@ -208,6 +208,23 @@ def clickable_heads(fig: go.Figure) -> go.Figure:
     return fig.update_layout(hoverdistance=-1)
 
 
+def mark_head(fig: go.Figure, layer: int | None, head: int | None) -> go.Figure:
+    """A copy of a head map with the cell of (`layer`, `head`) outlined on every panel, so the head a
+    click selected stays visible; `fig` unchanged (the app shares it between sessions). A head the
+    figure does not have leaves the copy unmarked."""
+    marked = go.Figure(fig)
+    for trace in fig.data:
+        if not isinstance(trace, go.Heatmap) or trace.customdata is None or layer is None or head is None:
+            continue
+        cells = np.asarray(trace.customdata).reshape(-1, 2)
+        if not ((cells[:, 0] == layer) & (cells[:, 1] == head)).any():
+            continue
+        marked.add_shape(type="rect", x0=head - 0.5, x1=head + 0.5, y0=layer - 0.5, y1=layer + 0.5,
+                         xref=trace.xaxis or "x", yref=trace.yaxis or "y", name="selected head",
+                         line=dict(color="black", width=2), fillcolor="rgba(0,0,0,0)")
+    return marked
+
+
 def luminance(colour: str) -> float:
     """Relative luminance of a colour `#rrggbb` or `rgb(r, g, b)` (0 dark, 1 light)."""
     if colour.startswith("#"):
