@@ -115,8 +115,7 @@ def head_consistency_figure(fraction_up: np.ndarray, significant: np.ndarray, ti
     fig = go.Figure(go.Heatmap(
         z=values, x=np.arange(heads), y=np.arange(layers), zmin=0, zmax=1, zmid=0.5, colorscale=DIVERGING_SCALE,
         customdata=np.stack([layer_grid, head_grid], axis=-1),
-        colorbar=dict(title=colour_title(f"fraction of sequences in which the {measured('share', measure)} rose"),
-                      tickformat=".0%"),
+        colorbar=dict(title=colour_title(f"{measured('share', measure)} rose in"), tickformat=".0%"),
         hovertemplate=f"layer %{{customdata[0]}}, head %{{customdata[1]}}<br>{measured('share', measure)} rose in "
                       "%{z:.0%} of sequences<extra></extra>",
     ))
