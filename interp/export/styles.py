@@ -76,10 +76,13 @@ class Style:
 
 
 def figure_title(spec: Mapping[str, Any]) -> str:
-    """The title of a figure dict as plain text (markup removed), or '' when it has none."""
+    """The title of a figure dict as plain text (markup removed, lines joined), or '' when it has none."""
     title = spec.get("layout", {}).get("title")
     text = title.get("text") if isinstance(title, Mapping) else title
-    return html.unescape(_TAGS.sub("", str(text))).strip() if text else ""
+    if not text:
+        return ""
+    # A title wrapped to the figure's width (`<br>`) is one caption: its lines joined by spaces.
+    return " ".join(html.unescape(_TAGS.sub("", re.sub(r"<br\s*/?>", " ", str(text), flags=re.IGNORECASE))).split())
 
 
 def _screen(spec: dict, width: str | None) -> dict:

@@ -69,7 +69,9 @@ def test_cli_report_and_shares(tiny_run, capsys):
     assert len(rows) == 4 and all(list(row) == list(REPORT_COLUMNS) for row in rows)
     assert main(["shares", out, "--format", "csv"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert list(table[0]) == ["sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share"]
+    assert list(table[0]) == ["sequence_id", "concept", "stage", "measure", "layer", "head", "share",
+                              "first_token_share"]
+    assert {row["measure"] for row in table} == {"attention"}
     assert len(table) == 2 * 3 * 2 * 4
     assert float(table[5]["share"]) == pytest.approx(shares_table(Results(out))["share"][5])
     assert main(["shares", out, "--first-position", "none", "--exclude", "none"]) == 0
@@ -77,6 +79,10 @@ def test_cli_report_and_shares(tiny_run, capsys):
     expected = shares_table(Results(out, Selection(exclusions="none", first_position="none")))["share"][5]
     assert float(unfiltered[5]["share"]) == pytest.approx(expected) and expected != pytest.approx(float(table[5]["share"]))
     assert [row["first_token_share"] for row in unfiltered] == [row["first_token_share"] for row in table]
+    assert main(["shares", out, "--measure", "weighted"]) == 0
+    weighted = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {row["measure"] for row in weighted} == {"weighted"}, "a weighted share says so in its row"
+    assert float(weighted[5]["share"]) != pytest.approx(float(table[5]["share"]))
     with pytest.raises(SystemExit):
         main(["report", out, "--first-position", "sink"])
     assert "invalid choice: 'sink'" in capsys.readouterr().err
@@ -204,7 +210,8 @@ def test_export_paper_pdfs_only(tiny_run, tmp_path, capsys):
     assert manifest["figures"]["image_formats"] == ["pdf"]
     assert not any(name.endswith((".png", ".svg")) for name in names)
     assert b"/MediaBox [0 0 504 " in pdf and b"/FontFile2" in pdf
-    assert caption == "Mean shift of the concept share against base, per sequence\n"
+    assert caption == ("Mean shift of the concept share (attention) against base, per sequence with its 95% bootstrap "
+                       "interval over heads\n")
     assert "images: 100%" in capsys.readouterr().err
 
 

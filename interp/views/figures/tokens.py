@@ -246,9 +246,11 @@ def _place_text(layout: dict, texts: Sequence[str], line_characters: int, font_s
              for note, (column, line) in zip(layout["annotations"], positions)]
     char_px = MONO_EM * font_size
     width = (line_characters + LINE_SLACK + 1) * char_px + frame["l"] + frame["r"]
-    return {"annotations": notes, "width": round(width), "height": round(frame["t"] + frame["b"] + LINE_EM * font_size * lines),
+    # At least a few lines' height: plotly refuses to lay out a plot squeezed by its colour bar.
+    text_height = LINE_EM * font_size * max(lines, 3)
+    return {"annotations": notes, "width": round(width), "height": round(frame["t"] + frame["b"] + text_height),
             "xaxis": {**layout.get("xaxis", {}), "visible": False, "range": [-0.5, line_characters + LINE_SLACK + 0.5]},
-            "yaxis": {**layout.get("yaxis", {}), "visible": False, "range": [lines - 0.5, -0.5]}}
+            "yaxis": {**layout.get("yaxis", {}), "visible": False, "range": [max(lines, 3) - 0.5, -0.5]}}
 
 
 def _fit_token_text(spec: dict, room: Room) -> dict:
@@ -256,14 +258,14 @@ def _fit_token_text(spec: dict, room: Room) -> dict:
     at the room's font size, the colour bar below the text; the caption says how many."""
     layout = dict(spec["layout"])
     texts = [plain_text(note["text"]) for note in layout["annotations"]]
-    frame = {"l": 8, "r": 8, "t": 8, "b": 8 + 7 * room.font_size}
+    frame = {"l": 8, "r": 8, "t": 8, "b": 8 + 8 * room.font_size}
     characters = max(20, int((room.width - 16) / (MONO_EM * room.font_size)) - LINE_SLACK - 1)
     layout.update(_place_text(layout, texts, characters, room.font_size, frame), margin={**frame, "pad": 0})
     layout["width"] = round(room.width)
     layout["meta"] = {**layout["meta"], "caption": f"Lines of at most {characters + LINE_SLACK} characters at this width."}
     data = [{**trace, "marker": {**trace["marker"], "colorbar": {
-        **trace["marker"].get("colorbar", {}), "orientation": "h", "x": 0, "xanchor": "left", "y": 0,
-        "yanchor": "bottom", "yref": "container", "ypad": 8, "lenmode": "pixels", "len": 0.5 * room.width,
+        **trace["marker"].get("colorbar", {}), "orientation": "h", "x": 0, "xanchor": "left",
+        "y": -8 / (layout["height"] - frame["t"] - frame["b"]), "yanchor": "top", "lenmode": "pixels", "len": 0.5 * room.width,
         "thickness": 10, "title": {"text": plain_text(trace["marker"]["colorbar"]["title"]["text"]).replace("\n", " "),
                                    "side": "top"}}}}
         if "marker" in trace else trace for trace in spec["data"]]
