@@ -95,9 +95,12 @@ def token_attention_figure(
             rows, cols = rows[keep], cols[keep]
             note = f" (values shown for the {MAX_ANNOTATIONS} largest cells)"
         cells = [(labels[c], labels[r], z[r, c]) for r, c in zip(rows, cols)]
-    side = int(np.clip(22 * (end - start) + 200, 450, 1400))
+    side = int(np.clip(TOKEN_CELL_PX * (end - start) + TOKEN_MAP_FRAME_PX, 450, 1400))
+    cell_px = (side - TOKEN_MAP_FRAME_PX) / len(labels)
+    if cells and text_width("0.00", VALUE_FONT) > cell_px:
+        cells, note = [], " (cells too small to write values in: the hover gives them)"
     ticktext = [_token_tick(shown[p], concept_mask[p]) for p in positions]
-    fig.update_layout(annotations=cell_annotations(cells, colours), width=side, height=side,
+    fig.update_layout(annotations=cell_annotations(cells, colours, size=VALUE_FONT), width=side, height=side,
                       meta={"fit": "token-map", "ticktext": ticktext})
     fig.update_xaxes(type="category", tickangle=-60, side="bottom")
     fig.update_yaxes(type="category", autorange="reversed")
@@ -107,9 +110,12 @@ def token_attention_figure(
                                          hover=True))
 
 
-# A token map's plot is its side less this much: tick labels, colour bar and title around it.
+# A token map's plot is its side less this much: tick labels, colour bar and title around it. Its
+# cells are this wide while the map is at most 1400 px, room for a value and a label each.
 TOKEN_MAP_FRAME_PX = 260
+TOKEN_CELL_PX = 24
 TOKEN_TICK_FONT = 11
+VALUE_FONT = 9  # a cell's value, written where the cell is wider than the number
 # Tick labels one above the other need this many font sizes each (a line and a little air); the
 # x axis's labels, turned 60°, need about the same along the axis.
 TICK_PITCH_EM = 1.3

@@ -141,6 +141,12 @@ def test_a_token_map_labels_every_token_where_the_labels_fit():
     assert fig.layout.xaxis.title.text == "key token" and fig.layout.yaxis.title.text == "query token"
 
 
+def test_values_are_written_only_in_cells_that_hold_them():
+    pattern, tokens, concept = window_of(100)
+    fig = token_attention_figure(pattern, tokens, concept, threshold=0.0)
+    assert not fig.layout.annotations and "cells too small to write values in" in fig.layout.title.text
+
+
 def test_a_wide_window_says_which_tokens_it_labels_and_hovers_every_one():
     """A 112-token window (the demo's negligence) labelled every second token without saying so."""
     pattern, tokens, concept = window_of(112)
@@ -158,12 +164,12 @@ def test_a_wide_window_says_which_tokens_it_labels_and_hovers_every_one():
 def test_a_paper_token_map_thins_its_labels_and_drops_values_its_cells_cannot_hold():
     from interp.export.styles import figure_caption, paper_figure
 
-    pattern, tokens, concept = window_of(60)
+    pattern, tokens, concept = window_of(40)
     fig = token_attention_figure(pattern, tokens, concept, threshold=0.05)
     assert fig.layout.annotations, "values written on screen"
     paper = paper_figure(fig, "column")
     labelled = list(paper.layout.xaxis.tickvals)
-    assert len(labelled) < 60 and "labelled)" in paper.layout.xaxis.title.text
+    assert len(labelled) < 40 and "labelled)" in paper.layout.xaxis.title.text
     assert "hover" not in paper.layout.xaxis.title.text, "paper has no hover"
     assert not paper.layout.annotations
     caption = figure_caption(fig.to_dict(), paper.to_dict())
