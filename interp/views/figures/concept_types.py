@@ -56,15 +56,15 @@ def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str 
     fig = go.Figure(traces)
     fig.add_vline(x=0, line=dict(color="black", width=1, dash="dash"))
     centres = np.arange(len(concepts)) * slots + (len(stages) - 1) / 2
-    # Rows sit at 0, 1, …: the y zero line would cross the first row from edge to edge.
-    fig.update_yaxes(tickmode="array", tickvals=centres, zeroline=False, showgrid=False,
-                     ticktext=[html.escape(str(c), quote=False) for c in concepts], autorange="reversed")
     missing = control_notes(table)
-    fig.update_layout(annotations=[
-        dict(x=1, xref="paper", xanchor="right", y=centre, yref="y", yanchor="middle",
-             showarrow=False, font=dict(size=10, color="#616161"), text="no control band (why: in the notes)")
-        for concept, centre in zip(concepts, centres) if concept in missing
-    ], meta={"caption": missing_controls_caption(missing)} if missing else None)
+    # A type without a control band says so under its name (why: in the caption and the view's notes).
+    labels = [html.escape(str(c), quote=False) + ("<br><i>no control band</i>" if str(c) in missing else "")
+              for c in concepts]
+    # Rows sit at 0, 1, …: the y zero line would cross the first row from edge to edge.
+    fig.update_yaxes(tickmode="array", tickvals=centres, ticktext=labels, zeroline=False, showgrid=False,
+                     autorange="reversed")
+    if missing:
+        fig.update_layout(meta={"caption": missing_controls_caption(missing)})
     return finish(fig, f"Mean shift of the concept {measured('share', measure_label)} per concept type against "
                    f"{reference}, with 95% hierarchical bootstrap intervals; grey: the same for control spans",
                    f"mean shift vs {reference}", "concept type", height=140 + 30 * slots * len(concepts),

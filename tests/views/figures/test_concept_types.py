@@ -42,10 +42,9 @@ def test_a_type_without_controls_says_why_and_no_line_crosses_a_row():
     table.loc[table["concept"] == "Condition", ["control_mean_shift", "control_low", "control_high"]] = np.nan
     fig = concept_type_figure(table, "base", measure_label="norm-weighted")
     assert fig.layout.yaxis.zeroline is False, "rows sit at 0, 1, …: a zero line crossed the first row"
-    (note,) = fig.layout.annotations
-    assert note.text.startswith("no control band") and note.y == pytest.approx(fig.layout.yaxis.tickvals[1])
+    assert list(fig.layout.yaxis.ticktext) == ["Role", "Condition<br><i>no control band</i>"]
     assert fig.layout.meta["caption"] == ("No control band for Condition: no room for a control span of 17 tokens "
                                           "(1 of 2 sequences).")
     assert "share (norm-weighted)" in fig.layout.title.text
     assert fig.layout.xaxis.title.text == "mean shift vs base", "the interval's kind is in the title, not the axis"
-    assert not concept_type_figure(TABLE.assign(control_note=""), "base").layout.annotations
+    assert list(concept_type_figure(TABLE.assign(control_note=""), "base").layout.yaxis.ticktext) == ["Role", "Condition"]
