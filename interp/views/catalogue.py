@@ -78,7 +78,8 @@ def _layers(results: Results) -> ViewOutput:
         for sequence_id, rows in table.groupby("sequence_id", sort=False)
     }
     concepts = {sequence.id: sequence.concept for sequence in results.sequences}
-    figure = figures.layer_profile_figure(profiles, results.reference, concepts, results.stages, measure=_measure(results))
+    figure = figures.layer_profile_figure(profiles, results.reference, concepts, results.stages,
+                                          measure=_measure(results))
     return ViewOutput(figures={"profiles": figure}, tables={"profiles": table})
 
 
@@ -105,7 +106,8 @@ register(View("layers", "Layer profile", "Mean shift of the concept share over t
 def _heads(results: Results, sequence: str, stage: str, against: str) -> ViewOutput:
     measure = _measure(results)
     share = figures.head_heatmap_figure(results.share(stage=stage, sequence=sequence),
-                                        f"{figures.measured('Share', measure)} on the concept, {sequence}, stage {stage}",
+                                        f"{figures.measured('Share', measure)} on the concept, {sequence}, "
+                                        f"stage {stage}",
                                         kind="share", measure=measure)
     if stage == against:
         return ViewOutput(figures={"share": share}, notes=("Choose another stage under 'Shift against' to see a shift.",))
@@ -353,13 +355,15 @@ def _consistency_view(results: Results, concept: str, stage: str) -> ViewOutput:
     layers, heads = consistency.fraction_up.shape
     table = pd.DataFrame({
         "measure": results.selection.measure, "layer": np.repeat(np.arange(layers), heads),
-        "head": np.tile(np.arange(heads), layers), "fraction_up": consistency.fraction_up.ravel(), "p": consistency.p_value.ravel(),
+        "head": np.tile(np.arange(heads), layers), "fraction_up": consistency.fraction_up.ravel(),
+        "p": consistency.p_value.ravel(),
         "q": consistency.q_value.ravel(), "significant": consistency.significant.ravel(),
     })
     measure = _measure(results)
     count = consistency.n_sequences
     title = (f"Fraction of the {count} {concept} sequence{'s' if count != 1 else ''} in which each head's "
-             f"{figures.measured('share', measure)} rose, {stage} − {results.reference} (✕: FDR q < {consistency.alpha})")
+             f"{figures.measured('share', measure)} rose, {stage} − {results.reference} "
+             f"(✕: FDR q < {consistency.alpha})")
     notes = ()
     if count < MIN_SIGN_TEST_SEQUENCES:
         values = ", ".join(f"{k}/{count}" if 0 < k < count else str(k // count) for k in range(count + 1))

@@ -202,8 +202,9 @@ def clickable_heads(fig: go.Figure) -> go.Figure:
             xaxis=trace.xaxis, yaxis=trace.yaxis, name=trace.name,
         ))
         # The markers would pad the axes past the cells (a tick at -1 and one past the last head).
-        fig.layout[(trace.xaxis or "x").replace("x", "xaxis", 1)].range = [cells[:, 1].min() - 0.5, cells[:, 1].max() + 0.5]
-        fig.layout[(trace.yaxis or "y").replace("y", "yaxis", 1)].range = [cells[:, 0].min() - 0.5, cells[:, 0].max() + 0.5]
+        x_axis, y_axis = (trace.xaxis or "x").replace("x", "xaxis", 1), (trace.yaxis or "y").replace("y", "yaxis", 1)
+        fig.layout[x_axis].range = [cells[:, 1].min() - 0.5, cells[:, 1].max() + 0.5]
+        fig.layout[y_axis].range = [cells[:, 0].min() - 0.5, cells[:, 0].max() + 0.5]
         trace.update(hoverinfo="skip", hovertemplate=None)
     return fig.update_layout(hoverdistance=-1)
 

@@ -140,11 +140,13 @@ def fit_titles(layout: dict, room: Room) -> dict:
         spacing = min((b - a for a, b in zip(columns, columns[1:])), default=1.0)
         # A title is centred on its panel, which tick labels push off the page's centre: some spare.
         width = max(0.9 * spacing * room.plot_width, 40.0)
-        layout["annotations"] = [
-            {**note, "text": wrap_text(note.get("text", ""), width, (note.get("font") or {}).get("size") or room.font_size)}
-            if _is_panel_title(note) else note for note in notes
-        ]
+        layout["annotations"] = [{**note, "text": wrap_text(note.get("text", ""), width, _size(note, room))}
+                                 if _is_panel_title(note) else note for note in notes]
     return layout
+
+
+def _size(note: dict, room: Room) -> float:
+    return (note.get("font") or {}).get("size") or room.font_size
 
 
 def _is_panel_title(note: dict) -> bool:
@@ -195,8 +197,8 @@ def regrid(spec: dict, panels: int, columns: int, room: Room, row_height: float)
     plus the margins. A new dict."""
     layout = dict(spec["layout"])
     rows = math.ceil(panels / columns)
-    x_title = next((_title_text(layout.get(f"xaxis{'' if i == 0 else i + 1}", {}).get("title"))
-                    for i in range(panels) if _title_text(layout.get(f"xaxis{'' if i == 0 else i + 1}", {}).get("title"))), "")
+    x_titles = (_title_text(layout.get(f"xaxis{'' if i == 0 else i + 1}", {}).get("title")) for i in range(panels))
+    x_title = next((title for title in x_titles if title), "")
     y_title = _title_text(layout.get("yaxis", {}).get("title"))
     gap_x = min(0.08, 3 * room.font_size / room.width)
     title_lines = 2 * LINE_EM * room.font_size  # room for a panel title of two lines above each row

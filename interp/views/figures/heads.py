@@ -43,7 +43,8 @@ def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share", mea
     colours = colour_range(values, diverging=kind == "shift", from_zero=False)
     fig = go.Figure(go.Heatmap(
         z=values, x=np.arange(heads), y=np.arange(layers),
-        customdata=np.stack([layer_grid, head_grid], axis=-1), colorbar=dict(title=colour_title(measured(kind, measure))),
+        customdata=np.stack([layer_grid, head_grid], axis=-1),
+        colorbar=dict(title=colour_title(measured(kind, measure))),
         hovertemplate=f"layer %{{customdata[0]}}, head %{{customdata[1]}}<br>{measured(kind, measure)} %{{z:.4f}}"
                       "<extra></extra>",
         **colours,

@@ -142,7 +142,8 @@ def _token_axes(layout: dict, labels: Sequence[str], ticktext: Sequence[str], pl
                  tickfont=dict(size=font_size))
     return {"xaxis": {**layout.get("xaxis", {}), **ticks, "title": {"text": "key token" + note}},
             "yaxis": {**layout.get("yaxis", {}), **ticks, "title": {"text": "query token" + note}},
-            "meta": {**layout.get("meta", {}), "caption": f"Every {_ordinal(step)} token labelled." if step > 1 else ""}}
+            "meta": {**layout.get("meta", {}),
+                     "caption": f"Every {_ordinal(step)} token labelled." if step > 1 else ""}}
 
 
 def _fit_token_map(spec: dict, room: Room) -> dict:
@@ -268,10 +269,12 @@ def _fit_token_text(spec: dict, room: Room) -> dict:
     characters = max(20, int((room.width - 16) / (MONO_EM * room.font_size)) - LINE_SLACK - 1)
     layout.update(_place_text(layout, texts, characters, room.font_size, frame), margin={**frame, "pad": 0})
     layout["width"] = round(room.width)
-    layout["meta"] = {**layout["meta"], "caption": f"Lines of at most {characters + LINE_SLACK} characters at this width."}
+    layout["meta"] = {**layout["meta"],
+                      "caption": f"Lines of at most {characters + LINE_SLACK} characters at this width."}
     data = [{**trace, "marker": {**trace["marker"], "colorbar": {
         **trace["marker"].get("colorbar", {}), "orientation": "h", "x": 0, "xanchor": "left",
-        "y": -8 / (layout["height"] - frame["t"] - frame["b"]), "yanchor": "top", "lenmode": "pixels", "len": 0.5 * room.width,
+        "y": -8 / (layout["height"] - frame["t"] - frame["b"]), "yanchor": "top",  # 8 px below the text
+        "lenmode": "pixels", "len": 0.5 * room.width,
         "thickness": 10, "title": {"text": plain_text(trace["marker"]["colorbar"]["title"]["text"]).replace("\n", " "),
                                    "side": "top"}}}}
         if "marker" in trace else trace for trace in spec["data"]]
