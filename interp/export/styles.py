@@ -200,7 +200,10 @@ def figure_caption(original: Mapping[str, Any], styled: Mapping[str, Any]) -> st
     that a reader should know (`layout.meta.caption`, e.g. every 4th token labelled)."""
     meta = styled.get("layout", {}).get("meta")
     note = meta.get("caption", "") if isinstance(meta, Mapping) else ""
-    return " ".join(part for part in (figure_title(original), note) if part)
+    title = figure_title(original)
+    if title and note and not title.endswith((".", "?", "!")):
+        title += "."
+    return " ".join(part for part in (title, note) if part)
 
 
 def _thin(colorbar: Mapping | None) -> dict:
