@@ -218,7 +218,7 @@ def regrid(spec: dict, panels: int, columns: int, room: Room, row_height: float)
                                     "title": {"text": x_title if lowest else ""}}
         y_axis = {**layout.get(f"yaxis{suffix}", {}), "domain": [y1 - cell_h, y1],
                   "title": {"text": y_title if col == 0 else ""}}
-        if y_axis.get("matches") or index == 0:
+        if y_axis.get("matches"):  # a shared scale: tick labels on the first column only
             y_axis["showticklabels"] = col == 0
         layout[f"yaxis{suffix}"] = y_axis
         if index < len(titles):

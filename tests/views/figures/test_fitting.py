@@ -71,3 +71,14 @@ def test_an_unknown_fitter_is_refused_by_name():
     spec = go.Figure(layout=dict(meta={"fit": "poster"})).to_dict()
     with pytest.raises(InterpError, match="figure fitter 'poster' is unknown"):
         fit_figure(spec, 336, 240, 10)
+
+
+def test_regridded_panels_keep_tick_labels_off_where_the_figure_had_none():
+    from interp.views.figures import head_grid_figure
+
+    patterns = np.stack([np.tril(np.ones((6, 6)))] * 8)
+    spec = head_grid_figure(patterns, [f"t{i}" for i in range(6)], "grid").to_dict()
+    spec["layout"]["margin"] = {"l": 8, "r": 8, "t": 8, "b": 8}
+    narrow = fit_figure(spec, 336, 400, 10)["layout"]
+    assert all(narrow[f"yaxis{'' if i == 0 else i + 1}"]["showticklabels"] is False for i in range(8))
+    assert len({round(narrow[f"xaxis{'' if i == 0 else i + 1}"]["domain"][0], 6) for i in range(8)}) == 2
