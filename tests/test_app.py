@@ -32,6 +32,7 @@ from interp.concepts.files import (
 )
 from interp.core.errors import InterpError
 from interp.demo import DEMO_NOTICE
+from interp.export.styles import figure_title
 from interp.extraction.pipeline import ExtractionSettings, extract_lineage
 from interp.models.lineage import load_lineage
 from interp.models.tokenizers import load_tokenizer
@@ -92,7 +93,16 @@ def specs(at: AppTest) -> list[dict]:
 
 
 def titles(at: AppTest) -> list[str]:
-    return [spec["layout"]["title"]["text"] for spec in specs(at)]
+    return [plain_title(spec["layout"]["title"]["text"]) for spec in specs(at)]
+
+
+OVERVIEW_TITLE = ("Mean shift of the concept share (attention) against base, per sequence with its 95% bootstrap "
+                  "interval over heads")
+
+
+def plain_title(text: str) -> str:
+    """A figure's title as one line: titles wrap (`<br>`) to the figure's width."""
+    return figure_title({"layout": {"title": {"text": text}}})
 
 
 def array_of(value) -> np.ndarray:
@@ -179,7 +189,7 @@ def test_first_start_runs_the_demo_and_opens_the_overview(first_start):
     assert table[["mean", "skewness", "kurtosis", "entropy"]].notna().all().all()
 
     (spec,) = specs(at)
-    assert spec["layout"]["title"]["text"] == "Mean shift of the concept share against base, per sequence"
+    assert plain_title(spec["layout"]["title"]["text"]) == OVERVIEW_TITLE
     assert [trace["name"] for trace in spec["data"]] == ["cpt", "ift"]
     assert all(list(trace["x"]) == manifest.sequence_ids for trace in spec["data"])
     # The caption names the run below its results root, never the server's absolute path.
@@ -194,17 +204,18 @@ def expected_titles(folder: Path, view: str) -> list[str]:
     results = Results(folder)
     record = views.get_view(view)
     output = record.compute(results, **views.resolve_choices(record, results))
-    return [figure.layout.title.text for figure in output.figures.values()]
+    return [plain_title(figure.layout.title.text) for figure in output.figures.values()]
 
 
 def test_the_first_views_show_what_the_study_shows(run_folder):
     results = Results(run_folder)
     first, last = results.sequences[0].id, results.stages[-1]
     layer, head = results.most_shifted_head(sequence=first, stage=last)
-    assert expected_titles(run_folder, "heads") == [f"Share on the concept, {first}, stage {last}",
-                                                    f"Shift {last} − base, {first}"]
+    assert expected_titles(run_folder, "heads") == [f"Share (attention) on the concept, {first}, stage {last}",
+                                                    f"Shift (attention) {last} − base, {first}"]
     assert expected_titles(run_folder, "tokens") == [f"Attention of layer {layer}, head {head}, stage {last}, {first}"]
-    assert expected_titles(run_folder, "distribution")[2] == f"Concept among 200 control spans, {last} − base, {first}"
+    assert expected_titles(run_folder, "distribution")[2] == (f"Concept among 200 control spans, {last} − base, {first} "
+                                                              "(attention)")
 
 
 @pytest.mark.parametrize("view", [*views.VIEWS, "concepts"])
@@ -230,7 +241,7 @@ def test_view_comes_from_the_address_and_the_picker_updates_it(home):
     at.run()
     assert_clean(at)
     assert at.session_state["view"] == "layers"
-    assert titles(at)[0].startswith("Mean shift of the concept share per layer")
+    assert titles(at)[0].startswith("Mean shift of the concept share (attention) per layer")
     at.segmented_control(key="view").set_value("heads").run()
     assert_clean(at)
     assert at.query_params["view"] == "heads" and len(titles(at)) == 2
@@ -305,7 +316,7 @@ def test_reference_stage_switch_changes_the_rows(home):
     assert at.query_params["reference"] == "cpt"
     at.segmented_control(key="view").set_value("layers").run()
     assert_clean(at)
-    assert titles(at) == ["Mean shift of the concept share per layer, against cpt"]
+    assert titles(at) == ["Mean shift of the concept share (attention) per layer, against cpt"]
 
 
 def test_tokens_view_difference_against_another_stage(run_folder):
@@ -322,8 +333,8 @@ def test_tokens_view_difference_against_another_stage(run_folder):
     z = array_of(spec["data"][0]["z"])
     assert np.nanmin(z) < 0 < np.nanmax(z)  # a difference of two attention maps, not an attention map
     other_layer, other_head = 1 - layer, (head + 1) % 4
-    at.selectbox(key="choice-tokens-layer").select(other_layer).run()
-    at.selectbox(key="choice-tokens-head").select(other_head).run()
+    at.selectbox(key="choice-tokens-layer").select(str(other_layer)).run()  # the boxes hold each option's text
+    at.selectbox(key="choice-tokens-head").select(str(other_head)).run()
     assert_clean(at)
     assert titles(at) == [f"Attention ift − base, layer {other_layer}, head {other_head}, {first}"]
     assert (at.query_params["layer"], at.query_params["head"]) == (str(other_layer), str(other_head))
@@ -809,7 +820,7 @@ def test_an_existing_results_folder_opens_without_a_model(run_folder, tmp_path, 
     at.sidebar.text_input(key="open_folder").input(str(elsewhere)).run()
     assert_clean(at)
     assert len(statistics(at)) == 20
-    assert titles(at) == ["Mean shift of the concept share against base, per sequence"]
+    assert titles(at) == [OVERVIEW_TITLE]
     assert any("Results: `from-the-gpu-machine/run`" in c.value for c in at.caption)
     assert not any(str(tmp_path) in c.value for c in at.caption)
     for view in ("tokens", "structure"):

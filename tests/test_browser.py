@@ -308,6 +308,10 @@ def test_clicking_a_head_map_cell_selects_that_head_for_tokens(page, demo_run, v
                      box["y"] + box["height"] - (layer + 0.5) / layers * box["height"])
     page.wait_for_function(f"() => location.search.includes('head={head}')", timeout=RENDER_MS)
     assert f"layer={layer}" in page.url
+    # The clicked cell stays outlined (it was not marked at all).
+    page.wait_for_function(f"() => (document.querySelector('{CHART} .js-plotly-plot').layout.shapes || [])"
+                           f".some(s => s.type === 'rect' && s.x0 === {head - 0.5} && s.y0 === {layer - 0.5})",
+                           timeout=RENDER_MS)
     page.locator('[data-testid="stButtonGroup"] button').filter(has_text=re.compile(
         rf"^{re.escape(views.VIEWS['tokens'].label)}$")).click()
     page.wait_for_function("() => location.search.includes('view=tokens')")
@@ -338,6 +342,70 @@ def test_a_new_sequence_opens_on_its_own_most_moved_head_and_a_reload_keeps_the_
     wait_for_charts(page, view_charts["tokens"])
     assert {label: chosen(page, label) for label in shown} == shown
     assert_no_problem_shown(page)
+
+
+# ---------------------------------------------------------------- what the views draw
+
+SELECT_BOXES = '[data-testid="stMain"] [data-testid="stSelectbox"] input[role="combobox"]'
+
+
+def select_boxes(page) -> list[dict]:
+    """Each view choice's box: its label, the value it shows, and whether that value is cut short."""
+    return page.evaluate(f"""() => [...document.querySelectorAll('{SELECT_BOXES}')].map(box => ({{
+        label: box.getAttribute('aria-label'), value: box.value, cut: box.scrollWidth > box.clientWidth + 1}}))""")
+
+
+def test_view_choices_show_their_whole_value_and_all_means_all(page, view_charts):
+    """Tokens cut its boxes ("negligence (", "Choose an o"); Text showed "Choose an option" for all
+    layers and heads; a "Tokens shown" choice offered one option."""
+    open_view(page, "tokens", view_charts["tokens"])
+    boxes = select_boxes(page)
+    assert {box["label"] for box in boxes} >= {"Sequence", "Stage", "Layer", "Head"}
+    assert [box for box in boxes if box["cut"] or not box["value"]] == []
+    assert "Tokens shown" not in {box["label"] for box in boxes}, "the demo stores the window only: one option"
+    open_view(page, "text", view_charts["text"])
+    shown = {box["label"]: box["value"] for box in select_boxes(page)}
+    assert (shown["Layer"], shown["Head"], shown["Difference against"]) == ("all layers", "all heads", "(none)")
+    assert_no_problem_shown(page)
+
+
+TEXT_COVERED = f"""() => {{
+    // Each token's text against the backgrounds of the tokens after it on its line.
+    const notes = [...document.querySelectorAll('{CHART} .js-plotly-plot g.annotation')];
+    const boxes = notes.map(note => [note.querySelector('text').getBoundingClientRect(),
+                                     note.querySelector('rect.bg').getBoundingClientRect()]);
+    const covered = [];
+    boxes.forEach(([text], i) => boxes.slice(i + 1).forEach(([, bg], k) => {{
+        const across = Math.min(text.right, bg.right) - Math.max(text.left, bg.left);
+        const down = Math.min(text.bottom, bg.bottom) - Math.max(text.top, bg.top);
+        if (across > 0.5 && down > 0.5) covered.push([notes[i].textContent, notes[i + 1 + k].textContent, across]);
+    }}));
+    return {{tokens: notes.length, covered}};
+}}"""
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_the_text_view_covers_no_letter_of_any_token(browser, server, view_charts, scale):
+    """The next token's background hid the last letter ("defendani", "claimani"), at 2× zoom too."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=scale,
+                                  base_url=server)
+    context.set_default_timeout(RENDER_MS)
+    page = context.new_page()
+    try:
+        open_view(page, "text", view_charts["text"])
+        found = page.evaluate(TEXT_COVERED)
+        assert found["tokens"] > 50 and found["covered"] == []
+    finally:
+        context.close()
+
+
+def test_head_grid_maps_are_large_enough_to_read(page, view_charts):
+    """Eight maps to a row drew each about 90 px wide."""
+    open_view(page, "grid", view_charts["grid"])
+    widths = page.evaluate(f"""() => {{ const plot = document.querySelector('{CHART} .js-plotly-plot');
+        const layout = plot._fullLayout;
+        return Object.keys(layout).filter(k => /^xaxis[0-9]*$/.test(k)).map(k => layout[k]._length); }}""")
+    assert len(widths) >= 4 and min(widths) >= 150
 
 
 # ---------------------------------------------------------------- uploads

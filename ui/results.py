@@ -17,7 +17,7 @@ import streamlit as st
 from interp import views
 from interp.analysis.envelope import TableHeader, results_header
 from interp.analysis.results import Results, Selection
-from interp.analysis.tables import SIGNED_COLUMNS
+from interp.analysis.tables import COLUMN_FORMATS, SIGNED_COLUMNS
 from interp.core.errors import InterpError
 from interp.export.bundle import (
     IMAGE_FORMATS,
@@ -28,6 +28,7 @@ from interp.export.bundle import (
     table_bytes,
 )
 from interp.store.folder import ResultsStore
+from interp.views.figures import mark_head
 from ui.address import shown
 from ui.widgets import literal, render_figure, render_table
 
@@ -107,24 +108,35 @@ def _render_view(name: str, folder: str, selection: Selection) -> None:
         render_bundle_download(folder, version, selection)
 
 
+# At most this many select boxes side by side: seven in one row cut their values short.
+CHOICES_PER_ROW = 4
+
+
 def render_choices(view: views.View, results: Results) -> dict:
-    """A select box per choice, drawn from the address and writing back to it; a value the address
+    """A select box per choice with more than one option, drawn from the address and writing back
+    to it, at most `CHOICES_PER_ROW` to a row. The boxes hold each option's text (`choice_text`),
+    so that an option meaning "all" (None) shows as such, not as an empty box. A value the address
     names that the view does not offer for this run is refused with a note."""
     requested = st.query_params.to_dict()
     chosen = views.resolve_choices(view, results, requested, as_text=True)
     for note in refused_choices(view, requested, chosen):
         st.warning(literal(note), icon="⚠️")
-    if not view.choices:
-        return chosen
-    columns = st.columns(len(view.choices))
     so_far: dict = {}
-    for column, choice in zip(columns, view.choices):
-        key = f"choice-{view.name}-{choice.name}"
+    offered = []
+    for choice in view.choices:
         options = list(choice.options(results, so_far))
-        st.session_state[key] = chosen[choice.name]
-        column.selectbox(choice.label, options, key=key, format_func=lambda v, c=choice: c.describe(results, v),
-                         on_change=_choice_changed, args=(view, choice.name, key))
+        if len(options) > 1:
+            offered.append((choice, options))
         so_far[choice.name] = chosen[choice.name]
+    for start in range(0, len(offered), CHOICES_PER_ROW):
+        row = offered[start:start + CHOICES_PER_ROW]
+        for column, (choice, options) in zip(st.columns(CHOICES_PER_ROW), row):
+            key = f"choice-{view.name}-{choice.name}"
+            values = {views.choice_text(option): option for option in options}
+            st.session_state[key] = views.choice_text(chosen[choice.name])
+            column.selectbox(choice.label, list(values), key=key,
+                             format_func=lambda text, c=choice, v=values: c.describe(results, v[text]),
+                             on_change=_choice_changed, args=(view, choice.name, key))
     return chosen
 
 
@@ -140,7 +152,7 @@ def refused_choices(view: views.View, requested: dict, chosen: dict) -> list[str
 
 def _choice_changed(view: views.View, name: str, key: str) -> None:
     """Write the new value into the address; choices that follow it go back to their defaults."""
-    st.query_params[name] = views.choice_text(st.session_state[key])
+    st.query_params[name] = st.session_state[key]
     for choice in view.choices:
         if name in choice.follows and choice.name in st.query_params:
             del st.query_params[choice.name]
@@ -166,12 +178,15 @@ def render_output(view: views.View, chosen: dict, output: views.ViewOutput, head
         for column, (key, figure) in zip(st.columns(view.columns), items[start:start + view.columns]):
             with column:
                 chart_key = f"chart-{view.name}-{key}"
+                if view.head_maps and "layer" in st.query_params and "head" in st.query_params:
+                    figure = mark_head(figure, _int(st.query_params["layer"]), _int(st.query_params["head"]))
                 render_figure(figure, views.entry_name(view, key, chosen), select_key=chart_key,
                               on_select=(lambda k=chart_key: _select_head(k)) if view.head_maps else None)
     for index, (key, table) in enumerate(output.tables.items()):
         name = views.entry_name(view, key, chosen)
         table_header = header.with_settings(table=key) if header is not None else None
-        styled = table.style.map(_sign_colour, subset=[c for c in SIGNED_COLUMNS if c in table]).format(precision=4)
+        styled = table.style.map(_sign_colour, subset=[c for c in SIGNED_COLUMNS if c in table]).format(
+            {c: f for c, f in COLUMN_FORMATS.items() if c in table}, precision=4, na_rep="")
         if index == 0:
             render_table(table, name, styled, header=table_header)
         else:
@@ -183,6 +198,10 @@ def render_output(view: views.View, chosen: dict, output: views.ViewOutput, head
         st.download_button(f"Table: {key.replace('-', ' ')} ({len(table):,} rows, CSV)",
                            data=lambda t=table, h=table_header: table_bytes(t, "csv", h), file_name=f"{name}.csv",
                            mime="text/csv", key=f"download-{name}-csv", on_click="ignore")
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
 
 
 def _sign_colour(value) -> str:

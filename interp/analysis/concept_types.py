@@ -9,6 +9,8 @@ from stored column sums, in either measure (docs/design.md §5.9).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 
@@ -25,7 +27,7 @@ from interp.core.errors import InterpError
 
 CONCEPT_TYPE_COLUMNS = (
     "concept", "stage", "reference", "measure", "sequences", "mean_shift", "low", "high",
-    "control_mean_shift", "control_low", "control_high", "controlled_sequences",
+    "control_mean_shift", "control_low", "control_high", "controlled_sequences", "control_note",
     "contrast_mean", "contrast_low", "contrast_high", "contrast_p", "contrast_q", "heads_up", "heads_down",
 )
 # Columns renamed since a table was first written, old name → new: what a reader of old files maps.
@@ -71,7 +73,7 @@ def concept_type_table(results: Results) -> pd.DataFrame:
                 "mean_shift": interval.estimate, "low": interval.low, "high": interval.high,
                 "control_mean_shift": control.estimate if control else np.nan,
                 "control_low": control.low if control else np.nan, "control_high": control.high if control else np.nan,
-                "controlled_sequences": len(controls),
+                "controlled_sequences": len(controls), "control_note": _control_note(results, ids, stage),
                 "contrast_mean": contrast.interval.estimate if contrast else np.nan,
                 "contrast_low": contrast.interval.low if contrast else np.nan,
                 "contrast_high": contrast.interval.high if contrast else np.nan,
@@ -81,6 +83,14 @@ def concept_type_table(results: Results) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=list(CONCEPT_TYPE_COLUMNS))
     table["contrast_q"] = benjamini_hochberg(table["contrast_p"].to_numpy())
     return table
+
+
+def _control_note(results: Results, ids: list[str], stage: str) -> str:
+    """Why sequences of a type have no control spans (`Results.control_placement`): each reason once,
+    with how many of the type's sequences it holds for; '' when every sequence has controls."""
+    reasons = Counter(reason for reason in (results.control_placement(sequence=i, stage=stage).reason for i in ids)
+                      if reason)
+    return "; ".join(f"{reason} ({count} of {len(ids)} sequences)" for reason, count in reasons.items())
 
 
 def _control_means(results: Results, ids: list[str], stage: str) -> tuple[list[float], list[float]]:

@@ -14,12 +14,12 @@ from interp.analysis.across_sequences import benjamini_hochberg
 from interp.analysis.results import Results
 from interp.analysis.shift_statistics import STATISTIC_NAMES, compute_layer_profile
 
-IDENTITY_COLUMNS = ("sequence_id", "concept", "stage", "reference")
+IDENTITY_COLUMNS = ("sequence_id", "concept", "stage", "reference", "measure")
 CONTROL_COLUMNS = ("control_percentile", "control_p", "control_q", "control_note")
 REPORT_COLUMNS = (*IDENTITY_COLUMNS, "mean_share", *STATISTIC_NAMES, *CONTROL_COLUMNS)
-SHARE_COLUMNS = ("sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share")
-MEAN_SHARE_COLUMNS = ("sequence_id", "concept", "stage", "mean_share")
-LAYER_PROFILE_COLUMNS = ("sequence_id", "stage", "layer", "mean_shift", "median_shift")
+SHARE_COLUMNS = ("sequence_id", "concept", "stage", "measure", "layer", "head", "share", "first_token_share")
+MEAN_SHARE_COLUMNS = ("sequence_id", "concept", "stage", "measure", "mean_share")
+LAYER_PROFILE_COLUMNS = ("sequence_id", "stage", "measure", "layer", "mean_shift", "median_shift")
 
 
 def report_table(results: Results) -> pd.DataFrame:
@@ -32,7 +32,8 @@ def report_table(results: Results) -> pd.DataFrame:
             placement = results.control_placement(sequence=sequence.id, stage=stage)
             rows.append({
                 "sequence_id": sequence.id, "concept": sequence.concept, "stage": stage,
-                "reference": results.reference, "mean_share": float(results.share(stage=stage, sequence=sequence.id).mean()),
+                "reference": results.reference, "measure": results.selection.measure,
+                "mean_share": float(results.share(stage=stage, sequence=sequence.id).mean()),
                 **results.statistics(sequence=sequence.id, stage=stage).as_dict(),
                 "control_percentile": placement.percentile, "control_p": placement.p_value,
                 "control_note": placement.reason,
@@ -68,9 +69,9 @@ def overview_table(results: Results) -> pd.DataFrame:
 
 
 def shares_table(results: Results) -> pd.DataFrame:
-    """The long table `sequence_id, concept, stage, layer, head, share, first_token_share`, one
-    row per head; `first_token_share` is the share of all attention on the first token (a sink
-    diagnostic, nothing excluded)."""
+    """The long table `sequence_id, concept, stage, measure, layer, head, share, first_token_share`,
+    one row per head; `share` is in the selection's `measure`, `first_token_share` is the share of
+    all raw attention on the first token (a sink diagnostic, nothing excluded, whatever the measure)."""
     layers, heads = results.shape
     pairs = [(sequence, stage) for sequence in results.sequences for stage in results.stages]
     per_entry = layers * heads
@@ -78,6 +79,7 @@ def shares_table(results: Results) -> pd.DataFrame:
         "sequence_id": np.repeat([sequence.id for sequence, _ in pairs], per_entry),
         "concept": np.repeat([sequence.concept for sequence, _ in pairs], per_entry),
         "stage": np.repeat([stage for _, stage in pairs], per_entry),
+        "measure": results.selection.measure,
         "layer": np.tile(np.repeat(np.arange(layers), heads), len(pairs)),
         "head": np.tile(np.arange(heads), layers * len(pairs)),
         "share": np.concatenate([results.share(stage=stage, sequence=sequence.id).ravel() for sequence, stage in pairs] or [[]]),
@@ -88,9 +90,9 @@ def shares_table(results: Results) -> pd.DataFrame:
 
 
 def mean_share_table(results: Results) -> pd.DataFrame:
-    """`sequence_id, concept, stage, mean_share`: each stage's share averaged over heads."""
+    """`sequence_id, concept, stage, measure, mean_share`: each stage's share averaged over heads."""
     rows = [
-        {"sequence_id": sequence.id, "concept": sequence.concept, "stage": stage,
+        {"sequence_id": sequence.id, "concept": sequence.concept, "stage": stage, "measure": results.selection.measure,
          "mean_share": float(results.share(stage=stage, sequence=sequence.id).mean())}
         for sequence in results.sequences for stage in results.stages
     ]
@@ -98,13 +100,13 @@ def mean_share_table(results: Results) -> pd.DataFrame:
 
 
 def layer_profile_table(results: Results) -> pd.DataFrame:
-    """`sequence_id, stage, layer, mean_shift, median_shift` against the reference."""
+    """`sequence_id, stage, measure, layer, mean_shift, median_shift` against the reference."""
     rows = []
     for sequence in results.sequences:
         for stage in results.compared_stages:
             profile = compute_layer_profile(results.shift(sequence=sequence.id, stage=stage))
             rows.extend(
-                {"sequence_id": sequence.id, "stage": stage, "layer": layer,
+                {"sequence_id": sequence.id, "stage": stage, "measure": results.selection.measure, "layer": layer,
                  "mean_shift": float(mean), "median_shift": float(median)}
                 for layer, (mean, median) in enumerate(zip(profile.mean, profile.median))
             )
@@ -125,8 +127,19 @@ COLUMN_LABELS = {
     "control_percentile": "Control percentile", "control_p": "Control p", "control_q": "Control q (BH)",
     "control_note": "Why no controls", "low": "Interval low", "high": "Interval high",
     "layer": "Layer", "head": "Head", "share": "Share", "mean_shift": "Mean shift Δ", "median_shift": "Median shift Δ",
-    "contrast_mean": "Mean contrast (concept − control)", "contrast_low": "Contrast low", "contrast_high": "Contrast high",
-    "contrast_p": "Contrast p (bootstrap)", "contrast_q": "Contrast q (BH)",
+    "measure": "Measure", "first_token_share": "First-token share (raw)", "sequences": "Sequences",
+    "control_mean_shift": "Controls' mean shift Δ", "control_low": "Controls' low", "control_high": "Controls' high",
+    "controlled_sequences": "Sequences with controls", "contrast_mean": "Concept − controls Δ",
+    "contrast_low": "Contrast low", "contrast_high": "Contrast high", "contrast_p": "Contrast p (bootstrap)",
+    "contrast_q": "Contrast q (BH)", "heads_up": "Heads up (FDR)", "heads_down": "Heads down (FDR)",
+    "position": "Position", "share_low": "Share, 10th percentile", "share_high": "Share, 90th percentile",
+    "shift_low": "Shift, 10th percentile", "shift_high": "Shift, 90th percentile",
 }
+# How the app prints a column where 4 decimals would mislead: percentiles to one decimal, p- and
+# q-values to 3 significant digits (small ones in scientific notation).
+COLUMN_FORMATS = {"control_percentile": "{:.1f}", "control_p": "{:.3g}", "control_q": "{:.3g}",
+                  "contrast_p": "{:.3g}", "contrast_q": "{:.3g}", "p": "{:.3g}", "q": "{:.3g}",
+                  "sign_test_p": "{:.3g}", "sign_test_q": "{:.3g}", "fraction_up": "{:.2f}",
+                  "fraction_down": "{:.2f}", "position": "{:g}"}
 # Columns whose sign is a direction (attention moved to the concept, or away): coloured by sign.
 SIGNED_COLUMNS = ("mean", "median", "mean_shift", "median_shift", "contrast_mean", "low", "high")

@@ -23,8 +23,8 @@ from interp.analysis.results import Results
 from interp.analysis.shift_statistics import compute_layer_profile
 
 STEP = re.compile(r"(?:step|checkpoint|ckpt|iter(?:ation)?)[-_]?(\d+)", re.IGNORECASE)
-TRAJECTORY_COLUMNS = ("concept", "stage", "position", "sequences", "mean_share", "share_low", "share_high",
-                      "mean_shift", "shift_low", "shift_high")
+TRAJECTORY_COLUMNS = ("concept", "stage", "position", "measure", "sequences", "mean_share", "share_low",
+                      "share_high", "mean_shift", "shift_low", "shift_high")
 BAND = (10, 90)
 
 
@@ -74,7 +74,8 @@ def trajectory_table(results: Results, concept: str | None = None) -> pd.DataFra
             shares = np.array([results.share(stage=stage, sequence=sequence_id).mean() for sequence_id in ids])
             shifts = concept_shifts(results, kind, stage).mean(axis=(1, 2))
             rows.append({
-                "concept": kind, "stage": stage, "position": position, "sequences": len(ids),
+                "concept": kind, "stage": stage, "position": position, "measure": results.selection.measure,
+                "sequences": len(ids),
                 "mean_share": float(shares.mean()), "share_low": float(np.percentile(shares, BAND[0])),
                 "share_high": float(np.percentile(shares, BAND[1])), "mean_shift": float(shifts.mean()),
                 "shift_low": float(np.percentile(shifts, BAND[0])), "shift_high": float(np.percentile(shifts, BAND[1])),

@@ -56,7 +56,7 @@ from interp.export.images import (
     FigureExporter,
     figure_job,
 )
-from interp.export.styles import Style, figure_title, get_style, style_manifest
+from interp.export.styles import Style, figure_caption, figure_title, get_style, style_manifest
 
 __all__ = ["CHROMIUM_MISSING", "IMAGE_FORMATS", "BundleWriter", "ExportProgress", "FigureExporter", "bundle_file_name",
            "bundle_manifest", "bundle_names", "check_export_options", "chromium_found", "close_shared_exporter",
@@ -277,8 +277,8 @@ class BundleWriter:
         for name, fig in figures.items():
             stem = _claim_stem(name, self._figure_stems)
             original = fig.to_dict()
-            title = figure_title(original)
             spec = self.style.apply(original, self.width)
+            title = figure_caption(original, spec)
             spec_json = to_json_plotly(spec)
             self._entries[f"figures/{stem}.html"] = figure_page(spec, title, standalone=False, spec_json=spec_json)
             if self.style.name != "screen" and title:

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from interp.core.errors import InterpError
-from interp.export.styles import DEFAULT_SIZE, figure_title
+from interp.core.palette import DEFAULT_FIGURE_SIZE
+from interp.export.styles import figure_title
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 CHROMIUM_MISSING = (
@@ -111,8 +112,8 @@ def figure_job(spec: dict, formats: Sequence[str], png_scale: float = 2.0, name:
 
         spec_json = to_json_plotly(spec)
     layout = spec.get("layout", {})
-    return RenderJob(spec_json, tuple(formats), float(layout.get("width") or DEFAULT_SIZE[0]),
-                     float(layout.get("height") or DEFAULT_SIZE[1]), png_scale, name, title)
+    return RenderJob(spec_json, tuple(formats), float(layout.get("width") or DEFAULT_FIGURE_SIZE[0]),
+                     float(layout.get("height") or DEFAULT_FIGURE_SIZE[1]), png_scale, name, title)
 
 
 async def _cancel_pending() -> None:

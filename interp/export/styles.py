@@ -27,14 +27,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from interp.core.errors import InterpError
-from interp.core.palette import CONCEPT_COLOUR, STAGE_PALETTE
+from interp.core.palette import CONCEPT_COLOUR, DEFAULT_FIGURE_SIZE, STAGE_PALETTE
 from interp.core.registry import Registry
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-# A figure without a size of its own is laid out at this size (plotly's default is 700 × 500).
-DEFAULT_SIZE = (700, 500)
 
 CSS_PX_PER_INCH = 96
 PAPER_DPI = 300
@@ -78,10 +76,13 @@ class Style:
 
 
 def figure_title(spec: Mapping[str, Any]) -> str:
-    """The title of a figure dict as plain text (markup removed), or '' when it has none."""
+    """The title of a figure dict as plain text (markup removed, lines joined), or '' when it has none."""
     title = spec.get("layout", {}).get("title")
     text = title.get("text") if isinstance(title, Mapping) else title
-    return html.unescape(_TAGS.sub("", str(text))).strip() if text else ""
+    if not text:
+        return ""
+    # A title wrapped to the figure's width (`<br>`) is one caption: its lines joined by spaces.
+    return " ".join(html.unescape(_TAGS.sub("", re.sub(r"<br\s*/?>", " ", str(text), flags=re.IGNORECASE))).split())
 
 
 def _screen(spec: dict, width: str | None) -> dict:
@@ -115,17 +116,15 @@ def _paper(spec: dict, width: str | None) -> dict:
     """The paper look of a figure dict: a new dict (arrays shared, never written), `spec` unchanged."""
     pixels = round(PAPER_WIDTHS_IN[width] * CSS_PX_PER_INCH)
     layout = dict(spec.get("layout", {}))
-    screen_width = float(layout.get("width") or DEFAULT_SIZE[0])
-    screen_height = float(layout.get("height") or DEFAULT_SIZE[1])
+    screen_width = float(layout.get("width") or DEFAULT_FIGURE_SIZE[0])
+    screen_height = float(layout.get("height") or DEFAULT_FIGURE_SIZE[1])
     layout.pop("title", None)
     mapping = _colour_map()
     notes = layout.get("annotations") if isinstance(layout.get("annotations"), list) else []
-    # Without a title the top margin holds only what stands above the plot: panel titles.
-    above = any(note.get("yref") == "paper" and float(note.get("y", 0)) >= 0.99 for note in notes)
     layout.update(
         width=pixels, height=round(screen_height * pixels / screen_width), autosize=False,
         font=dict(family=PAPER_FONT, size=PAPER_FONT_SIZE, color="#000000"), colorway=list(OKABE_ITO),
-        margin=dict(l=8, r=8, t=8 + (PAPER_FONT_SIZE + 8 if above else 0), b=8, pad=0),
+        margin=dict(l=8, r=8, t=8, b=8, pad=0),
         legend={**layout.get("legend", {}), "orientation": "h", "x": 0, "xanchor": "left", "y": 1.02,
                 "yanchor": "bottom"},
     )
@@ -150,7 +149,61 @@ def _paper(spec: dict, width: str | None) -> dict:
         if "colorbar" in trace or trace.get("type") == "heatmap":
             trace["colorbar"] = _thin(trace.get("colorbar"))
         data.append(trace)
-    return {**spec, "data": data, "layout": layout}
+    return _fit({**spec, "data": data, "layout": layout}, pixels)
+
+
+def _fit(spec: dict, pixels: int) -> dict:
+    """The styled figure laid out for its width (`interp.views.figures.fitting`): titles wrapped,
+    panels regridded, text reflowed; the top margin holds the panel titles' lines."""
+    from interp.views.figures.fitting import LINE_EM, fit_figure, line_count
+
+    spec = fit_figure(spec, pixels, spec["layout"]["height"], PAPER_FONT_SIZE)
+    layout = spec["layout"]
+    top = [note for note in layout.get("annotations") or [] if note.get("yref") == "paper"
+           and note.get("yanchor") == "bottom" and float(note.get("y", 0)) >= 0.99]
+    above = max((line_count(note.get("text", "")) for note in top), default=0) * LINE_EM * PAPER_FONT_SIZE
+    rows = _legend_rows(spec, pixels - 16)
+    if rows:
+        # At the top of the page, above any panel titles, which the margin makes room for.
+        layout["legend"] = {**layout["legend"], "yref": "container", "y": 1, "yanchor": "top"}
+    layout["margin"] = {**layout["margin"], "t": round(8 + rows * LEGEND_ROW_EM * PAPER_FONT_SIZE + above
+                                                       + (4 if above else 0))}
+    return spec
+
+
+LEGEND_ROW_EM = 2.0  # a horizontal legend's row, symbol and air included
+LEGEND_SYMBOL_PX = 46  # plotly's symbol and gap before an entry's text
+
+
+def _legend_rows(spec: dict, width: float) -> int:
+    """How many rows the legend takes across `width` px (0 when the figure shows none): its entries
+    are the named traces plotly lists, laid left to right after the legend's title."""
+    from interp.views.figures.fitting import plain_text, text_width
+
+    layout = spec["layout"]
+    entries = [trace.get("name") for trace in spec.get("data", []) if trace.get("showlegend") is not False
+               and trace.get("name") and trace.get("visible", True) is not False]
+    if layout.get("showlegend") is False or (layout.get("showlegend") is not True and len(entries) < 2):
+        return 0
+    title = plain_text(((layout.get("legend") or {}).get("title") or {}).get("text") or "")
+    rows, used = 1, text_width(title, PAPER_FONT_SIZE) + 10 if title else 0.0
+    for name in dict.fromkeys(entries):
+        entry = LEGEND_SYMBOL_PX + text_width(name, PAPER_FONT_SIZE)
+        if used and used + entry > width:
+            rows, used = rows + 1, 0.0
+        used += entry
+    return rows
+
+
+def figure_caption(original: Mapping[str, Any], styled: Mapping[str, Any]) -> str:
+    """The caption of a styled figure: the original's title, then what the style's layout changed
+    that a reader should know (`layout.meta.caption`, e.g. every 4th token labelled)."""
+    meta = styled.get("layout", {}).get("meta")
+    note = meta.get("caption", "") if isinstance(meta, Mapping) else ""
+    title = figure_title(original)
+    if title and note and not title.endswith((".", "?", "!")):
+        title += "."
+    return " ".join(part for part in (title, note) if part)
 
 
 def _thin(colorbar: Mapping | None) -> dict:

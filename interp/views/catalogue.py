@@ -33,6 +33,11 @@ from interp.views.framework import Choice, Headline, View, ViewOutput, register
 SINK_SHARE = 0.5
 
 
+def _measure(results: Results) -> str:
+    """The selection's measure as titles name it ("attention", "norm-weighted")."""
+    return get_measure(results.selection.measure).label.lower()
+
+
 # ---------------------------------------------------------------- the views
 
 def _overview(results: Results) -> ViewOutput:
@@ -41,7 +46,7 @@ def _overview(results: Results) -> ViewOutput:
     if shifts["low"].isna().all() and len(shifts):
         notes = (f"{len(shifts)} sequence × stage rows: intervals are left out here (one bootstrap per row); "
                  "the Concept types view gives intervals across sequences.",)
-    figure = figures.shift_overview_figure(shifts, results.reference, results.stages)
+    figure = figures.shift_overview_figure(shifts, results.reference, results.stages, measure=_measure(results))
     return ViewOutput(
         figures={"shifts": figure},
         tables={"statistics": tables.report_table(results), "mean-share": tables.mean_share_table(results),
@@ -73,7 +78,8 @@ def _layers(results: Results) -> ViewOutput:
         for sequence_id, rows in table.groupby("sequence_id", sort=False)
     }
     concepts = {sequence.id: sequence.concept for sequence in results.sequences}
-    figure = figures.layer_profile_figure(profiles, results.reference, concepts, results.stages)
+    figure = figures.layer_profile_figure(profiles, results.reference, concepts, results.stages,
+                                          measure=_measure(results))
     return ViewOutput(figures={"profiles": figure}, tables={"profiles": table})
 
 
@@ -87,7 +93,8 @@ def _layers_by_type(results: Results, table: pd.DataFrame) -> ViewOutput:
             band = layer_band(concept_types.concept_shifts(results, concept, stage), seed=results.selection.seed)
             profiles[concept][stage], bands[concept][stage] = band.mean, (band.low, band.high)
     labels = {concept: f"{count} sequences" for concept, count in counts.items()}
-    figure = figures.layer_profile_figure(profiles, results.reference, labels, results.stages, bands=bands)
+    figure = figures.layer_profile_figure(profiles, results.reference, labels, results.stages, bands=bands,
+                                          measure=_measure(results))
     return ViewOutput(figures={"profiles": figure}, downloads={"profiles": table},
                       notes=(f"{len(results.sequences)} sequences: one panel per concept type, the mean over its "
                              "sequences with a 95% bootstrap band (resampling sequences).",))
@@ -97,12 +104,16 @@ register(View("layers", "Layer profile", "Mean shift of the concept share over t
 
 
 def _heads(results: Results, sequence: str, stage: str, against: str) -> ViewOutput:
+    measure = _measure(results)
     share = figures.head_heatmap_figure(results.share(stage=stage, sequence=sequence),
-                                        f"Share on the concept, {sequence}, stage {stage}", kind="share")
+                                        f"{figures.measured('Share', measure)} on the concept, {sequence}, "
+                                        f"stage {stage}",
+                                        kind="share", measure=measure)
     if stage == against:
         return ViewOutput(figures={"share": share}, notes=("Choose another stage under 'Shift against' to see a shift.",))
     shift = figures.head_heatmap_figure(results.shift(sequence=sequence, stage=stage, against=against),
-                                        f"Shift {stage} − {against}, {sequence}", kind="shift")
+                                        f"{figures.measured('Shift', measure)} {stage} − {against}, {sequence}",
+                                        kind="shift", measure=measure)
     return ViewOutput(figures={"share": share, "shift": shift})
 
 
@@ -201,7 +212,7 @@ register(View(
 
 def _distribution(results: Results, sequence: str, stage: str) -> ViewOutput:
     shift = results.shift(sequence=sequence, stage=stage)
-    label = f"{stage} − {results.reference}, {sequence}"
+    label = f"{stage} − {results.reference}, {sequence} ({_measure(results)})"
     low, high = results.interval(sequence=sequence, stage=stage)
     headlines = (
         Headline(f"Mean shift {stage} − {results.reference}", f"{float(shift.mean()):+.4f}",
@@ -315,6 +326,9 @@ def _concept_types_view(results: Results) -> ViewOutput:
         notes += (f"The figure draws {len(drawn)} of {len(results.compared_stages)} stages, spread over the lineage; "
                   "the table holds them all, and the Trajectory view follows every stage.",)
     forest = figures.concept_type_figure(table[table["stage"].isin(drawn)], results.reference, measure, results.stages)
+    missing = figures.control_notes(table)
+    if missing:
+        notes += (figures.missing_controls_caption(missing),)
     return ViewOutput(figures={"forest": forest}, tables={"types": table}, notes=notes)
 
 
@@ -340,19 +354,37 @@ def _consistency_view(results: Results, concept: str, stage: str) -> ViewOutput:
     consistency = concept_types.head_consistency(results, concept, stage)
     layers, heads = consistency.fraction_up.shape
     table = pd.DataFrame({
-        "layer": np.repeat(np.arange(layers), heads), "head": np.tile(np.arange(heads), layers),
+        "measure": results.selection.measure, "layer": np.repeat(np.arange(layers), heads),
+        "head": np.tile(np.arange(heads), layers),
         "fraction_up": consistency.fraction_up.ravel(), "fraction_down": consistency.fraction_down.ravel(),
         "sign_test_p": consistency.p_value.ravel(), "sign_test_q": consistency.q_value.ravel(),
         "significant": consistency.significant.ravel(),
     })
-    title = (f"Share rose in how many of {consistency.n_sequences} {concept} sequences, {stage} − {results.reference} "
+    measure = _measure(results)
+    count = consistency.n_sequences
+    title = (f"Fraction of the {count} {concept} sequence{'s' if count != 1 else ''} in which each head's "
+             f"{figures.measured('share', measure)} rose, {stage} − {results.reference} "
              f"(✕: FDR q < {consistency.alpha})")
+    notes = ()
+    if count < MIN_SIGN_TEST_SEQUENCES:
+        values = ", ".join(f"{k}/{count}" if 0 < k < count else str(k // count) for k in range(count + 1))
+        notes = (f"{count} {concept} sequence{'s' if count != 1 else ''}: each head's fraction is one of {values}, so "
+                 f"the colours are {'saturated' if count == 1 else 'coarse'}; a sign test over fewer than "
+                 f"{MIN_SIGN_TEST_SEQUENCES} sequences cannot reach p < 0.05, so no head can be marked. "
+                 "`python -m interp concepts generate` makes a dataset with many.",)
+        title += f"; only {count} sequence{'s' if count != 1 else ''}: fractions are {values}"
     return ViewOutput(
-        figures={"heads": figures.head_consistency_figure(consistency.fraction_up, consistency.significant, title)},
+        figures={"heads": figures.head_consistency_figure(consistency.fraction_up, consistency.significant, title,
+                                                          measure=measure)},
+        notes=notes,
         headlines=(Headline("Heads significant after FDR control", f"{int(consistency.significant.sum())}",
                             "Two-sided sign test per head, Benjamini–Hochberg over all heads."),),
         downloads={"heads": table},
     )
+
+
+# A two-sided sign test needs this many sequences before any head can reach p < 0.05 (2 · ½⁶ = 0.031).
+MIN_SIGN_TEST_SEQUENCES = 6
 
 
 register(View(
@@ -386,12 +418,14 @@ register(View(
 
 def _stage_layers_view(results: Results, concept: str) -> ViewOutput:
     shifts = trajectory.stage_layer_shifts(results, concept)
-    title = f"Mean shift per layer of {concept} against {results.reference}, stage by stage"
+    title = (f"Mean shift of the {figures.measured('share', _measure(results))} per layer of {concept} against "
+             f"{results.reference}, stage by stage")
     table = pd.DataFrame({
-        "stage": np.repeat(results.stages, shifts.shape[1]), "layer": np.tile(np.arange(shifts.shape[1]), shifts.shape[0]),
-        "mean_shift": shifts.ravel(),
+        "stage": np.repeat(results.stages, shifts.shape[1]), "measure": results.selection.measure,
+        "layer": np.tile(np.arange(shifts.shape[1]), shifts.shape[0]), "mean_shift": shifts.ravel(),
     })
-    return ViewOutput(figures={"map": figures.stage_layer_figure(shifts, results.stages, results.reference, title)},
+    return ViewOutput(figures={"map": figures.stage_layer_figure(shifts, results.stages, results.reference, title,
+                                                                 measure=_measure(results))},
                       tables={"shifts": table})
 
 
@@ -463,10 +497,12 @@ def _text(results: Results, sequence: str, stage: str, layer: int | None, head: 
     start, end = concept_window(aligned.concept_mask, aligned.n_tokens, margin=60, limit=MAX_SHOWN_TOKENS)
     where = ("all layers" if layer is None else f"layer {layer}") + (", all heads" if head is None else f", head {head}")
     stages = stage if difference is None else f"{stage} − {difference}"
-    title = f"Attention each token receives, {where}, stage {stages}, {sequence}"
+    measure = _measure(results)
+    title = f"{figures.measured('Attention each token receives', measure)}, {where}, stage {stages}, {sequence}"
     figure = figures.token_text_figure(
         readable_tokens(aligned.tokens)[start:end], values[start:end], aligned.concept_mask[start:end],
-        results.excluded(stage=stage, sequence=sequence)[start:end], title, kind=kind, first_position=start)
+        results.excluded(stage=stage, sequence=sequence)[start:end], title, kind=kind, first_position=start,
+        measure=measure)
     notes = ()
     if (start, end) != (0, aligned.n_tokens):
         notes = (f"Tokens {start}–{end - 1} of {aligned.n_tokens}, around the concept.",)

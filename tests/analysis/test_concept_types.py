@@ -77,3 +77,11 @@ def test_weighted_measure_gives_other_type_shifts(results):
     table = concept_type_table(weighted)
     assert set(table["measure"]) == {"weighted"} and table["contrast_mean"].isna().all()
     assert not np.allclose(table["mean_shift"], concept_type_table(Results(results.store, Selection(n_controls=0)))["mean_shift"])
+
+
+def test_a_type_without_control_spans_says_why(results):
+    """Concept types drew no control band for a type and did not say why (the report's control_note did)."""
+    assert (concept_type_table(results)["control_note"] == "").all()
+    table = concept_type_table(Results(results.store, Selection(n_controls=0)))
+    assert set(table["control_note"]) == {"no control spans asked for (4 of 4 sequences)"}
+    assert table["control_mean_shift"].isna().all()

@@ -52,7 +52,8 @@ def test_no_room_for_controls_gives_nan_and_the_reason(tiny_lineage, tmp_path):
 def test_shares_table_is_one_row_per_head(tiny_run):
     results = Results(tiny_run[0])
     table = shares_table(results)
-    assert list(table.columns) == ["sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share"]
+    assert list(table.columns) == ["sequence_id", "concept", "stage", "measure", "layer", "head", "share",
+                                   "first_token_share"]
     assert len(table) == 2 * 3 * 2 * 4
     row = table[(table["sequence_id"] == "seller-1") & (table["stage"] == "ift") & (table["layer"] == 1) & (table["head"] == 3)]
     assert row["share"].item() == pytest.approx(results.share(stage="ift", sequence="seller-1")[1, 3])
@@ -68,6 +69,25 @@ def test_mean_share_and_layer_profiles(tiny_run):
     profile = layer_profile_table(results)
     rows = profile[(profile["sequence_id"] == "lessee-1") & (profile["stage"] == "cpt")]
     np.testing.assert_allclose(rows["mean_shift"], results.shift(sequence="lessee-1", stage="cpt").mean(axis=1))
+
+
+def test_every_table_names_its_measure(tiny_run):
+    """`shares --measure weighted` wrote no measure column: a weighted table read as a raw one."""
+    results = Results(tiny_run[0], Selection(measure="weighted", n_controls=0))
+    for table in (report_table(results), shares_table(results), mean_share_table(results), layer_profile_table(results)):
+        assert set(table["measure"]) == {"weighted"}
+
+
+def test_every_column_has_a_label_and_percentiles_print_as_percentiles():
+    from interp.analysis.concept_types import CONCEPT_TYPE_COLUMNS
+    from interp.analysis.tables import COLUMN_FORMATS, COLUMN_LABELS, LAYER_PROFILE_COLUMNS, SHARE_COLUMNS
+    from interp.analysis.trajectory import TRAJECTORY_COLUMNS
+
+    for columns in (REPORT_COLUMNS, SHARE_COLUMNS, LAYER_PROFILE_COLUMNS, CONCEPT_TYPE_COLUMNS, TRAJECTORY_COLUMNS):
+        assert [c for c in columns if c not in COLUMN_LABELS] == []
+    assert COLUMN_LABELS["control_mean_shift"] != COLUMN_LABELS["mean_shift"]
+    assert COLUMN_FORMATS["control_percentile"].format(61.5) == "61.5"
+    assert COLUMN_FORMATS["control_p"].format(0.000123) == "0.000123"
 
 
 def test_provenance_reads_the_manifest(tiny_run):

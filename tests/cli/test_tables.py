@@ -87,7 +87,9 @@ def test_cli_report_and_shares(tiny_run, capsys):
     shares_csv = capsys.readouterr().out
     assert shares_csv.startswith('# settings.table: "shares"\n')
     table = csv_rows(shares_csv)
-    assert list(table[0]) == ["sequence_id", "concept", "stage", "layer", "head", "share", "first_token_share"]
+    assert list(table[0]) == ["sequence_id", "concept", "stage", "measure", "layer", "head", "share",
+                              "first_token_share"]
+    assert {row["measure"] for row in table} == {"attention"}
     assert len(table) == 2 * 3 * 2 * 4
     assert float(table[5]["share"]) == pytest.approx(shares_table(Results(out))["share"][5])
     assert main(["shares", out, "--first-position", "none", "--exclude", "none"]) == 0
@@ -101,6 +103,10 @@ def test_cli_report_and_shares(tiny_run, capsys):
     assert shares_json["rows"][5]["share"] == pytest.approx(float(table[5]["share"]), rel=1e-12)
     assert main(["shares", out, "--no-settings"]) == 0
     assert list(csv.DictReader(io.StringIO(capsys.readouterr().out))) == table
+    assert main(["shares", out, "--measure", "weighted"]) == 0
+    weighted = csv_rows(capsys.readouterr().out)
+    assert {row["measure"] for row in weighted} == {"weighted"}, "a weighted share says so in its row"
+    assert float(weighted[5]["share"]) != pytest.approx(float(table[5]["share"]))
     with pytest.raises(SystemExit):
         main(["report", out, "--first-position", "sink"])
     assert "invalid choice: 'sink'" in capsys.readouterr().err
@@ -242,7 +248,8 @@ def test_export_paper_pdfs_only(tiny_run, tmp_path, capsys):
     assert manifest["figures"]["image_formats"] == ["pdf"]
     assert not any(name.endswith((".png", ".svg")) for name in names)
     assert b"/MediaBox [0 0 504 " in pdf and b"/FontFile2" in pdf
-    assert caption == "Mean shift of the concept share against base, per sequence\n"
+    assert caption == ("Mean shift of the concept share (attention) against base, per sequence with its 95% bootstrap "
+                       "interval over heads\n")
     assert "images: 100%" in capsys.readouterr().err
 
 

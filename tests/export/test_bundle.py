@@ -342,3 +342,22 @@ def test_a_lineage_of_27_stages_exports_and_shows_its_first_token_view(no_chromi
     path, figures, tables = export.export_run(results, tmp_path / "many.zip", ())
     names = read_zip(path)
     assert figures > 0 and tables > 0 and any("first-token" in name for name in names)
+
+
+def test_a_paper_caption_says_what_the_width_left_out(tmp_path):
+    """Views whose content cannot fit a column lay out for it and say so in the caption."""
+    from interp.views.figures import token_attention_figure, token_text_figure
+
+    n = 90
+    tokens = [f"▁word{i}" for i in range(n)]
+    pattern = np.tril(np.ones((n, n))) / np.arange(1, n + 1)[:, None]
+    figures = {
+        "map": token_attention_figure(pattern, tokens, np.arange(n) % 9 == 0, title="Attention of layer 0"),
+        "text": token_text_figure([f"␣{t}" for t in tokens], np.linspace(0, 1, n), np.zeros(n, bool),
+                                  np.zeros(n, bool), "Attention each token receives"),
+    }
+    out = write_bundle(tmp_path / "paper.zip", figures, {}, {}, image_formats=(), style="paper", width="column")
+    entries = read_zip(out)
+    caption = entries["figures/map.txt"].decode()
+    assert caption.startswith("Attention of layer 0") and "th token labelled." in caption
+    assert entries["figures/text.txt"].decode().startswith("Attention each token receives. Lines of at most")

@@ -52,7 +52,7 @@ def test_paper_figure_leaves_the_input_as_it_was():
     before = fig.to_dict()
     paper_figure(fig, "page")
     assert fig.to_dict() == before
-    assert fig.layout.title.text.startswith("Mean shift of the concept share per layer")
+    assert fig.layout.title.text.startswith("Mean shift of the concept share (attention) per layer")
 
 
 def test_stage_colours_are_okabe_ito_on_screen_and_on_paper():
@@ -90,3 +90,70 @@ def test_style_registry_and_widths():
         "palette": "Okabe-Ito", "titles": "captions"}
     assert style_manifest("screen") == {"name": "screen", "png_scale": 2}
     assert STYLES["paper"].png_scale * 3.5 * 96 == pytest.approx(1050)  # 3.5 in at 300 dpi
+
+
+@pytest.fixture(scope="module")
+def demo_results(micro_demo, tmp_path_factory):
+    """The micro demo lineage over the packaged concept sets: the views of `make run`, small."""
+    from interp.analysis.results import Results
+    from interp.concepts.files import all_sequences, builtin_concepts_dir, load_concepts
+    from interp.extraction.pipeline import extract_lineage
+    from interp.extraction.settings import ExtractionSettings
+    from interp.models.lineage import load_lineage
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INTERP_DEMO_DIR", str(micro_demo))
+        lineage = load_lineage("demo")
+    sequences = all_sequences(load_concepts(sorted(builtin_concepts_dir().glob("*.yaml"))))
+    out = tmp_path_factory.mktemp("paper-run") / "run"
+    extract_lineage(lineage, sequences, out, ExtractionSettings(device="cpu", patterns="full"))
+    return Results(out)
+
+
+def every_view_figure(results):
+    """(name, figure) of every view at its default choices, and Tokens over the whole sequence too."""
+    from interp import views
+
+    for name, view in views.VIEWS.items():
+        if view.unavailable(results):
+            continue
+        chosen = views.resolve_choices(view, results)
+        choices = [chosen]
+        if name == "tokens":
+            extents = views.get_view("tokens").choices[-1].options(results, chosen)
+            choices += [{**chosen, "extent": "whole"}] if "whole" in extents else []
+        for index, chosen in enumerate(choices):
+            for key, figure in view.compute(results, **chosen).figures.items():
+                yield f"{name}-{key}{'-whole' if index else ''}", figure
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_every_figure_of_every_view_prints_without_overlaps_in_both_paper_widths_and_on_screen(demo_results):
+    """The paper bundle printed the Text view as overlapping glyphs, token labels over each other and
+    axis titles cut at both ends: each figure, rendered to PDF by Chromium, has every glyph inside its
+    page, no two glyphs on top of each other, and every title and label printed whole."""
+    from interp.export.images import FigureExporter, figure_job
+    from tests.export.pdf_glyphs import problems, read_page
+
+    specs = {}
+    for name, figure in every_view_figure(demo_results):
+        original = figure.to_dict()
+        specs[f"{name} (screen)"] = original
+        for width in ("column", "page"):
+            specs[f"{name} ({width})"] = STYLES["paper"].apply(original, width)
+    assert len(specs) > 3 * 15
+    exporter = FigureExporter(tabs=2)
+    try:
+        pdfs = [images["pdf"] for images in exporter.render([figure_job(spec, ("pdf",), name=name)
+                                                              for name, spec in specs.items()])]
+    finally:
+        exporter.close()
+    found = {}
+    for (name, spec), pdf in zip(specs.items(), pdfs):
+        wrong = {kind: items[:5] for kind, items in problems(spec, pdf).items() if items}
+        if "µ" in read_page(pdf).text:
+            wrong["SI prefix"] = ["µ"]
+        if wrong:
+            found[name] = wrong
+    assert found == {}

@@ -116,7 +116,8 @@ def test_trajectory_views_follow_a_short_lineage_in_stage_order(results):
     layers = views.get_view("stage-layers").compute(results, concept="Condition")
     np.testing.assert_allclose(z_of(layers.figures["map"])[:, 1],
                                np.mean([results.shift(sequence=s, stage="cpt").mean(axis=1) for s in ("lessee-1", "seller-1")], axis=0))
-    assert list(layers.tables["shifts"].columns) == ["stage", "layer", "mean_shift"] and len(layers.tables["shifts"]) == 6
+    assert list(layers.tables["shifts"].columns) == ["stage", "measure", "layer", "mean_shift"]
+    assert len(layers.tables["shifts"]) == 6
 
 
 def test_first_token_view_shows_each_stage_and_its_change(results):
@@ -151,3 +152,45 @@ def test_views_of_a_byte_level_model_without_bos(smollm2_run):
     assert not left_out.notes and left_out.tables["summary"]["first_token_excluded"].all()
 
 
+
+
+# Views of raw attention whatever the measure (§5.2): token patterns, span × span, the first token.
+RAW_ATTENTION_VIEWS = ("tokens", "structure", "first-token", "grid")
+
+
+def shown_texts(figure) -> str:
+    """A figure's title and colour-bar titles as one plain text."""
+    from interp.views.figures.fitting import plain_text
+
+    texts = [figure.layout.title.text or ""]
+    texts += [trace.colorbar.title.text or "" for trace in figure.data if getattr(trace, "colorbar", None)]
+    texts += [trace.marker.colorbar.title.text or "" for trace in figure.data
+              if getattr(trace, "marker", None) is not None and getattr(trace.marker, "colorbar", None)]
+    return " ".join(plain_text(text).replace("\n", " ") for text in texts)
+
+
+@pytest.mark.parametrize("name", [name for name in views.VIEWS if name not in RAW_ATTENTION_VIEWS])
+def test_every_figure_and_table_names_its_measure(tiny_run, name):
+    """Under the norm-weighted measure, Heads was titled "Share on the concept" with a colour bar
+    "share", and Overview, Layer profile and the bundle's captions named no measure."""
+    weighted = Results(tiny_run[0], Selection(n_controls=10, measure="weighted"))
+    view = views.get_view(name)
+    output = view.compute(weighted, **views.resolve_choices(view, weighted))
+    for key, figure in output.figures.items():
+        assert "norm-weighted" in shown_texts(figure), (name, key)
+    for key, table in {**output.tables, **output.downloads}.items():
+        if key != "provenance":
+            assert set(table["measure"]) == {"weighted"}, (name, key)
+    if name == "heads":
+        assert output.figures["share"].data[0].colorbar.title.text.replace("<br>", " ") == "share (norm-weighted)"
+
+
+def test_head_consistency_says_when_too_few_sequences_make_it_coarse(results):
+    """With few sequences a type's fractions are saturated (0 or 1) and no head can be significant:
+    the view said nothing, and its title counted "how many of 1 sequences" above a fraction."""
+    output = views.get_view("consistency").compute(results, concept="Condition", stage="ift")
+    title = output.figures["heads"].layout.title.text.replace("<br>", " ")
+    assert title.startswith("Fraction of the 2 Condition sequences in which each head's share (attention) rose")
+    assert "fractions are 0, 1/2, 1" in title
+    (note,) = output.notes
+    assert "one of 0, 1/2, 1" in note and "fewer than 6 sequences cannot reach p < 0.05" in note

@@ -20,10 +20,12 @@ from interp.views.figures.common import (
     TEXT_CHARACTER_PX,
     TRACE_TYPES,
     clickable_heads,
+    mark_head,
+    measured,
     short_number,
     stage_colours,
 )
-from interp.views.figures.concept_types import concept_type_figure
+from interp.views.figures.concept_types import concept_type_figure, control_notes, missing_controls_caption
 from interp.views.figures.heads import (
     first_token_figure,
     head_consistency_figure,
@@ -62,6 +64,8 @@ __all__ = [
     "stage_colours",
     "short_number",
     "clickable_heads",
+    "mark_head",
+    "measured",
     "shift_overview_figure",
     "layer_profile_figure",
     "shift_histogram_figure",
@@ -77,4 +81,6 @@ __all__ = [
     "span_structure_figure",
     "token_text_figure",
     "concept_type_figure",
+    "control_notes",
+    "missing_controls_caption",
 ]

@@ -12,7 +12,11 @@ Conventions shared by all figures:
   `±max|value|`: positive (more attention on the concept than the reference) is red,
   negative is blue;
 - head maps put layer 0 at the bottom; token and span maps put the first query at the top,
-  so the causally impossible upper triangle (key after query) is the blank upper right.
+  so the causally impossible upper triangle (key after query) is the blank upper right;
+- numbers on axes and colour bars in plain or scientific notation (2e-4), never SI prefixes;
+- every figure of a share or a shift names its measure (`measured`) in its title and colour bar,
+  and says when an axis spans a range too narrow to read as a change (`narrow_range_note`);
+- titles wrap to the room they get (`interp.views.figures.fitting`), on screen as on paper.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from interp.core.palette import (
     CONCEPT_COLOUR as CONCEPT_COLOUR,  # the palette is part of every figure family's conventions
 )
 from interp.core.palette import STAGE_PALETTE as STAGE_PALETTE
+from interp.views.figures.fitting import fit_screen, wrap_text
 
 TEMPLATE = "interp"
 TRACE_TYPES = ("bar", "heatmap", "histogram", "scatter")
@@ -49,6 +54,14 @@ STAGE_COLUMNS = 6
 # Beyond this many stages (the palette's size) stages take colours along a scale, and the
 # Overview's shifts are a sequence × stage map rather than grouped points.
 MANY_STAGES = len(STAGE_PALETTE)
+# Plotly's default tick labels use SI prefixes (0.0006 reads "600µ"); scientific notation is what a
+# paper prints. Set in the template, so every axis and colour bar of every figure has it.
+NUMBER_FORMAT = dict(exponentformat="e")
+# A colour bar's title stands above a bar 30 px wide; longer titles wrap at this width.
+COLOUR_TITLE_PX = 110
+# An axis whose values span less than this fraction of the quantity's level (0.1648 to 0.1654 of a
+# share near 0.165) draws a change too small to matter as a steep one: the figure says so.
+NARROW_RANGE = 0.02
 
 
 def _register_template() -> None:
@@ -59,7 +72,13 @@ def _register_template() -> None:
     """
     white = pio.templates["plotly_white"]
     data = {kind: white.data[kind] for kind in TRACE_TYPES}
-    pio.templates[TEMPLATE] = go.layout.Template(layout=white.layout, data=data)
+    template = go.layout.Template(layout=white.layout, data=data)
+    template.layout.update(xaxis=NUMBER_FORMAT, yaxis=NUMBER_FORMAT, coloraxis=dict(colorbar=NUMBER_FORMAT))
+    for trace in template.data.heatmap:
+        trace.update(colorbar=NUMBER_FORMAT)
+    for trace in template.data.scatter:
+        trace.update(marker=dict(colorbar=NUMBER_FORMAT))
+    pio.templates[TEMPLATE] = template
 
 
 _register_template()
@@ -101,10 +120,36 @@ def colour_range(values: np.ndarray, diverging: bool, from_zero: bool = True) ->
 
 
 def finish(fig: go.Figure, title: str, x_title: str, y_title: str, **layout) -> go.Figure:
+    """Template, title and axis titles; titles wrapped to the room the figure has (`fit_screen`)."""
     fig.update_layout(template=TEMPLATE, title=dict(text=title), **layout)
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title)
-    return fig
+    return fit_screen(fig)
+
+
+def measured(text: str, measure: str) -> str:
+    """`text` naming the measure its shares are in (`interp.analysis.measures`): "share (attention)",
+    "share (norm-weighted)". Every title and colour bar of a share or a shift goes through here."""
+    return f"{text} ({measure.lower()})"
+
+
+def colour_title(text: str) -> str:
+    """A colour bar's title, wrapped to the room above a colour bar."""
+    return wrap_text(text, COLOUR_TITLE_PX, 12)
+
+
+def narrow_range_note(values: np.ndarray, level: float, what: str) -> str:
+    """A warning when `values` span less than `NARROW_RANGE` of `level` (the typical size of the
+    quantity, e.g. the mean share): plotly stretches any range over the whole axis, so a change of
+    0.0006 in a share of 0.165 looks as steep as one of 0.1. '' when the range is wide enough."""
+    finite = finite_values(values)
+    if finite.size < 2 or not level:
+        return ""
+    span = float(finite.max() - finite.min())
+    if span >= NARROW_RANGE * abs(level):
+        return ""
+    return (f"narrow axis: {float(finite.min()):.4g} to {float(finite.max()):.4g}, "
+            f"a span of {span / abs(level):.1%} of the {what}")
 
 
 def text_colour(value: float, colours: dict) -> str:
@@ -159,8 +204,29 @@ def clickable_heads(fig: go.Figure) -> go.Figure:
             unselected=dict(marker=dict(opacity=0)), hovertemplate=template, showlegend=False,
             xaxis=trace.xaxis, yaxis=trace.yaxis, name=trace.name,
         ))
+        # The markers would pad the axes past the cells (a tick at -1 and one past the last head).
+        x_axis, y_axis = (trace.xaxis or "x").replace("x", "xaxis", 1), (trace.yaxis or "y").replace("y", "yaxis", 1)
+        fig.layout[x_axis].range = [cells[:, 1].min() - 0.5, cells[:, 1].max() + 0.5]
+        fig.layout[y_axis].range = [cells[:, 0].min() - 0.5, cells[:, 0].max() + 0.5]
         trace.update(hoverinfo="skip", hovertemplate=None)
     return fig.update_layout(hoverdistance=-1)
+
+
+def mark_head(fig: go.Figure, layer: int | None, head: int | None) -> go.Figure:
+    """A copy of a head map with the cell of (`layer`, `head`) outlined on every panel, so the head a
+    click selected stays visible; `fig` unchanged (the app shares it between sessions). A head the
+    figure does not have leaves the copy unmarked."""
+    marked = go.Figure(fig)
+    for trace in fig.data:
+        if not isinstance(trace, go.Heatmap) or trace.customdata is None or layer is None or head is None:
+            continue
+        cells = np.asarray(trace.customdata).reshape(-1, 2)
+        if not ((cells[:, 0] == layer) & (cells[:, 1] == head)).any():
+            continue
+        marked.add_shape(type="rect", x0=head - 0.5, x1=head + 0.5, y0=layer - 0.5, y1=layer + 0.5,
+                         xref=trace.xaxis or "x", yref=trace.yaxis or "y", name="selected head",
+                         line=dict(color="black", width=2), fillcolor="rgba(0,0,0,0)")
+    return marked
 
 
 def luminance(colour: str) -> float:

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from interp.core.errors import InterpError
-from interp.views.figures.common import finish, stage_colours
+from interp.views.figures.common import finish, measured, stage_colours
 
 
 def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str = "attention",
@@ -19,7 +19,8 @@ def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str 
     sequences with its interval, and beside it, in grey, the same for their control spans.
 
     `table` has the columns of `interp.analysis.concept_types.concept_type_table`. A concept whose interval
-    lies outside its controls' moved differently from the rest of its text.
+    lies outside its controls' moved differently from the rest of its text; a type without controls
+    is marked in its row, and the caption (`layout.meta.caption`) says why (`control_note`).
     """
     missing = {"concept", "stage", "mean_shift", "low", "high", "control_mean_shift", "control_low",
                "control_high"} - set(table.columns)
@@ -53,8 +54,34 @@ def concept_type_figure(table: pd.DataFrame, reference: str, measure_label: str 
         ))
     fig = go.Figure(traces)
     fig.add_vline(x=0, line=dict(color="black", width=1, dash="dash"))
-    fig.update_yaxes(tickmode="array", tickvals=np.arange(len(concepts)) * slots + (len(stages) - 1) / 2,
-                     ticktext=[html.escape(str(c), quote=False) for c in concepts], autorange="reversed")
-    return finish(fig, f"Mean shift of the concept share per concept type ({measure_label}), against {reference}",
-                   f"mean shift vs {reference} (95% hierarchical bootstrap interval; grey: control spans)",
-                   "concept type", height=140 + 30 * slots * len(concepts), legend_title_text="stage")
+    centres = np.arange(len(concepts)) * slots + (len(stages) - 1) / 2
+    missing = control_notes(table)
+    # A type without a control band says so under its name (why: in the caption and the view's notes).
+    labels = [html.escape(str(c), quote=False) + ("<br><i>no control band</i>" if str(c) in missing else "")
+              for c in concepts]
+    # Rows sit at 0, 1, …: the y zero line would cross the first row from edge to edge.
+    fig.update_yaxes(tickmode="array", tickvals=centres, ticktext=labels, zeroline=False, showgrid=False,
+                     autorange="reversed")
+    if missing:
+        fig.update_layout(meta={"caption": missing_controls_caption(missing)})
+    return finish(fig, f"Mean shift of the concept {measured('share', measure_label)} per concept type against "
+                   f"{reference}, with 95% hierarchical bootstrap intervals; grey: the same for control spans",
+                   f"mean shift vs {reference}", "concept type", height=140 + 30 * slots * len(concepts),
+                   legend_title_text="stage")
+
+
+def control_notes(table: pd.DataFrame) -> dict[str, str]:
+    """Why each type without a control band has none (`control_note` of its rows without one)."""
+    if "control_note" not in table:
+        return {}
+    rows = table[table["control_mean_shift"].isna()]
+    notes = {}
+    for concept, group in rows.groupby("concept", sort=False):
+        reasons = [str(note) for note in dict.fromkeys(group["control_note"]) if isinstance(note, str) and note]
+        notes[str(concept)] = "; ".join(reasons) or "no control spans"
+    return notes
+
+
+def missing_controls_caption(notes: dict[str, str]) -> str:
+    """One sentence per type without a control band, saying why."""
+    return " ".join(f"No control band for {concept}: {reason}." for concept, reason in notes.items())

@@ -19,16 +19,19 @@ from interp.views.figures.common import (
     check_kind,
     clickable_heads,
     colour_range,
+    colour_title,
     finish,
+    measured,
 )
+from interp.views.figures.fitting import fit_screen, panels_meta
 
 
-def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> go.Figure:
+def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share", measure: str = "attention") -> go.Figure:
     """Heat map of one value per head, `values: [layers, heads]`, layer 0 at the bottom.
 
     `kind="share"`: sequential scale from the smallest to the largest share (heads of one model
     often differ by a few hundredths; a scale from 0 would paint them alike);
-    `kind="shift"`: `RdBu_r` on `±max|shift|`.
+    `kind="shift"`: `RdBu_r` on `±max|shift|`. The colour bar and hover name the `measure`.
     Each cell carries `customdata = [layer, head]` so a selection in the app names the head.
     """
     check_kind(kind, ("share", "shift"))
@@ -40,8 +43,9 @@ def head_heatmap_figure(values: np.ndarray, title: str, kind: str = "share") -> 
     colours = colour_range(values, diverging=kind == "shift", from_zero=False)
     fig = go.Figure(go.Heatmap(
         z=values, x=np.arange(heads), y=np.arange(layers),
-        customdata=np.stack([layer_grid, head_grid], axis=-1), colorbar=dict(title=kind),
-        hovertemplate=f"layer %{{customdata[0]}}, head %{{customdata[1]}}<br>{kind} %{{z:.4f}}"
+        customdata=np.stack([layer_grid, head_grid], axis=-1),
+        colorbar=dict(title=colour_title(measured(kind, measure))),
+        hovertemplate=f"layer %{{customdata[0]}}, head %{{customdata[1]}}<br>{measured(kind, measure)} %{{z:.4f}}"
                       "<extra></extra>",
         **colours,
     ))
@@ -88,17 +92,20 @@ def first_token_figure(values: Mapping[str, np.ndarray], title: str, kind: str =
         cols=[index % columns + 1 for index in range(len(arrays))])
     if rows > 1:
         fig.update_layout(height=120 + 280 * rows)
-    fig.update_layout(coloraxis=dict(colorbar=dict(title="on first token" if kind == "share" else "change"), **colours))
+    bar = "share on the first token (raw attention)" if kind == "share" else "change of the share (raw attention)"
+    fig.update_layout(coloraxis=dict(colorbar=dict(title=colour_title(bar)), **colours),
+                      meta=panels_meta(len(arrays), columns, aspect=1.2))
     fig.update_xaxes(tickmode="linear", tick0=0, dtick=max(1, -(-heads // 8)), title_text="head")
     fig.update_yaxes(tickmode="linear", tick0=0, dtick=max(1, -(-layers // 16)))
     fig.update_layout(template=TEMPLATE, title=dict(text=title))
     fig.update_yaxes(title_text="layer (0 = first, at the bottom)", col=1)
-    return clickable_heads(fig)
+    return clickable_heads(fit_screen(fig))
 
 
-def head_consistency_figure(fraction_up: np.ndarray, significant: np.ndarray, title: str) -> go.Figure:
-    """Layer × head map of the fraction of sequences in which each head's share rose (`RdBu_r`
-    around ½), heads whose direction is significant after false-discovery control marked ✕.
+def head_consistency_figure(fraction_up: np.ndarray, significant: np.ndarray, title: str,
+                            measure: str = "attention") -> go.Figure:
+    """Layer × head map of the fraction of sequences in which each head's share (in `measure`) rose
+    (`RdBu_r` around ½), heads whose direction is significant after false-discovery control marked ✕.
     Cells carry `customdata = [layer, head]`, so a click in the app selects the head."""
     values = np.asarray(fraction_up, dtype=np.float64)
     marks = np.asarray(significant, dtype=bool)
@@ -108,8 +115,10 @@ def head_consistency_figure(fraction_up: np.ndarray, significant: np.ndarray, ti
     layer_grid, head_grid = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
     fig = go.Figure(go.Heatmap(
         z=values, x=np.arange(heads), y=np.arange(layers), zmin=0, zmax=1, zmid=0.5, colorscale=DIVERGING_SCALE,
-        customdata=np.stack([layer_grid, head_grid], axis=-1), colorbar=dict(title="share rose in"),
-        hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>rose in %{z:.0%} of sequences<extra></extra>",
+        customdata=np.stack([layer_grid, head_grid], axis=-1),
+        colorbar=dict(title=colour_title(f"{measured('share', measure)} rose in"), tickformat=".0%"),
+        hovertemplate=f"layer %{{customdata[0]}}, head %{{customdata[1]}}<br>{measured('share', measure)} rose in "
+                      "%{z:.0%} of sequences<extra></extra>",
     ))
     rows, cols = np.nonzero(marks)
     fig.add_trace(go.Scatter(

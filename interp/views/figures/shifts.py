@@ -19,20 +19,25 @@ from interp.views.figures.common import (
     STAGE_PALETTE,
     TEMPLATE,
     colour_range,
+    colour_title,
     finish,
     finite_values,
+    measured,
+    narrow_range_note,
     stage_colours,
     stage_scale,
 )
+from interp.views.figures.fitting import fit_screen, panels_meta
 
 
-def shift_overview_figure(table: pd.DataFrame, reference: str, all_stages: Sequence[str] = ()) -> go.Figure:
+def shift_overview_figure(table: pd.DataFrame, reference: str, all_stages: Sequence[str] = (),
+                          measure: str = "attention") -> go.Figure:
     """Mean shift per sequence and stage against the reference, with its interval: the study's
     question at a glance. Zero is marked; a point whose interval stays off zero moved.
 
     `table` has columns `sequence_id, concept, stage, mean, low, high, control_percentile` (the
     overview table of `interp.views.catalogue`); `low`/`high` may be NaN (no interval drawn). Stages keep
-    their run-wide colours (`all_stages`).
+    their run-wide colours (`all_stages`); the title names the `measure` of the shares.
     """
     missing = {"sequence_id", "concept", "stage", "mean", "low", "high", "control_percentile"} - set(table.columns)
     if missing:
@@ -40,7 +45,7 @@ def shift_overview_figure(table: pd.DataFrame, reference: str, all_stages: Seque
     sequences = list(dict.fromkeys(table["sequence_id"]))
     stages = list(dict.fromkeys(table["stage"]))
     if len(stages) > MANY_STAGES:
-        return _shift_map(table, sequences, stages, reference)
+        return _shift_map(table, sequences, stages, reference, measure)
     colours = stage_colours(all_stages or stages)
     traces = []
     for stage in stages:
@@ -59,24 +64,27 @@ def shift_overview_figure(table: pd.DataFrame, reference: str, all_stages: Seque
         ))
     fig = go.Figure(traces)
     fig.add_hline(y=0, line=dict(color="grey", width=1, dash="dash"))
-    return finish(fig, f"Mean shift of the concept share against {reference}, per sequence",
-                   "sequence", f"mean shift Δ vs {reference} (95% bootstrap interval over heads)",
-                   scattermode="group", legend_title_text="stage")
+    interval = " with its 95% bootstrap interval over heads" if any(
+        table["low"].notna()) else ""
+    return finish(fig, f"Mean shift of the concept {measured('share', measure)} against {reference}, per sequence"
+                   f"{interval}", "sequence", f"mean shift Δ vs {reference}", scattermode="group",
+                   legend_title_text="stage")
 
 
-def _shift_map(table: pd.DataFrame, sequences: list, stages: list, reference: str) -> go.Figure:
+def _shift_map(table: pd.DataFrame, sequences: list, stages: list, reference: str, measure: str) -> go.Figure:
     """The mean shift of many stages as a sequence × stage map (stages in lineage order), on
     `RdBu_r` around 0: a trajectory of checkpoints reads along each row."""
     values = table.pivot(index="sequence_id", columns="stage", values="mean").reindex(
         index=sequences, columns=stages).to_numpy(dtype=np.float64)
     fig = go.Figure(go.Heatmap(
         z=values, x=[str(stage) for stage in stages], y=[str(s) for s in sequences],
-        colorbar=dict(title=f"shift vs {reference}"), **colour_range(values, diverging=True),
+        colorbar=dict(title=colour_title(f"mean shift vs {reference}")), **colour_range(values, diverging=True),
         hovertemplate="sequence %{y}<br>stage %{x}<br>mean shift %{z:.4f}<extra></extra>",
     ))
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category", autorange="reversed")
-    return finish(fig, f"Mean shift of the concept share against {reference}, per sequence and stage",
+    return finish(fig, f"Mean shift of the concept {measured('share', measure)} against {reference}, per sequence "
+                   "and stage",
                    "stage (lineage order)", "sequence", height=max(320, 160 + 22 * len(sequences)))
 
 
@@ -86,13 +94,15 @@ def layer_profile_figure(
     concepts: Mapping[str, str] | None = None,
     all_stages: Sequence[str] = (),
     bands: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]] | None = None,
+    measure: str = "attention",
 ) -> go.Figure:
     """Mean shift per layer against `reference`: one panel per sequence (or concept type), one
     line per stage.
 
     `profiles[panel][stage] = mean shift over heads: [layers]`; `bands[panel][stage] = (low,
     high)`, where given, shades an interval around the line. Panels wrap into at most three
-    columns and are titled "panel (concepts[panel])"; a stage has one colour in every panel.
+    columns and are titled "panel (concepts[panel])"; a stage has one colour in every panel; the
+    title names the `measure`. On a narrower page the panels take fewer columns (`panels_meta`).
     """
     if not profiles:
         raise InterpError("layer profile figure needs at least one sequence")
@@ -148,13 +158,13 @@ def layer_profile_figure(
         if index + columns >= len(ids):  # lowest panel of its column
             row, col = divmod(index, columns)
             fig.update_xaxes(title_text="layer", row=row + 1, col=col + 1)
-    title = f"Mean shift of the concept share per layer, against {reference}"
+    title = f"Mean shift of the concept {measured('share', measure)} per layer, against {reference}"
     fig.update_layout(template=TEMPLATE, height=120 + 260 * rows, legend_title_text="stage",
-                      title=dict(text=title))
+                      title=dict(text=title), meta=panels_meta(len(ids), columns, aspect=0.75))
     fig.update_yaxes(matches="y")  # one scale for every panel, so sequences compare
     fig.update_annotations(font_size=12)  # panel titles, which are long "id (concept)" labels
     fig.update_yaxes(title_text=f"mean shift vs {reference}", col=1)
-    return fig
+    return fit_screen(fig)
 
 
 def shift_histogram_figure(shift: np.ndarray, title: str) -> go.Figure:
@@ -228,8 +238,13 @@ def trajectory_figure(table: pd.DataFrame, reference: str, axis_title: str, by_s
         raise InterpError(f"trajectory table lacks column(s) {', '.join(sorted(missing))}")
     x = list(table["position"]) if by_step else [str(stage) for stage in table["stage"]]
     stages = np.array([str(stage) for stage in table["stage"]], dtype=object)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("mean share", f"mean shift vs {reference}"))
+    level = float(np.nanmean(table["mean_share"]))
+    panels = []
+    for name, columns in (("mean share", ("mean_share", "share_low", "share_high")),
+                          (f"mean shift vs {reference}", ("mean_shift", "shift_low", "shift_high"))):
+        note = narrow_range_note(table[list(columns)].to_numpy(), level, "mean share")
+        panels.append(f"{name}<br><i>{note}</i>" if note else name)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.14, subplot_titles=panels)
     colour = STAGE_PALETTE[0]
     for row, (value, low, high, what) in enumerate((("mean_share", "share_low", "share_high", "mean share"),
                                                     ("mean_shift", "shift_low", "shift_high", "mean shift")), start=1):
@@ -251,11 +266,12 @@ def trajectory_figure(table: pd.DataFrame, reference: str, axis_title: str, by_s
     fig.update_xaxes(title_text=axis_title, row=2, col=1)
     fig.update_yaxes(title_text="mean share over heads", row=1, col=1)
     fig.update_yaxes(title_text=f"mean shift vs {reference}", row=2, col=1)
-    fig.update_layout(template=TEMPLATE, title=dict(text=title), height=560, hovermode="closest")
-    return fig
+    fig.update_layout(template=TEMPLATE, title=dict(text=title), height=600, hovermode="closest")
+    return fit_screen(fig)
 
 
-def stage_layer_figure(shifts: np.ndarray, stages: Sequence[str], reference: str, title: str) -> go.Figure:
+def stage_layer_figure(shifts: np.ndarray, stages: Sequence[str], reference: str, title: str,
+                       measure: str = "attention") -> go.Figure:
     """Mean shift per stage (columns, lineage order) and layer (rows, layer 0 at the bottom),
     `shifts: [stages, layers]`, on `RdBu_r` around 0: where in the network attention to the
     concept moved, and when in training."""
@@ -264,7 +280,8 @@ def stage_layer_figure(shifts: np.ndarray, stages: Sequence[str], reference: str
         raise InterpError(f"shifts must be [stages, layers] with {len(stages)} stages, got {values.shape}")
     labels = [str(stage) for stage in stages]
     fig = go.Figure(go.Heatmap(
-        z=values.T, x=labels, y=np.arange(values.shape[1]), colorbar=dict(title=f"mean shift vs {reference}"),
+        z=values.T, x=labels, y=np.arange(values.shape[1]),
+        colorbar=dict(title=colour_title(measured(f"mean shift vs {reference}", measure))),
         **colour_range(values, diverging=True),
         hovertemplate="stage %{x}<br>layer %{y}<br>mean shift %{z:.4f}<extra></extra>",
     ))

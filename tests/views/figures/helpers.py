@@ -35,7 +35,15 @@ def vertical_lines(fig) -> list[float]:
 
 def assert_common_style(fig, x_axis: str = "xaxis") -> None:
     assert fig.layout.template.to_plotly_json() == pio.templates[TEMPLATE].to_plotly_json()
-    assert fig.layout.template.layout.to_plotly_json() == pio.templates["plotly_white"].layout.to_plotly_json()
+    layout = fig.layout.template.layout
+    # Numbers in scientific notation, never SI prefixes ("600µ" for 0.0006): plotly_white otherwise.
+    assert {layout.xaxis.exponentformat, layout.yaxis.exponentformat, layout.coloraxis.colorbar.exponentformat} == {"e"}
+    assert all(trace.colorbar.exponentformat == "e" for trace in fig.layout.template.data.heatmap)
+    ours = layout.to_plotly_json()
+    for key in ("xaxis", "yaxis"):
+        ours[key] = {k: v for k, v in ours[key].items() if k != "exponentformat"}
+    ours["coloraxis"]["colorbar"] = {k: v for k, v in ours["coloraxis"]["colorbar"].items() if k != "exponentformat"}
+    assert ours == pio.templates["plotly_white"].layout.to_plotly_json()
     assert fig.layout.title.text
     assert fig.layout[x_axis].title.text and fig.layout.yaxis.title.text
     assert all(trace.hovertemplate or trace.hoverinfo == "skip" for trace in fig.data)

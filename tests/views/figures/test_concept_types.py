@@ -34,3 +34,17 @@ def test_each_stage_has_its_points_intervals_and_control_band():
 def test_a_table_without_its_interval_columns_is_refused():
     with pytest.raises(InterpError, match="lacks column"):
         concept_type_figure(TABLE.drop(columns=["control_low"]), "base")
+
+
+def test_a_type_without_controls_says_why_and_no_line_crosses_a_row():
+    reason = "no room for a control span of 17 tokens (1 of 2 sequences)"
+    table = TABLE.assign(control_note=["", "", reason, reason])
+    table.loc[table["concept"] == "Condition", ["control_mean_shift", "control_low", "control_high"]] = np.nan
+    fig = concept_type_figure(table, "base", measure_label="norm-weighted")
+    assert fig.layout.yaxis.zeroline is False, "rows sit at 0, 1, …: a zero line crossed the first row"
+    assert list(fig.layout.yaxis.ticktext) == ["Role", "Condition<br><i>no control band</i>"]
+    assert fig.layout.meta["caption"] == ("No control band for Condition: no room for a control span of 17 tokens "
+                                          "(1 of 2 sequences).")
+    assert "share (norm-weighted)" in fig.layout.title.text
+    assert fig.layout.xaxis.title.text == "mean shift vs base", "the interval's kind is in the title, not the axis"
+    assert list(concept_type_figure(TABLE.assign(control_note=""), "base").layout.yaxis.ticktext) == ["Role", "Condition"]

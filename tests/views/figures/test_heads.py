@@ -9,6 +9,7 @@ from interp.core.errors import InterpError
 from interp.views.figures import (
     DIVERGING_SCALE,
     first_token_figure,
+    head_consistency_figure,
     head_heatmap_figure,
     token_attention_figure,
 )
@@ -115,3 +116,12 @@ def test_token_difference_uses_absolute_threshold_and_diverging_scale():
     assert DIVERGING_SCALE == "RdBu_r"
     assert {(position_of(a.x), position_of(a.y), a.text) for a in fig.layout.annotations} == {
         (1, 2, "-0.50"), (0, 3, "0.40")}
+
+
+def test_head_maps_name_their_measure_and_consistency_is_a_fraction():
+    fig = head_heatmap_figure(np.ones((2, 3)), "Share", kind="share", measure="norm-weighted")
+    assert fig.data[0].colorbar.title.text.replace("<br>", " ") == "share (norm-weighted)"
+    assert "share (norm-weighted) 0" in fig.data[1].hovertemplate.replace("%{customdata[2]:.4f}", "0")
+    consistency = head_consistency_figure(np.array([[1.0, 0.0]]), np.array([[False, False]]), "t", measure="attention")
+    assert consistency.data[0].colorbar.title.text.replace("<br>", " ") == "share (attention) rose in"
+    assert consistency.data[0].colorbar.tickformat == ".0%", "a fraction of the sequences, in per cent"

@@ -162,3 +162,25 @@ def test_control_null_figure_marks_the_concept():
     label = fig.layout.annotations[0].text
     assert "95.2" in label and "0.095" in label
     assert "mean" in fig.layout.xaxis.title.text
+
+
+def test_a_trajectory_says_when_its_axes_span_a_narrow_range():
+    """0.1648 to 0.1654 drawn over the whole axis looked like a steep change (and 0.0006 read "600µ")."""
+    table = trajectory_table([0, 1, 2], ["base", "cpt", "ift"]).assign(
+        mean_share=[0.1648, 0.1653, 0.1654], share_low=[0.1647, 0.1652, 0.1653], share_high=[0.1649, 0.1654, 0.1655],
+        mean_shift=[0.0, 0.0005, 0.0006], shift_low=[0.0, 0.0004, 0.0005], shift_high=[0.0, 0.0006, 0.0007])
+    fig = trajectory_figure(table, "base", "stage", False, "Negligence")
+    titles = [note.text.replace("<br>", " ") for note in fig.layout.annotations]
+    assert "narrow axis: 0.1647 to 0.1655" in titles[0] and "of the mean share" in titles[0]
+    assert "narrow axis: 0 to 0.0007" in titles[1]
+    wide = trajectory_figure(trajectory_table([0, 1, 2], ["base", "cpt", "ift"]), "base", "stage", False, "t")
+    assert not any("narrow" in note.text for note in wide.layout.annotations)
+    assert fig.layout.template.layout.yaxis.exponentformat == "e", "no SI prefixes"
+
+
+def test_overview_and_layer_profile_name_the_measure():
+    overview = shift_overview_figure(SHIFTS, "base", measure="norm-weighted")
+    assert "share (norm-weighted)" in overview.layout.title.text
+    assert overview.layout.yaxis.title.text.replace("<br>", " ") == "mean shift Δ vs base"
+    profile = layer_profile_figure({"a": {"cpt": np.array([0.1, 0.2])}}, "base", measure="norm-weighted")
+    assert "share (norm-weighted)" in profile.layout.title.text

@@ -127,3 +127,96 @@ def test_span_structure_figure_writes_values_in_cells_only_while_they_fit():
         fig = span_structure_figure(matrix, [f"s{i}" for i in range(size)], "spans")
         assert len(fig.layout.annotations) == (size * (size + 1) // 2 if annotated else 0)
         assert "%{z:.4f}" in fig.data[0].hovertemplate and len(fig.layout.xaxis.ticktext) == size
+
+
+def window_of(n: int, concept_every: int = 9) -> tuple[np.ndarray, list[str], np.ndarray]:
+    tokens = [f"▁word{i}" for i in range(n)]
+    return lower_triangular(n), tokens, np.arange(n) % concept_every == 0
+
+
+def test_a_token_map_labels_every_token_where_the_labels_fit():
+    pattern, tokens, concept = window_of(30)
+    fig = token_attention_figure(pattern, tokens, concept)
+    assert len(fig.layout.xaxis.tickvals) == len(fig.layout.yaxis.tickvals) == 30
+    assert fig.layout.xaxis.title.text == "key token" and fig.layout.yaxis.title.text == "query token"
+
+
+def test_values_are_written_only_in_cells_that_hold_them():
+    pattern, tokens, concept = window_of(100)
+    fig = token_attention_figure(pattern, tokens, concept, threshold=0.0)
+    assert not fig.layout.annotations and "cells too small to write values in" in fig.layout.title.text
+
+
+def test_a_wide_window_says_which_tokens_it_labels_and_hovers_every_one():
+    """A 112-token window (the demo's negligence) labelled every second token without saying so."""
+    pattern, tokens, concept = window_of(112)
+    fig = token_attention_figure(pattern, tokens, concept)
+    labelled = list(fig.layout.xaxis.tickvals)
+    step = position_of(labelled[1]) - position_of(labelled[0])
+    assert step > 1 and labelled == list(fig.data[0].x[::step])
+    assert f"every {'2nd' if step == 2 else f'{step}th'} labelled; the hover names each" in fig.layout.xaxis.title.text
+    assert "labelled" in fig.layout.yaxis.title.text
+    assert len(fig.data[0].x) == len(fig.data[0].y) == 112, "every token keeps its category, so its hover"
+    side = fig.layout.height - 260
+    assert side / 112 * step >= 1.3 * fig.layout.xaxis.tickfont.size, "the labels shown do not overlap"
+
+
+def test_a_paper_token_map_thins_its_labels_and_drops_values_its_cells_cannot_hold():
+    from interp.export.styles import figure_caption, paper_figure
+
+    pattern, tokens, concept = window_of(40)
+    fig = token_attention_figure(pattern, tokens, concept, threshold=0.05)
+    assert fig.layout.annotations, "values written on screen"
+    paper = paper_figure(fig, "column")
+    labelled = list(paper.layout.xaxis.tickvals)
+    assert len(labelled) < 40 and "labelled)" in paper.layout.xaxis.title.text
+    assert "hover" not in paper.layout.xaxis.title.text, "paper has no hover"
+    assert not paper.layout.annotations
+    caption = figure_caption(fig.to_dict(), paper.to_dict())
+    assert caption.startswith("Token attention") and "token labelled" in caption and "Cell values left out" in caption
+
+
+def text_boxes(fig) -> list[tuple[float, float, int]]:
+    """(first column, last column + 1, line) of each token's text, in characters."""
+    from interp.views.figures.fitting import plain_text
+
+    return [(note.x, note.x + len(plain_text(note.text)), note.y) for note in fig.layout.annotations]
+
+
+def test_text_backgrounds_leave_the_last_letter_of_each_token_visible():
+    """Backgrounds reached 2 px past their text with tokens 0.15 characters apart: the next token's
+    background covered the last letter ("defendani")."""
+    from interp.views.figures import TEXT_CHARACTER_PX
+    from interp.views.figures.tokens import TOKEN_GAP
+
+    words = "Article 5 of the Civil Wrongs Code makes a defendant answerable in negligence".split()
+    tokens = [f"␣{word}" for word in words] * 6
+    n = len(tokens)
+    fig = token_text_figure(tokens, np.linspace(0, 1, n), np.zeros(n, bool), np.zeros(n, bool), "Text")
+    boxes = text_boxes(fig)
+    # How far a background reaches past its text: padding plus border (plotly's default border: 1 px).
+    (reach,) = {note.borderpad + (1 if note.borderwidth is None else note.borderwidth) for note in fig.layout.annotations}
+    for (_, end, line), (start, _, next_line) in zip(boxes, boxes[1:]):
+        if line == next_line:
+            assert (start - end) * TEXT_CHARACTER_PX >= 2 * reach + 1
+            assert start - end == pytest.approx(TOKEN_GAP)
+    assert len({line for _, _, line in boxes}) > 1
+    assert max(end for _, end, _ in boxes) <= fig.layout.xaxis.range[1], "no line runs past the figure"
+
+
+def test_paper_text_flows_into_lines_that_fit_the_column():
+    from interp.export.styles import figure_caption, paper_figure
+    from interp.views.figures.tokens import MONO_EM
+
+    tokens = [f"␣token{i % 7}" for i in range(300)]
+    n = len(tokens)
+    fig = token_text_figure(tokens, np.linspace(0, 1, n), np.zeros(n, bool), np.zeros(n, bool), "Text")
+    paper = paper_figure(fig, "column")
+    boxes = text_boxes(paper)
+    size = paper.layout.annotations[0].font.size
+    assert paper.layout.annotations[0].font.family.startswith("DejaVu Sans Mono"), "monospace keeps the columns"
+    widest = max(end for _, end, _ in boxes) * MONO_EM * size
+    assert widest <= paper.layout.width - paper.layout.margin.l - paper.layout.margin.r
+    assert max(line for _, _, line in boxes) > max(line for _, _, line in text_boxes(fig)), "more, shorter lines"
+    assert paper.layout.height > fig.layout.height * paper.layout.width / fig.layout.width
+    assert "characters at this width" in figure_caption(fig.to_dict(), paper.to_dict())
