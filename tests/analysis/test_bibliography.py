@@ -17,6 +17,10 @@ CITED_BY_THE_DOCS = {
     "saravanan2020application": ("Saravanan et al. 2020", "2020"),
     "phipson2010permutation": ("Phipson & Smyth 2010", "2010"),
     "okabe2008color": ("Okabe & Ito 2008", "2008"),
+    "syed2023attribution": ("Syed et al. 2023", "2023"),
+    "kramar2024atp": ("Kramár et al. 2024", "2024"),
+    "zhang2024best": ("Zhang & Nanda 2024", "2024"),
+    "heimersheim2024patching": ("Heimersheim & Nanda 2024", "2024"),
 }
 
 
