@@ -450,7 +450,7 @@ def test_svg_pdf_and_html_downloads_of_a_figure(small_run_page):
 
 def make_bundle(page) -> tuple[bytes, str]:
     """Press "Make the zip", wait for its download button, download the zip."""
-    page.get_by_role("button", name="Make the zip (manifest, every figure and table)").click()
+    page.get_by_role("button", name="Make the zip (manifest, index, figures and tables)").click()
     button = page.locator('[data-testid="stDownloadButton"] button').filter(
         has_text=re.compile(r"^Download everything \(zip, [0-9.]+ MB\)$"))
     button.wait_for(timeout=DOWNLOAD_MS)
@@ -468,7 +468,8 @@ def test_download_everything_is_a_zip_with_the_manifest(small_run_page, small_ru
         assert names[0] == "manifest.json"
         manifest = bundle.read("manifest.json")
         assert b'"small-condition"' in manifest and b'"name": "screen"' in manifest
-        assert {"figures/overview-shifts.html", "figures/plotly.min.js", "tables/overview-statistics.csv"} <= set(names)
+        assert {"figures/overview/shifts.html", "figures/plotly.min.js", "tables/overview/statistics.csv",
+                "index.html", "index.csv"} <= set(names)
         assert not any(name.endswith(".png") for name in names), "images only when asked for"
     assert name.endswith("-c200-s0.zip")
     # A new choice drops the zip made for the old one: the button to make one is back.
@@ -478,9 +479,9 @@ def test_download_everything_is_a_zip_with_the_manifest(small_run_page, small_ru
     data, name = make_bundle(small_run_page)
     with zipfile.ZipFile(io.BytesIO(data)) as bundle:
         names = set(bundle.namelist())
-        assert {f"figures/overview-shifts.{fmt}" for fmt in ("png", "svg", "pdf", "html", "txt")} <= names
-        assert bundle.read("figures/overview-shifts.png")[:8] == b"\x89PNG\r\n\x1a\n"
-        assert bundle.read("figures/overview-shifts.pdf")[:5] == b"%PDF-"
+        assert {f"figures/overview/shifts.{fmt}" for fmt in ("png", "svg", "pdf", "html", "txt")} <= names
+        assert bundle.read("figures/overview/shifts.png")[:8] == b"\x89PNG\r\n\x1a\n"
+        assert bundle.read("figures/overview/shifts.pdf")[:5] == b"%PDF-"
         assert b'"name": "paper"' in bundle.read("manifest.json")
     assert name.endswith("-c200-s0-paper-page.zip")
     assert (small_run / "manifest.json").is_file()

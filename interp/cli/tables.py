@@ -89,6 +89,7 @@ def run_export(args: argparse.Namespace) -> int:
     from interp.core.atomic import check_output_file
     from interp.export.bundle import (
         check_export_options,
+        choose_sequences,
         close_shared_exporter,
         export_run,
     )
@@ -102,23 +103,22 @@ def run_export(args: argparse.Namespace) -> int:
                           "or give none")
     check_export_options(formats, args.style, args.width)
     results = open_results(args)
+    subset = choose_sequences(results, _sequence_list(args.sequences), args.all_sequences, args.examples)
     bars: dict[str, tqdm] = {}  # made at the first report, so that a refused option prints one line
 
     def on_progress(progress) -> None:
         if not bars:
             bars["views"] = tqdm(desc="views", unit="view", total=progress.steps, file=sys.stderr, position=0)
-            if formats:
-                bars["images"] = tqdm(desc="images", unit="image", total=0, file=sys.stderr, position=1)
         bars["views"].update(progress.steps_done - bars["views"].n)
-        images = bars.get("images")
-        if images is not None and (progress.images != images.total or progress.images_done != images.n):
-            images.total = progress.images
-            images.update(progress.images_done - images.n)
+        if progress.images and "images" not in bars:  # the total is known before the first image
+            bars["images"] = tqdm(desc="images", unit="image", total=progress.images, file=sys.stderr, position=1)
+        if "images" in bars:
+            bars["images"].update(progress.images_done - bars["images"].n)
 
     finished = False
     try:
         path, n_figures, n_tables = export_run(results, args.out, formats, style=args.style, width=args.width,
-                                               progress=on_progress)
+                                               progress=on_progress, sequences=subset)
         finished = True
     finally:
         close_shared_exporter()  # the browser and its renders stop before the command's last line
@@ -126,4 +126,18 @@ def run_export(args: argparse.Namespace) -> int:
             bar.leave = finished  # after a failure, the one-line error alone stays
             bar.close()
     print(f"{path}: {n_figures} figures, {n_tables} tables")
+    left_out = len(results.sequences) - len(subset.ids)
+    if left_out:
+        print(f"per-sequence figures for {len(subset.ids):,} of {len(results.sequences):,} sequences ({subset.describe()}); "
+              f"--all-sequences or --sequences ID,… for others (manifest.json lists them)")
     return 0
+
+
+def _sequence_list(text: str | None) -> list[str] | None:
+    """`--sequences a,b` as ids (None when not given); empty items are refused."""
+    if text is None:
+        return None
+    ids = [item.strip() for item in text.split(",")]
+    if not all(ids):
+        raise InterpError(f"--sequences {text!r:.80}: sequence ids separated by commas, with none empty")
+    return ids

@@ -9,22 +9,29 @@ and the tests iterate `VIEWS`. May import: `interp.core`, `interp.concepts`, `in
 from interp.views import catalogue  # noqa: E402,F401  registers the catalogue's views, in the app's order
 from interp.views.framework import (
     VIEWS,
+    BundleStep,
+    BundleStepOutput,
     Choice,
     Headline,
     View,
     ViewOutput,
     bundle_choices,
     bundle_contents,
+    bundle_plan,
     bundle_steps,
     choice_text,
     count_bundle_steps,
+    describe_choices,
     entry_name,
+    entry_path,
+    entry_stem,
     get_view,
     register,
     resolve_choices,
 )
 
 __all__ = [
-    "VIEWS", "Choice", "Headline", "View", "ViewOutput", "bundle_choices", "bundle_contents", "bundle_steps",
-    "choice_text", "count_bundle_steps", "entry_name", "get_view", "register", "resolve_choices",
+    "VIEWS", "BundleStep", "BundleStepOutput", "Choice", "Headline", "View", "ViewOutput", "bundle_choices",
+    "bundle_contents", "bundle_plan", "bundle_steps", "choice_text", "count_bundle_steps", "describe_choices",
+    "entry_name", "entry_path", "entry_stem", "get_view", "register", "resolve_choices",
 ]
