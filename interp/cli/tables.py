@@ -45,6 +45,11 @@ def add_report(commands) -> None:
     report.add_argument("--format", choices=("table", "csv", "json"), default="table")
     report.add_argument("--by", choices=("sequence", "concept"), default="sequence",
                         help="one row per sequence × stage (default), or per concept type × stage across its sequences")
+    report.add_argument("--plan", action="store_true",
+                        help="instead: with this run as a pilot, how many sequences per concept type a study needs for "
+                             "the concept − control contrast's interval to exclude zero with 80%% probability, at the "
+                             "observed effect and at half of it (resampling the run's sequences: a planning aid under "
+                             "the pilot's distribution, not a guarantee; a few seconds per type and stage)")
     add_analysis(report)
     report.set_defaults(command=run_report)
     shares = commands.add_parser("shares", help="the per-head share table")
@@ -59,7 +64,9 @@ def run_report(args: argparse.Namespace) -> int:
     from interp.analysis.tables import report_table
     from interp.core.safe_output import csv_text, table_text
 
-    if args.by == "concept":
+    if args.plan:
+        frame = _plan_table(open_results(args))
+    elif args.by == "concept":
         from interp.analysis.concept_types import concept_type_table
 
         frame = concept_type_table(open_results(args))
@@ -73,6 +80,19 @@ def run_report(args: argparse.Namespace) -> int:
     else:
         print(table_text(frame))
     return 0
+
+
+def _plan_table(results):
+    """`report --plan`'s table, a row per concept type × compared stage, with a progress bar."""
+    from tqdm import tqdm
+
+    from interp.analysis.concept_types import concept_types
+    from interp.analysis.planning import plan_frame, plan_rows
+
+    rows = len(concept_types(results)) * len(results.compared_stages)
+    with tqdm(plan_rows(results), desc="planning", unit="type × stage", total=rows, file=sys.stderr,
+              leave=False) as planned:
+        return plan_frame(list(planned))
 
 
 def run_shares(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
 """The views of a run: the framework (`framework`: `View`, `Choice`, the registry `VIEWS`), the
-catalogue of views (`catalogue`, `causal_views`), and the figure builders (`figures`).
+catalogue of views (`catalogue`, `causal_views`, `planning`), and the figure builders (`figures`).
 
 Importing this package registers every view. The app's picker and renderer, the export bundle
 and the tests iterate `VIEWS`. May import: `interp.core`, `interp.concepts`, `interp.store`,
@@ -7,6 +7,7 @@ and the tests iterate `VIEWS`. May import: `interp.core`, `interp.concepts`, `in
 """
 
 from interp.views import catalogue  # noqa: E402,F401  registers the catalogue's views, in the app's order
+from interp.views import planning  # noqa: E402,F401  registers the sample-size planner's view after them
 from interp.views.framework import (
     VIEWS,
     BundleStep,

@@ -338,7 +338,8 @@ def test_export_of_a_study_draws_per_sequence_figures_for_a_few_and_says_what_it
     drawn = {name.split("/")[2].split(".")[0] for name in names if name.startswith("figures/text/")}
     assert drawn == {f"{sequence}-{stage}" for sequence in contents["sequences_drawn"] for stage in ("base", "cpt", "ift")}
     assert not any("role-3" in name or "condition-6" in name for name in names)
-    for study_level in ("figures/overview/shifts.html", "figures/types/forest.html", "tables/overview/shares.csv"):
+    for study_level in ("figures/overview/shifts.html", "figures/types/forest.html", "tables/overview/shares.csv",
+                        "figures/plan/power-role-ift.html", "tables/plan/needed-role-ift.csv"):
         assert study_level in names
     assert "are left out" in page and "--all-sequences" in page
     statistics = zipfile.ZipFile(out).read("tables/overview/statistics.csv").decode()
@@ -371,3 +372,18 @@ def test_export_refuses_unknown_sequences_in_one_line(tiny_run, tmp_path, capsys
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_report_plan_gives_a_row_per_type_and_stage(pilot_run, capsys):
+    from interp.analysis.planning import PLAN_COLUMNS
+
+    assert main(["report", str(pilot_run), "--plan", "--format", "csv", "--controls", "10"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(row["concept"], row["stage"]) for row in rows] == [("Role", "cpt"), ("Role", "ift"), ("Condition", "cpt"),
+                                                                ("Condition", "ift")]
+    assert list(rows[0]) == list(PLAN_COLUMNS) and {row["pilot_sequences"] for row in rows} == {"6"}
+    for row in rows:
+        assert row["note"] or 5 <= float(row["sequences_needed"]) <= float(row["sequences_needed_half_effect"])
+    assert main(["report", str(pilot_run), "--plan", "--controls", "0"]) == 0
+    assert "no control spans (--controls 0)" in capsys.readouterr().out

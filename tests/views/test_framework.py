@@ -74,7 +74,7 @@ def test_a_view_is_per_sequence_when_a_choice_is_the_sequence():
     assert per_sequence == {name for name, view in views.VIEWS.items()
                             if any(choice.name == "sequence" for choice in view.choices)}
     assert {"heads", "tokens", "distribution", "structure", "first-token", "text", "grid"} <= per_sequence
-    assert not {"overview", "layers", "types", "consistency", "trajectory", "stage-layers"} & per_sequence
+    assert not {"overview", "layers", "types", "consistency", "trajectory", "stage-layers", "plan"} & per_sequence
 
 
 def test_the_plan_draws_per_sequence_views_for_the_chosen_sequences_only(results):

@@ -28,6 +28,7 @@ from interp.views.figures.heads import (
     head_consistency_figure,
     head_heatmap_figure,
 )
+from interp.views.figures.planning import power_curve_figure
 from interp.views.figures.shifts import (
     control_null_figure,
     layer_profile_figure,
@@ -76,4 +77,5 @@ __all__ = [
     "span_structure_figure",
     "token_text_figure",
     "concept_type_figure",
+    "power_curve_figure",
 ]
