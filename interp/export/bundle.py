@@ -306,19 +306,21 @@ class BundleWriter:
         return available
 
     def add(self, figures: Mapping[str, go.Figure], tables: Mapping[str, pd.DataFrame], step_done: bool = True,
-            source: Source = Source()) -> None:
+            sources: Mapping[str, Source] | None = None) -> None:
         """Add figures (rendered in the background) and tables, named `stem` or `folder/stem`;
-        `source` says what made them, for the index."""
+        `sources` says what made each (by name), for the index."""
         _check_names("figure", list(figures))
         _check_names("table", list(tables))
+        sources = sources or {}
         self._images_on = self._images_on or (bool(figures) and self._images_possible())
         for name, fig in figures.items():
-            self._add_figure(_claim_stem(name, self._figure_stems), fig, source)
+            self._add_figure(_claim_stem(name, self._figure_stems), fig, sources.get(name, Source()))
         for name, frame in tables.items():
             stem = _claim_stem(name, self._table_stems)
             self._entries[f"tables/{stem}.csv"] = table_bytes(frame, "csv")
             self._entries[f"tables/{stem}.json"] = table_bytes(frame, "json")
-            self._index.append(IndexEntry("table", f"tables/{stem}", ("csv", "json"), stem.rpartition("/")[2], source))
+            self._index.append(IndexEntry("table", f"tables/{stem}", ("csv", "json"), stem.rpartition("/")[2],
+                                          sources.get(name, Source())))
             self.tables += 1
         self._steps_done += step_done
         self._collect(block=False, report=False)
@@ -511,7 +513,7 @@ def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[st
     writer = BundleWriter(image_formats, style, width, steps=len(plan), progress=progress)
     try:
         for step in bundle_steps(results, plan):
-            writer.add(step.figures, step.tables, source=_step_source(results, step))
+            writer.add(step.figures, step.tables, sources=_step_sources(results, step))
         writer.finish_adding()
     except BaseException:
         writer.abandon()
@@ -521,13 +523,18 @@ def export_run(results: Results, out_zip: str | Path, image_formats: Sequence[st
     return (path, *count_bundle_entries(path))
 
 
-def _step_source(results: Results, step: BundleStepOutput) -> Source:
-    """What the index says made a step's figures and tables: the view and its choices."""
-    from interp.views import choice_text, describe_choices
+def _step_sources(results: Results, step: BundleStepOutput) -> dict[str, Source]:
+    """What the index says made each figure and table of a step: the view and the choices it
+    depends on (a share map no "shift against")."""
+    from interp.views import choice_text, describe_choices, named_choices
 
-    view, chosen = step.step.view, step.step.chosen
-    return Source(view.name, view.label, view.caption, describe_choices(view, results, chosen),
-                  {name: choice_text(value) for name, value in chosen.items()}, tuple(step.output.notes))
+    view = step.step.view
+    sources = {}
+    for path, key in step.keys.items():
+        chosen = named_choices(view, key, step.step.chosen)
+        sources[path] = Source(view.name, view.label, view.caption, describe_choices(view, results, chosen),
+                               {name: choice_text(value) for name, value in chosen.items()}, tuple(step.output.notes))
+    return sources
 
 
 def _index_summary(results: Results, manifest: Mapping[str, Any], subset: SequenceSubset) -> dict[str, str]:

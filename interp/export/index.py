@@ -92,7 +92,7 @@ STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3em .5em;"
     "text-align:left;vertical-align:top}table.settings{width:auto}th{font-weight:600}"
-    "img{max-width:14em;max-height:10em;border:1px solid #eee}.caption{color:#444}"
+    "img{max-width:14em;max-height:10em;border:1px solid #eee}.caption{color:#444}td.links{white-space:nowrap}"
     ".remark{background:#fff6d5;padding:.5em}code{font-size:90%}"
 )
 
@@ -128,7 +128,7 @@ def _figure_row(entry: IndexEntry) -> str:
     notes = "".join(f"<div class='caption'>{_text(note)}</div>" for note in entry.source.notes)
     return (f"<tr><td>{thumbnail}</td><td><b>{_text(entry.title or entry.path)}</b>"
             f"<div>{_text(entry.source.settings)}</div>"
-            f"{notes}<div><code>{_text(entry.path)}</code></div></td><td>{_links(entry)}</td></tr>")
+            f"{notes}<div><code>{_text(entry.path)}</code></div></td><td class='links'>{_links(entry)}</td></tr>")
 
 
 def _section(view: str, items: list[IndexEntry]) -> str:

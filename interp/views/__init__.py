@@ -27,6 +27,7 @@ from interp.views.framework import (
     entry_path,
     entry_stem,
     get_view,
+    named_choices,
     register,
     resolve_choices,
 )
@@ -34,5 +35,5 @@ from interp.views.framework import (
 __all__ = [
     "VIEWS", "BundleStep", "BundleStepOutput", "Choice", "Headline", "View", "ViewOutput", "bundle_choices",
     "bundle_contents", "bundle_plan", "bundle_steps", "choice_text", "count_bundle_steps", "describe_choices",
-    "entry_name", "entry_path", "entry_stem", "get_view", "register", "resolve_choices",
+    "entry_name", "entry_path", "entry_stem", "get_view", "named_choices", "register", "resolve_choices",
 ]

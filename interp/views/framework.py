@@ -160,13 +160,19 @@ def bundle_choices(view: View, results: Results, sequences: Collection[str] | No
         yield from expand(0, {})
 
 
+def named_choices(view: View, key: str, chosen: Mapping[str, Any]) -> dict[str, Any]:
+    """The choices a figure or table depends on (`View.named_by`), in the view's order."""
+    named = dict(view.named_by).get(key)
+    return {choice.name: chosen[choice.name] for choice in view.choices
+            if choice.name in chosen and (named is None or choice.name in named)}
+
+
 def entry_stem(view: View, key: str, chosen: Mapping[str, Any]) -> str:
     """The name of one figure or table inside its view's folder: its key (left out where it
-    repeats the view's name), then the slug of each choice it depends on (`View.named_by`).
+    repeats the view's name), then the slug of each choice it depends on (`named_choices`).
     `heads/share-seller-1-cpt`, `heads/shift-seller-1-cpt-vs-base`, `text/seller-1-ift`."""
-    named = dict(view.named_by).get(key)
-    slugs = [choice.slug(chosen[choice.name]) for choice in view.choices
-             if choice.name in chosen and (named is None or choice.name in named)]
+    depends = named_choices(view, key, chosen)
+    slugs = [choice.slug(depends[choice.name]) for choice in view.choices if choice.name in depends]
     parts = [key] if key != view.name else []
     return "-".join([*parts, *[slug for slug in slugs if slug]]) or key
 
@@ -200,12 +206,14 @@ class BundleStep:
 @dataclass(frozen=True)
 class BundleStepOutput:
     """What one step adds to the bundle: figures and tables by `entry_path`, unique ignoring case
-    across the whole bundle, and the view's output they came from."""
+    across the whole bundle, the view's key of each (`keys`, path → key), and the view's output
+    they came from."""
 
     step: BundleStep
     output: ViewOutput
     figures: Mapping[str, go.Figure]
     tables: Mapping[str, pd.DataFrame]
+    keys: Mapping[str, str]
 
 
 def bundle_plan(results: Results, sequences: Collection[str] | None = None) -> list[BundleStep]:
@@ -224,10 +232,15 @@ def bundle_steps(results: Results, plan: Sequence[BundleStep] | None = None) -> 
     for step in bundle_plan(results) if plan is None else plan:
         view, chosen = step.view, step.chosen
         output = view.compute(results, **chosen)
-        figures = {unique_name(entry_path(view, key, chosen), figure_names): fig for key, fig in output.figures.items()}
-        tables = {unique_name(entry_path(view, key, chosen), table_names): table
-                  for key, table in {**output.tables, **output.downloads}.items()}
-        yield BundleStepOutput(step, output, figures, tables)
+        keys: dict[str, str] = {}
+        figures, tables = {}, {}
+        for key, fig in output.figures.items():
+            path = unique_name(entry_path(view, key, chosen), figure_names)
+            figures[path], keys[path] = fig, key
+        for key, table in {**output.tables, **output.downloads}.items():
+            path = unique_name(entry_path(view, key, chosen), table_names)
+            tables[path], keys[path] = table, key
+        yield BundleStepOutput(step, output, figures, tables, keys)
 
 
 def bundle_contents(results: Results, sequences: Collection[str] | None = None

@@ -139,6 +139,12 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
     assert folders == {name for name, view in VIEWS.items() if not view.unavailable(Results(tiny_run[0]))}
     index = list(csv.DictReader(io.StringIO(zipfile.ZipFile(out).read("index.csv").decode())))
     assert sorted(row["path"] + ".html" for row in index if row["kind"] == "figure") == html
+    rows = {row["path"]: row for row in index}
+    share, shift = rows["figures/heads/share-seller-1-ift"], rows["figures/heads/shift-seller-1-ift-vs-base"]
+    assert (share["sequence"], share["stage"], share["against"]) == ("seller-1", "ift", "")
+    assert share["settings"] == "Sequence: seller-1 (Condition); Stage: ift" and share["files"] == "html png svg pdf"
+    assert shift["settings"] == "Sequence: seller-1 (Condition); Stage: ift; Shift against: base"
+    assert share["title"] and share["caption"] == VIEWS["heads"].caption
     assert manifest["contents"]["left_out"] is None and manifest["contents"]["sequences_drawn"] == ["lessee-1",
                                                                                                       "seller-1"]
     assert main(["export", str(tiny_run[0]), "--out", str(tmp_path / "bundle.tar")]) == 2

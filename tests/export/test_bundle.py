@@ -371,7 +371,8 @@ def test_names_with_a_folder_go_into_it_and_the_index_lists_every_entry(no_chrom
     figures = {"heads/share-x-cpt": small_figures(1)["heads_0"]}
     source = Source("heads", "Heads", "Layer × head share.", "Sequence: x; Stage: cpt", {"sequence": "x", "stage": "cpt"})
     writer = export.BundleWriter(image_formats=(), steps=1)
-    writer.add(figures, {"overview/statistics": TABLE}, source=source)
+    writer.add(figures, {"overview/statistics": TABLE}, sources={"heads/share-x-cpt": source,
+                                                                 "overview/statistics": source})
     out = writer.write(tmp_path / "b.zip", {"run": 1}, summary={"Measure": "attention"}, remarks=["Nothing left out."])
     entries = read_zip(out)
     assert {"figures/heads/share-x-cpt.html", "tables/overview/statistics.csv", "tables/overview/statistics.json",

@@ -67,6 +67,8 @@ def test_names_say_what_a_figure_is_without_repeats(results):
     assert views.entry_name(text, "text", text_chosen) == "text-seller-1-ift"  # the app's download, flat
     assert views.entry_path(types, "types", {}) == "types/types" and views.entry_name(types, "types", {}) == "types"
     assert views.describe_choices(heads, results, chosen) == "Sequence: seller-1 (Condition); Stage: cpt; Shift against: base"
+    assert views.named_choices(heads, "share", chosen) == {"sequence": "seller-1", "stage": "cpt"}
+    assert views.named_choices(heads, "shift", chosen) == chosen
 
 
 def test_a_view_is_per_sequence_when_a_choice_is_the_sequence():
