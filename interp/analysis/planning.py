@@ -281,8 +281,12 @@ def plan_rows(results: Results, *, target: float = TARGET_POWER, studies: int = 
 
 
 def plan_frame(rows: list[dict]) -> pd.DataFrame:
-    """Rows of `plan_row` as the plan table, its columns in `PLAN_COLUMNS` order."""
-    return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+    """Rows of `plan_row` as the plan table, its columns in `PLAN_COLUMNS` order; counts of
+    sequences are whole numbers, empty where the target was not reached."""
+    frame = pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+    for column in ("pilot_sequences", "sequences_needed", "sequences_needed_half_effect", "max_sequences"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
 
 
 def curve_table(plan: SequencePlan) -> pd.DataFrame:

@@ -391,5 +391,7 @@ def test_report_plan_gives_a_row_per_type_and_stage(pilot_run, capsys):
     assert list(rows[0]) == list(PLAN_COLUMNS) and {row["pilot_sequences"] for row in rows} == {"6"}
     for row in rows:
         assert row["note"] or 5 <= float(row["sequences_needed"]) <= float(row["sequences_needed_half_effect"])
-    assert main(["report", str(pilot_run), "--plan", "--controls", "0"]) == 0
-    assert "no control spans (--controls 0)" in capsys.readouterr().out
+    assert main(["report", str(pilot_run), "--plan", "--controls", "0", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["note"] for row in rows} == {"no control spans (--controls 0): the contrast needs them"}
+    assert {row["sequences_needed"] for row in rows} == {None} and rows[0]["pilot_sequences"] == 0
