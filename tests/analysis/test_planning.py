@@ -38,9 +38,10 @@ def test_the_fast_bootstrap_is_the_reports_interval():
 def test_a_normal_difference_has_the_analytic_power():
     """Known answer: n normal differences of mean 0.5 sd; power Φ(√n·0.5 − 1.96), 80% at n = 31.4,
     and at half the effect Φ(√n·0.25 − 1.96), 80% at n = 125.6."""
-    power = ContrastPower(normal_pilot(0.5, 1.0), seed=0, studies=400)
+    power = ContrastPower(normal_pilot(0.5, 1.0), seed=0)
+    assert power.draws.shape[0] == planning.STUDIES == 500
     for size in (30, 50, 100):
-        error = 3 * np.sqrt(0.25 / 400) + 0.02  # Monte Carlo (400 pseudo-studies) and the bootstrap's small-n bias
+        error = 3 * np.sqrt(0.25 / 500) + 0.02  # Monte Carlo (500 pseudo-studies) and the bootstrap's small-n bias
         assert power.power(size) == pytest.approx(analytic_power(size, 0.5), abs=error), size
         assert power.power(size, 0.5) == pytest.approx(analytic_power(size, 0.25), abs=error), size
     assert power.fast, "the intervals agreed with paired_contrast at every size"
