@@ -148,3 +148,24 @@ def tiny_causal_run(tmp_path_factory, tiny_run):
     job = prepare_causal(folder, CausalSettings(source="base", target="cpt", top=2, random_sets=5))
     run_causal(job, RunOptions(device="cpu"))
     return folder, job
+
+
+def pilot_sequences() -> list:
+    """Twelve sequences, six Role (the subject) and six Condition (the condition), from `legal_sentences`."""
+    sentences = [(s, m, a, c) for s, m, a, c in itertools.islice(itertools.product(SUBJECTS, MODALS, ACTIONS, CONDITIONS),
+                                                                  0, None, 37)][:12]
+    return [concept(f"{'role' if i % 2 == 0 else 'condition'}-{i // 2 + 1}", f"{s} {m} {a} {c}.",
+                    s if i % 2 == 0 else c, concept_type="Role" if i % 2 == 0 else "Condition")
+            for i, (s, m, a, c) in enumerate(sentences)]
+
+
+@pytest.fixture(scope="session")
+def pilot_run(tmp_path_factory, tiny_lineage):
+    """`tiny_lineage` over `pilot_sequences()`: a pilot the sample-size planner can resample, and a
+    study whose default bundle leaves sequences out."""
+    from interp.extraction.pipeline import extract_lineage
+    from interp.extraction.settings import ExtractionSettings
+
+    out = tmp_path_factory.mktemp("pilot") / "run"
+    extract_lineage(tiny_lineage, pilot_sequences(), out, ExtractionSettings(device="cpu"))
+    return out

@@ -22,12 +22,15 @@ from interp.core.errors import InterpError
 from interp.export.bundle import (
     IMAGE_FORMATS,
     ExportProgress,
+    SequenceSubset,
     bundle_file_name,
+    choose_sequences,
     chromium_found,
     export_run,
     table_bytes,
 )
 from interp.store.folder import ResultsStore
+from interp.views.choices import describe_sequence
 from interp.views.figures import mark_head
 from ui.address import shown
 from ui.widgets import literal, render_figure, render_table
@@ -211,16 +214,45 @@ def _sign_colour(value) -> str:
 
 
 def bundle_bytes(folder: str, version: int, selection: Selection, image_formats: tuple[str, ...],
-                 style: str = "screen", width: str | None = None, progress=None) -> bytes:
-    """The whole run as one zip: the bundle of `python -m interp export`; `progress` hears of
-    every view computed and every figure rendered.
+                 style: str = "screen", width: str | None = None, progress=None,
+                 sequences: SequenceSubset | None = None) -> bytes:
+    """The run as one zip: the bundle of `python -m interp export`, per-sequence views for
+    `sequences` (default: a few examples per concept type); `progress` hears of every view
+    computed and every figure rendered.
 
     Not behind a Streamlit cache: a cached function replays the elements it drew, and this one
     draws a progress bar. The session keeps the zip it made (`render_bundle_download`)."""
     with tempfile.TemporaryDirectory() as scratch:
         path, _, _ = export_run(open_results(folder, version, selection), Path(scratch) / "bundle.zip", image_formats,
-                                style=style, width=width, progress=progress)
+                                style=style, width=width, progress=progress, sequences=sequences)
         return path.read_bytes()
+
+
+def render_sequence_choice(results: Results) -> SequenceSubset | None:
+    """Which sequences get per-sequence figures, where a few examples per concept type leave some
+    out: those examples (the default), every sequence, or the ones chosen (None until one is)."""
+    examples = choose_sequences(results)
+    total = len(results.sequences)
+    if len(examples.ids) == total:
+        return examples
+    options = {
+        "examples": f"A few examples: the first {examples.per_type} of each concept type ({len(examples.ids):,} of "
+                    f"{total:,} sequences)",
+        "all": f"Every sequence ({total:,}; many figures, slow)",
+        "chosen": "The sequences I choose",
+    }
+    picked = st.radio("Per-sequence figures (Heads, Tokens, Text, …)", list(options), format_func=options.get,
+                      key="bundle-sequences",
+                      help="The study-level views and every table of the Overview, Layer profile and Concept types "
+                           "cover all sequences whichever you pick; the manifest lists the sequences left out.")
+    if picked != "chosen":
+        return choose_sequences(results, all_sequences=picked == "all")
+    chosen = st.multiselect("Sequences", [sequence.id for sequence in results.sequences], key="bundle-chosen",
+                            format_func=lambda sequence_id: describe_sequence(results, sequence_id))
+    if not chosen:
+        st.info("Choose at least one sequence for the per-sequence figures.")
+        return None
+    return choose_sequences(results, chosen)
 
 
 def render_bundle_download(folder: str, version: int, selection: Selection) -> None:
@@ -232,26 +264,29 @@ def render_bundle_download(folder: str, version: int, selection: Selection) -> N
     st.subheader("Download everything")
     left, right = st.columns(2)
     choice = left.radio("Figures in the zip", list(BUNDLE_IMAGES), key="bundle-images",
-                        help="Images are rendered by Chromium, each figure once for all three formats; a run of ten "
-                             "sequences has about 230 figures.")
+                        help="Images are rendered by Chromium, each figure once for all three formats; the demo's ten "
+                             "sequences have about 310 figures, and a study of a thousand gets per-sequence figures "
+                             "for a few examples per concept type unless you choose otherwise below.")
     look = right.radio("Figure style", list(BUNDLE_STYLES), key="bundle-style",
                        help="Paper: no title inside the figure (it goes into NAME.txt beside it), 300 dpi PNG, "
                             "a TrueType font embedded in the PDF, Okabe–Ito colours for stages.")
     images = BUNDLE_IMAGES[choice] if chromium_found() else ()
     style, width = BUNDLE_STYLES[look]
-    wanted = (folder, version, selection, images, style, width)
+    subset = render_sequence_choice(open_results(folder, version, selection))
+    if subset is None:
+        return
+    wanted = (folder, version, selection, images, subset.ids, style, width)
     made = st.session_state.get("bundle-made")
     if made is None or made[0] != wanted:
-        if not st.button("Make the zip (manifest, every figure and table)", key="make-bundle", type="primary"):
+        if not st.button("Make the zip (manifest, index, figures and tables)", key="make-bundle", type="primary"):
             return
         bar = st.progress(0.0, text="Computing the views …")
-        shown = [0.0]
 
         def on_progress(progress: ExportProgress) -> None:
-            shown[0] = max(shown[0], progress.fraction)  # images found later add to the total
-            bar.progress(shown[0], text=progress.describe())
+            bar.progress(progress.fraction, text=progress.describe())
 
-        made = (wanted, bundle_bytes(folder, version, selection, images, style, width, progress=on_progress))
+        made = (wanted, bundle_bytes(folder, version, selection, images, style, width, progress=on_progress,
+                                     sequences=subset))
         bar.empty()
         st.session_state["bundle-made"] = made
     st.download_button(

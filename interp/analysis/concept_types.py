@@ -106,3 +106,10 @@ def _control_means(results: Results, ids: list[str], stage: str) -> tuple[list[f
         observed.append(comparison.observed)
         controls.append(float(comparison.controls.mean()))
     return observed, controls
+
+
+def control_means(results: Results, ids: list[str], stage: str) -> tuple[list[float], list[float]]:
+    """Per sequence among `ids` with control spans: its concept's mean shift and its controls' mean
+    mean shift, the pairs the concept − control contrast compares (§5.8; the sample-size planner
+    resamples them)."""
+    return _control_means(results, ids, stage)

@@ -170,14 +170,16 @@ class CausalResults:
         return stats.rank_correlation(self.shift[chosen], atp[intervention][chosen], seed=self.settings.seed)
 
     def correlation_table(self, metric: str) -> pd.DataFrame:
-        """The rank correlation for every intervention, over all sequences and per concept type."""
+        """The rank correlation for every intervention, over all sequences and per concept type;
+        `measure` is the one the shifts are computed under (the causal run's)."""
         rows = []
         for intervention in self.atp(metric):
             for concept in (None, *self.concept_types()):
                 estimate = self.rank_correlation(metric, intervention, concept)
                 count = sum(1 for s in self.sequence_ids if concept is None or self.concept_of(s) == concept)
                 rows.append({"source": self.source, "target": self.target, "intervention": intervention,
-                             "metric": metric, "concept": concept or "all", "sequences": count,
+                             "metric": metric, "measure": self.settings.measure, "concept": concept or "all",
+                             "sequences": count,
                              "spearman": estimate.estimate, "low": estimate.low, "high": estimate.high,
                              "p": estimate.p_value})
         return pd.DataFrame(rows)

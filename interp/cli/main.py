@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from interp.cli import causal, concepts, methods, runs, tables
 from interp.cli.options import PAPER_WIDTHS, add_analysis
 from interp.core.errors import InterpError
+from interp.export.contents import EXAMPLES_PER_TYPE
 from interp.export.styles import STYLES
 
 
@@ -66,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "column or page width, 300 dpi PNG, a TrueType font, Okabe-Ito colours")
     export.add_argument("--width", choices=PAPER_WIDTHS, default=None,
                         help="paper figures 3.5 in wide (column, the default) or 7 in (page)")
+    export.add_argument("--sequences", default=None, metavar="ID,…",
+                        help="draw the per-sequence views (Heads, Tokens, Text, …) for these sequences only")
+    export.add_argument("--all-sequences", action="store_true",
+                        help="draw the per-sequence views for every sequence (a study of 1,000: tens of thousands "
+                             "of figures)")
+    export.add_argument("--examples", type=int, default=EXAMPLES_PER_TYPE, metavar="N",
+                        help="without --sequences or --all-sequences: the per-sequence views of the first N sequences "
+                             f"of each concept type (default {EXAMPLES_PER_TYPE}); the study-level views and tables "
+                             "always cover every sequence")
     add_analysis(export)
     export.set_defaults(command=tables.run_export)
     demo = commands.add_parser("demo", help="the offline demo lineage (a miniature for trying the tool)")

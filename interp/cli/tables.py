@@ -74,6 +74,11 @@ def add_report(commands) -> None:
     report.add_argument("--format", choices=("table", "csv", "json"), default="table")
     report.add_argument("--by", choices=("sequence", "concept"), default="sequence",
                         help="one row per sequence × stage (default), or per concept type × stage across its sequences")
+    report.add_argument("--plan", action="store_true",
+                        help="instead: with this run as a pilot, how many sequences per concept type a study needs for "
+                             "the concept − control contrast's interval to exclude zero with 80%% probability, at the "
+                             "observed effect and at half of it (resampling the run's sequences: a planning aid under "
+                             "the pilot's distribution, not a guarantee; a few seconds per type and stage)")
     add_analysis(report)
     add_settings_flag(report)
     report.set_defaults(command=run_report)
@@ -91,7 +96,9 @@ def run_report(args: argparse.Namespace) -> int:
     from interp.core.safe_output import table_text
 
     results = open_results(args)
-    if args.by == "concept":
+    if args.plan:
+        frame = _plan_table(results)
+    elif args.by == "concept":
         from interp.analysis.concept_types import concept_type_table
 
         frame = concept_type_table(results)
@@ -99,9 +106,26 @@ def run_report(args: argparse.Namespace) -> int:
         frame = report_table(results)
     if args.format == "table":
         print(table_text(frame))
+    elif args.plan:
+        from interp.analysis.planning import STUDIES, TARGET_POWER
+
+        _print_table(frame, results, args, table="plan", target_power=TARGET_POWER, pseudo_studies=STUDIES)
     else:
         _print_table(frame, results, args, table="report", by=args.by)
     return 0
+
+
+def _plan_table(results):
+    """`report --plan`'s table, a row per concept type × compared stage, with a progress bar."""
+    from tqdm import tqdm
+
+    from interp.analysis.concept_types import concept_types
+    from interp.analysis.planning import plan_frame, plan_rows
+
+    rows = len(concept_types(results)) * len(results.compared_stages)
+    with tqdm(plan_rows(results), desc="planning", unit="type × stage", total=rows, file=sys.stderr,
+              leave=False) as planned:
+        return plan_frame(list(planned))
 
 
 def run_shares(args: argparse.Namespace) -> int:
@@ -126,6 +150,7 @@ def run_export(args: argparse.Namespace) -> int:
     from interp.core.atomic import check_output_file
     from interp.export.bundle import (
         check_export_options,
+        choose_sequences,
         close_shared_exporter,
         export_run,
     )
@@ -139,23 +164,22 @@ def run_export(args: argparse.Namespace) -> int:
                           "or give none")
     check_export_options(formats, args.style, args.width)
     results = open_results(args)
+    subset = choose_sequences(results, _sequence_list(args.sequences), args.all_sequences, args.examples)
     bars: dict[str, tqdm] = {}  # made at the first report, so that a refused option prints one line
 
     def on_progress(progress) -> None:
         if not bars:
             bars["views"] = tqdm(desc="views", unit="view", total=progress.steps, file=sys.stderr, position=0)
-            if formats:
-                bars["images"] = tqdm(desc="images", unit="image", total=0, file=sys.stderr, position=1)
         bars["views"].update(progress.steps_done - bars["views"].n)
-        images = bars.get("images")
-        if images is not None and (progress.images != images.total or progress.images_done != images.n):
-            images.total = progress.images
-            images.update(progress.images_done - images.n)
+        if progress.images and "images" not in bars:  # the total is known before the first image
+            bars["images"] = tqdm(desc="images", unit="image", total=progress.images, file=sys.stderr, position=1)
+        if "images" in bars:
+            bars["images"].update(progress.images_done - bars["images"].n)
 
     finished = False
     try:
         path, n_figures, n_tables = export_run(results, args.out, formats, style=args.style, width=args.width,
-                                               progress=on_progress)
+                                               progress=on_progress, sequences=subset)
         finished = True
     finally:
         close_shared_exporter()  # the browser and its renders stop before the command's last line
@@ -163,4 +187,18 @@ def run_export(args: argparse.Namespace) -> int:
             bar.leave = finished  # after a failure, the one-line error alone stays
             bar.close()
     print(f"{path}: {n_figures} figures, {n_tables} tables")
+    left_out = len(results.sequences) - len(subset.ids)
+    if left_out:
+        print(f"per-sequence figures for {len(subset.ids):,} of {len(results.sequences):,} sequences ({subset.describe()}); "
+              f"--all-sequences or --sequences ID,… for others (manifest.json lists them)")
     return 0
+
+
+def _sequence_list(text: str | None) -> list[str] | None:
+    """`--sequences a,b` as ids (None when not given); empty items are refused."""
+    if text is None:
+        return None
+    ids = [item.strip() for item in text.split(",")]
+    if not all(ids):
+        raise InterpError(f"--sequences {text!r:.80}: sequence ids separated by commas, with none empty")
+    return ids

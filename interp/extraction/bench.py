@@ -52,7 +52,10 @@ class PeakMemory:
 
     Sampled in a thread; for this process also the kernel's own high-water mark (`VmHWM`, reset on
     entry through `/proc/self/clear_refs`), exact however briefly an allocation lived and however
-    late the sampling thread was scheduled on a busy machine."""
+    late the sampling thread was scheduled on a busy machine. This process's own peak (sampled, and
+    its high-water mark) is also compared with its own resident size at entry, not only the sum
+    over its children: a child that shrinks meanwhile, such as a browser left open by earlier
+    work, would hide the growth."""
 
     def __init__(self, process: psutil.Process | None = None, interval: float = 0.002):
         self.process = process or psutil.Process()
@@ -60,9 +63,11 @@ class PeakMemory:
         self.start = self.highest = 0
         self._running = False
         self._own_mark = False
+        self._own_start = self._own_peak = 0
 
     def __enter__(self) -> PeakMemory:
         self._own_mark = self.process.pid == os.getpid() and _reset_high_water_mark()
+        self._own_start = self.process.memory_info().rss
         self.start = self.highest = self._rss()
         self._running = True
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -72,7 +77,9 @@ class PeakMemory:
     def __exit__(self, *exc) -> None:
         self._running = False
         self._thread.join()
-        self.highest = max(self.highest, self._rss(), _high_water_mark() if self._own_mark else 0)
+        self.highest = max(self.highest, self._rss())
+        if self._own_mark:
+            self._own_peak = max(self._own_peak, _high_water_mark() - self._own_start)
 
     def _rss(self) -> int:
         try:
@@ -82,13 +89,16 @@ class PeakMemory:
             return self.highest
 
     def _sample(self) -> None:
+        own = self.process.pid == os.getpid()
         while self._running:
             self.highest = max(self.highest, self._rss())
+            if own:
+                self._own_peak = max(self._own_peak, self.process.memory_info().rss - self._own_start)
             time.sleep(self.interval)
 
     @property
     def peak(self) -> int:
-        return self.highest - self.start
+        return max(self.highest - self.start, self._own_peak)
 
 
 def _reset_high_water_mark() -> bool:

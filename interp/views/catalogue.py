@@ -120,6 +120,7 @@ def _heads(results: Results, sequence: str, stage: str, against: str) -> ViewOut
 register(View(
     "heads", "Heads", "Layer × head share of a stage, and its shift against another stage; click a cell to select that head.",
     _heads, choices=(SEQUENCE, ANY_STAGE, AGAINST), columns=2, head_maps=True,
+    named_by=(("share", ("sequence", "stage")),),
 ))
 
 

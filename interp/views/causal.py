@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from interp.analysis.measures import get_measure
 from interp.analysis.results import Results
 from interp.causal import methods as _causal_methods  # noqa: F401  its paragraph joins the methods section
 from interp.causal.interventions import INTERVENTIONS
@@ -62,6 +63,17 @@ CONCEPT = Choice("concept", "Concept type", lambda r, c: ["all", *_reader(r, c["
 
 def _effect_label(intervention: str, metric: str) -> str:
     return f"effect on {METRICS[metric].label.lower()} ({INTERVENTIONS[intervention].label})"
+
+
+def _shift_measure(results: Results, reader: CausalResults) -> tuple[str, tuple[str, ...]]:
+    """The measure the causal run's shifts are under, as titles name it, and a note where the
+    sidebar's measure is another (this view cannot follow it: its heads were chosen under the run's)."""
+    label = get_measure(reader.settings.measure).label.lower()
+    if results.selection.measure == reader.settings.measure:
+        return label, ()
+    selected = get_measure(results.selection.measure).label.lower()
+    return label, (f"The shifts here are under the measure the causal run used ({label}), as its heads were chosen; "
+                   f"the measure selected ({selected}) does not apply to this view.",)
 
 
 def _causal_effect(results: Results, pair: str, intervention: str, metric: str) -> ViewOutput:
@@ -119,13 +131,15 @@ def _shift_vs_effect(results: Results, pair: str, intervention: str, metric: str
     interval = "" if not np.isfinite(estimate.low) else f" [{estimate.low:+.2f}, {estimate.high:+.2f}]"
     scope = "all sequences" if concept == "all" else concept
     source, target = pair.split("→")
+    measure, notes = _shift_measure(results, reader)
     figure = causal_figures.shift_effect_figure(
-        shift, effect, verified, f"Attention shift vs causal effect, {pair}, {scope}: ρ = {estimate.estimate:+.2f}{interval}",
-        f"attention shift {target} − {source} ({results.selection.measure})", _effect_label(intervention, metric))
+        shift, effect, verified,
+        f"Shift ({measure}) vs causal effect, {pair}, {scope}: ρ = {estimate.estimate:+.2f}{interval}",
+        f"shift {target} − {source} ({measure})", _effect_label(intervention, metric))
     headlines = (Headline("Rank correlation |shift| vs |effect|", f"{estimate.estimate:+.2f}{interval}",
                           f"Spearman's ρ across all heads, 95% bootstrap interval over {int(chosen.sum())} sequences."),)
     return ViewOutput(figures={"scatter": figure}, tables={"correlation": reader.correlation_table(metric)},
-                      headlines=headlines)
+                      headlines=headlines, notes=notes)
 
 
 register(View(
@@ -143,9 +157,12 @@ def _head_sets(results: Results, pair: str, intervention: str, metric: str) -> V
     if not len(sets):
         return ViewOutput(notes=("No head sets were patched exactly in this run (run `causal --method exact` or "
                                  "`both`).",))
-    rows = sets[sets["intervention"] == intervention]
-    figure = causal_figures.head_sets_figure(rows, f"Head sets, {INTERVENTIONS[intervention].label} {pair}",
-                                             _effect_label(intervention, metric))
+    measure, notes = _shift_measure(results, reader)
+    rows = sets[sets["intervention"] == intervention].copy()
+    rows.insert(rows.columns.get_loc("metric") + 1, "measure", reader.settings.measure)
+    figure = causal_figures.head_sets_figure(
+        rows, f"Head sets, {INTERVENTIONS[intervention].label} {pair}; concept heads by |shift| ({measure})",
+        _effect_label(intervention, metric))
     headlines = []
     for row in rows[rows["kind"] != "random"].itertuples(index=False):
         text = f"{row.mean_effect:+.4g}"
@@ -153,7 +170,7 @@ def _head_sets(results: Results, pair: str, intervention: str, metric: str) -> V
             text += f" (random p = {short_number(row.random_p)})"
         headlines.append(Headline(f"Joint effect, {row.set}", text,
                                   f"{row.n_heads} heads patched together; p: where |effect| falls among the random sets."))
-    return ViewOutput(figures={"sets": figure}, tables={"sets": rows}, headlines=tuple(headlines))
+    return ViewOutput(figures={"sets": figure}, tables={"sets": rows}, headlines=tuple(headlines), notes=notes)
 
 
 register(View(

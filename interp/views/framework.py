@@ -3,12 +3,14 @@
 A view's `compute(results, **choices)` returns its figures, tables, headline numbers and notes
 (`ViewOutput`). The app's picker and renderer, the bundle of `python -m interp export` and
 "Download everything", and the tests all iterate `VIEWS`; adding a view is a figure builder plus
-one `register(View(...))` in a catalogue module (docs/design.md §7).
+one `register(View(...))` in a catalogue module (docs/design.md §7). The bundle's plan and names
+live here too (§7.7): which view is drawn for which choices (`bundle_plan`, per-sequence views for
+a chosen subset of the sequences), and where each figure and table goes (`entry_path`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,12 +69,18 @@ class ViewOutput:
     downloads: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
 
+# The choice that makes a view per-sequence: drawn for one sequence at a time.
+SEQUENCE_CHOICE = "sequence"
+
+
 @dataclass(frozen=True)
 class View:
     """A view of a run. `compute(results, **choices)` returns its `ViewOutput`; `unavailable`
     says why a run has nothing to show here (None when it has); `columns` is how many figures
     the app puts side by side; `head_maps` marks figures whose cells are heads (customdata
-    `[layer, head]`), which a click in the app selects for every view."""
+    `[layer, head]`), which a click in the app selects for every view. `named_by` gives, for a
+    figure or table key that does not depend on every choice, the choices it does depend on:
+    they alone go into its file name (the Heads view's share map is no shift "against" a stage)."""
 
     name: str
     label: str
@@ -82,6 +90,12 @@ class View:
     columns: int = 1
     head_maps: bool = False
     unavailable: Callable[[Results], str | None] = lambda results: None
+    named_by: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def per_sequence(self) -> bool:
+        """Whether the view is drawn for one sequence at a time (one of its choices is the sequence)."""
+        return any(choice.name == SEQUENCE_CHOICE for choice in self.choices)
 
 
 VIEWS: Registry[View] = Registry("view")
@@ -127,8 +141,9 @@ def choice_text(value: Any) -> str:
     return "none" if value is None else str(value)
 
 
-def bundle_choices(view: View, results: Results) -> Iterator[dict[str, Any]]:
-    """Every combination of choices the export writes for this view, in a stable order."""
+def bundle_choices(view: View, results: Results, sequences: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every combination of choices the export writes for this view, in a stable order; a
+    per-sequence view only for `sequences` (None: every sequence)."""
 
     def expand(index: int, chosen: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if index == len(view.choices):
@@ -136,6 +151,8 @@ def bundle_choices(view: View, results: Results) -> Iterator[dict[str, Any]]:
             return
         choice = view.choices[index]
         values = (choice.bundle or choice.options)(results, chosen)
+        if choice.name == SEQUENCE_CHOICE and sequences is not None:
+            values = [value for value in values if value in sequences]
         for value in values:
             yield from expand(index + 1, {**chosen, choice.name: value})
 
@@ -143,37 +160,100 @@ def bundle_choices(view: View, results: Results) -> Iterator[dict[str, Any]]:
         yield from expand(0, {})
 
 
+def named_choices(view: View, key: str, chosen: Mapping[str, Any]) -> dict[str, Any]:
+    """The choices a figure or table depends on (`View.named_by`), in the view's order."""
+    named = dict(view.named_by).get(key)
+    return {choice.name: chosen[choice.name] for choice in view.choices
+            if choice.name in chosen and (named is None or choice.name in named)}
+
+
+def entry_stem(view: View, key: str, chosen: Mapping[str, Any]) -> str:
+    """The name of one figure or table inside its view's folder: its key (left out where it
+    repeats the view's name), then the slug of each choice it depends on (`named_choices`).
+    `heads/share-seller-1-cpt`, `heads/shift-seller-1-cpt-vs-base`, `text/seller-1-ift`."""
+    depends = named_choices(view, key, chosen)
+    slugs = [choice.slug(depends[choice.name]) for choice in view.choices if choice.name in depends]
+    parts = [key] if key != view.name else []
+    return "-".join([*parts, *[slug for slug in slugs if slug]]) or key
+
+
+def entry_path(view: View, key: str, chosen: Mapping[str, Any]) -> str:
+    """Where a figure or table goes in the bundle, below `figures/` or `tables/`: `view/stem`."""
+    return f"{view.name}/{entry_stem(view, key, chosen)}"
+
+
 def entry_name(view: View, key: str, chosen: Mapping[str, Any]) -> str:
-    """The file name stem of one figure or table: view, key, then each choice's slug."""
-    slugs = [choice.slug(chosen[choice.name]) for choice in view.choices if choice.name in chosen]
-    return "-".join([view.name, key, *[slug for slug in slugs if slug]])
+    """A figure's or table's file name stem outside the bundle (the app's downloads): the view's
+    name, then `entry_stem` unless that only repeats it."""
+    stem = entry_stem(view, key, chosen)
+    return view.name if stem == view.name else f"{view.name}-{stem}"
 
 
-def bundle_contents(results: Results) -> tuple[dict[str, go.Figure], dict[str, pd.DataFrame]]:
-    """Every figure and table of every view, named for files: what "Download everything" exports."""
-    figures_out: dict[str, go.Figure] = {}
-    tables_out: dict[str, pd.DataFrame] = {}
-    for figures_step, tables_step in bundle_steps(results):
-        figures_out.update(figures_step)
-        tables_out.update(tables_step)
-    return figures_out, tables_out
+def describe_choices(view: View, results: Results, chosen: Mapping[str, Any]) -> str:
+    """The choices a figure was made for, as a reader reads them: `Sequence: x (Role); Stage: ift`."""
+    return "; ".join(f"{choice.label}: {choice.describe(results, chosen[choice.name])}"
+                     for choice in view.choices if choice.name in chosen)
 
 
-def bundle_steps(results: Results) -> Iterator[tuple[dict[str, go.Figure], dict[str, pd.DataFrame]]]:
-    """`bundle_contents` one view and choice at a time (`count_bundle_steps` of them), names unique
-    across all steps: the exporter renders a step's figures while the next is computed."""
+@dataclass(frozen=True)
+class BundleStep:
+    """One view for one set of choices, as the bundle computes it."""
+
+    view: View
+    chosen: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class BundleStepOutput:
+    """What one step adds to the bundle: figures and tables by `entry_path`, unique ignoring case
+    across the whole bundle, the view's key of each (`keys`, path → key), and the view's output
+    they came from."""
+
+    step: BundleStep
+    output: ViewOutput
+    figures: Mapping[str, go.Figure]
+    tables: Mapping[str, pd.DataFrame]
+    keys: Mapping[str, str]
+
+
+def bundle_plan(results: Results, sequences: Collection[str] | None = None) -> list[BundleStep]:
+    """Every step of the bundle, known before any is computed (a progress bar's length): each
+    study-level view for every bundle choice, each per-sequence view for `sequences` only (None:
+    every sequence), in the registry's order."""
+    wanted = None if sequences is None else frozenset(sequences)
+    return [BundleStep(view, chosen) for view in VIEWS.values() for chosen in bundle_choices(view, results, wanted)]
+
+
+def bundle_steps(results: Results, plan: Sequence[BundleStep] | None = None) -> Iterator[BundleStepOutput]:
+    """The steps of `plan` (default: the whole bundle) computed one at a time, each figure and
+    table named by `entry_path`; a name taken already gets `-2`, `-3`, …"""
     figure_names: set[str] = set()
     table_names: set[str] = set()
-    for view in VIEWS.values():
-        for chosen in bundle_choices(view, results):
-            output = view.compute(results, **chosen)
-            figures_step = {unique_name(entry_name(view, key, chosen), figure_names): fig
-                            for key, fig in output.figures.items()}
-            tables_step = {unique_name(entry_name(view, key, chosen), table_names): table
-                           for key, table in {**output.tables, **output.downloads}.items()}
-            yield figures_step, tables_step
+    for step in bundle_plan(results) if plan is None else plan:
+        view, chosen = step.view, step.chosen
+        output = view.compute(results, **chosen)
+        keys: dict[str, str] = {}
+        figures, tables = {}, {}
+        for key, fig in output.figures.items():
+            path = unique_name(entry_path(view, key, chosen), figure_names)
+            figures[path], keys[path] = fig, key
+        for key, table in {**output.tables, **output.downloads}.items():
+            path = unique_name(entry_path(view, key, chosen), table_names)
+            tables[path], keys[path] = table, key
+        yield BundleStepOutput(step, output, figures, tables, keys)
 
 
-def count_bundle_steps(results: Results) -> int:
-    """How many steps `bundle_steps` takes: a progress bar's length."""
-    return sum(1 for view in VIEWS.values() for _ in bundle_choices(view, results))
+def bundle_contents(results: Results, sequences: Collection[str] | None = None
+                    ) -> tuple[dict[str, go.Figure], dict[str, pd.DataFrame]]:
+    """Every figure and table of the bundle by `entry_path`: what "Download everything" exports."""
+    figures: dict[str, go.Figure] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    for step in bundle_steps(results, bundle_plan(results, sequences)):
+        figures.update(step.figures)
+        tables.update(step.tables)
+    return figures, tables
+
+
+def count_bundle_steps(results: Results, sequences: Collection[str] | None = None) -> int:
+    """How many steps the bundle takes (`bundle_plan`'s length)."""
+    return len(bundle_plan(results, sequences))

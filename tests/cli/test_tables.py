@@ -13,6 +13,7 @@ import scipy
 from scipy import stats
 
 from interp.cli.main import main
+from interp.views import VIEWS
 from tests.cli.helpers import HYPERLINK, PAPER, csv_rows, run
 
 
@@ -140,9 +141,10 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
     with zipfile.ZipFile(out) as bundle:
         names = set(bundle.namelist())
         manifest = json.loads(bundle.read("manifest.json"))
-    html = sorted(name for name in names if name.endswith(".html"))
-    csvs = sorted(name for name in names if name.endswith(".csv"))
+    html = sorted(name for name in names if name.startswith("figures/") and name.endswith(".html"))
+    csvs = sorted(name for name in names if name.startswith("tables/") and name.endswith(".csv"))
     assert printed.strip().endswith(f"{len(html)} figures, {len(csvs)} tables")
+    assert {"index.html", "index.csv"} <= names
     assert manifest["lineage"] == "tiny" and {key: manifest["analysis"][key] for key in (
         "exclusions", "reference", "controls", "seed", "first_position", "measure", "bootstrap_resamples", "confidence",
     )} == {"exclusions": "paper", "reference": "base", "controls": 20, "seed": 0, "first_position": "bos",
@@ -157,23 +159,38 @@ def test_cli_export_bundle_holds_manifest_figures_and_tables(tiny_run, tmp_path,
 
     steps = count_bundle_steps(Results(tiny_run[0], Selection(n_controls=20)))
     assert "views: 100%" in progress and f"{steps}/{steps}" in progress
+    images = [line for line in progress.replace("\r", "\n").splitlines() if line.startswith("images:")]
+    assert images and all(f"/{3 * len(html)} " in line for line in images), "the total known at the first image"
     assert "images: 100%" in progress and f"{3 * len(html)}/{3 * len(html)}" in progress
-    for table in ("overview-statistics", "overview-mean-share", "layers-profiles", "overview-shares"):
+    for table in ("overview/statistics", "overview/mean-share", "layers/profiles", "overview/shares"):
         assert {f"tables/{table}.csv", f"tables/{table}.json"} <= names
     with zipfile.ZipFile(out) as bundle:
-        statistics = json.loads(bundle.read("tables/overview-statistics.json"))
-        statistics_csv = bundle.read("tables/overview-statistics.csv").decode()
-    assert statistics["settings"]["table"] == "overview-statistics" and statistics["settings"]["controls"] == 20
+        statistics = json.loads(bundle.read("tables/overview/statistics.json"))
+        statistics_csv = bundle.read("tables/overview/statistics.csv").decode()
+    assert statistics["settings"]["table"] == "overview/statistics" and statistics["settings"]["controls"] == 20
     assert statistics["provenance"]["run_id"].startswith("sha256:") and len(statistics["rows"]) == 4
-    assert statistics_csv.startswith('# settings.table: "overview-statistics"\n')
+    assert statistics_csv.startswith('# settings.table: "overview/statistics"\n')
     assert {"METHODS.md", "references.bib"} <= names
     with zipfile.ZipFile(out) as bundle:
         methods_text, references = bundle.read("METHODS.md").decode(), bundle.read("references.bib").decode()
     assert "20 control spans per sequence (seed 0)" in methods_text and "@article{phipson2010permutation," in references
     assert [row["sequence_id"] for row in csv_rows(statistics_csv)] == [row["sequence_id"] for row in statistics["rows"]]
-    assert "figures/overview-shifts.html" in names and "figures/heads-shift-seller-1-ift-vs-base.html" in names
-    assert any(name.startswith("figures/structure-") and name.endswith("-seller-1.html") for name in names)
-    assert any(name.startswith("figures/tokens-map-lessee-1-cpt-L") for name in names)
+    assert "figures/overview/shifts.html" in names and "figures/heads/shift-seller-1-ift-vs-base.html" in names
+    assert "figures/heads/share-seller-1-ift.html" in names and "figures/text/seller-1-ift.html" in names
+    assert any(name.startswith("figures/structure/") and name.endswith("-seller-1.html") for name in names)
+    assert any(name.startswith("figures/tokens/map-lessee-1-cpt-L") for name in names)
+    folders = {name.split("/")[1] for name in names if name.startswith("figures/") and name.count("/") == 2}
+    assert folders == {name for name, view in VIEWS.items() if not view.unavailable(Results(tiny_run[0]))}
+    index = list(csv.DictReader(io.StringIO(zipfile.ZipFile(out).read("index.csv").decode())))
+    assert sorted(row["path"] + ".html" for row in index if row["kind"] == "figure") == html
+    rows = {row["path"]: row for row in index}
+    share, shift = rows["figures/heads/share-seller-1-ift"], rows["figures/heads/shift-seller-1-ift-vs-base"]
+    assert (share["sequence"], share["stage"], share["against"]) == ("seller-1", "ift", "")
+    assert share["settings"] == "Sequence: seller-1 (Condition); Stage: ift" and share["files"] == "html png svg pdf"
+    assert shift["settings"] == "Sequence: seller-1 (Condition); Stage: ift; Shift against: base"
+    assert share["title"] and share["caption"] == VIEWS["heads"].caption
+    assert manifest["contents"]["left_out"] is None and manifest["contents"]["sequences_drawn"] == ["lessee-1",
+                                                                                                      "seller-1"]
     assert main(["export", str(tiny_run[0]), "--out", str(tmp_path / "bundle.tar")]) == 2
 
 
@@ -220,15 +237,15 @@ def test_export_keeps_every_figure_when_names_collide_and_prints_what_it_wrote(h
     printed = capsys.readouterr().out.strip()
     with zipfile.ZipFile(out) as bundle:
         names = bundle.namelist()
-        stats = bundle.read("tables/overview-statistics.csv").decode()
+        stats = bundle.read("tables/overview/statistics.csv").decode()
     figures = [n for n in names if n.startswith("figures/") and n.endswith(".html")]
     tables = [n for n in names if n.startswith("tables/") and n.endswith(".csv")]
     expected_figures, expected_tables = bundle_contents(Results(hostile_run, Selection(n_controls=10)))
     assert printed == f"{out}: {len(figures)} figures, {len(tables)} tables"
     assert (len(figures), len(tables)) == (len(expected_figures), len(expected_tables))
     assert len({n.lower() for n in names}) == len(names)
-    # (s, y-x) and (s-y, x) both name "heads-share-s-y-x-vs-x": the second is kept beside the first.
-    assert {"figures/heads-share-s-y-x-vs-x.html", "figures/heads-share-s-y-x-vs-x-2.html"} <= set(names)
+    # (s, y-x) and (s-y, x) both name "heads/share-s-y-x": the second is kept beside the first.
+    assert {"figures/heads/share-s-y-x.html", "figures/heads/share-s-y-x-2.html"} <= set(names)
     assert "'=HYPERLINK" in stats and "\n=HYPERLINK" not in stats and ",=HYPERLINK" not in stats
 
 
@@ -242,8 +259,8 @@ def test_export_paper_pdfs_only(tiny_run, tmp_path, capsys):
     with zipfile.ZipFile(out) as bundle:
         names = set(bundle.namelist())
         manifest = json.loads(bundle.read("manifest.json"))
-        pdf = bundle.read("figures/overview-shifts.pdf")
-        caption = bundle.read("figures/overview-shifts.txt").decode()
+        pdf = bundle.read("figures/overview/shifts.pdf")
+        caption = bundle.read("figures/overview/shifts.txt").decode()
     assert manifest["figures"]["style"]["name"] == "paper" and manifest["figures"]["style"]["width"] == "page"
     assert manifest["figures"]["image_formats"] == ["pdf"]
     assert not any(name.endswith((".png", ".svg")) for name in names)
@@ -349,3 +366,79 @@ def test_an_export_that_fails_while_figures_render_prints_one_line(tiny_run, tmp
     assert done.stderr == (f"error: {damaged}: changed or damaged since it was written (stage 'ift', sequence "
                            "'seller-1'); run `extract` again\n")
     assert not (tmp_path / "b.zip").exists()
+
+
+# ---------------------------------------------------------------- a study's bundle, the planner
+
+@pytest.mark.slow
+def test_export_of_a_study_draws_per_sequence_figures_for_a_few_and_says_what_it_left_out(pilot_run, tmp_path, capsys,
+                                                                                          no_chromium_here):
+    import zipfile
+
+    out = tmp_path / "study.zip"
+    assert main(["export", str(pilot_run), "--out", str(out), "--controls", "10", "--images", "none"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == ("per-sequence figures for 4 of 12 sequences (the first 2 sequence(s) of each concept type, "
+                          "in the run's order); --all-sequences or --sequences ID,… for others (manifest.json lists them)")
+    with zipfile.ZipFile(out) as bundle:
+        names = set(bundle.namelist())
+        contents = json.loads(bundle.read("manifest.json"))["contents"]
+        page = bundle.read("index.html").decode()
+    assert contents["sequences_drawn"] == ["role-1", "condition-1", "role-2", "condition-2"]
+    assert contents["left_out"]["count"] == 8 and "role-6" in contents["left_out"]["sequences"]
+    assert contents["left_out"]["to_include_all"] == (f"python -m interp export {pilot_run} --out FILE.zip "
+                                                      "--all-sequences --controls 10 --images none")
+    drawn = {name.split("/")[2].split(".")[0] for name in names if name.startswith("figures/text/")}
+    assert drawn == {f"{sequence}-{stage}" for sequence in contents["sequences_drawn"] for stage in ("base", "cpt", "ift")}
+    assert not any("role-3" in name or "condition-6" in name for name in names)
+    for study_level in ("figures/overview/shifts.html", "figures/types/forest.html", "tables/overview/shares.csv",
+                        "figures/plan/power-role-ift.html", "tables/plan/needed-role-ift.csv"):
+        assert study_level in names
+    assert "are left out" in page and "--all-sequences" in page
+    statistics = zipfile.ZipFile(out).read("tables/overview/statistics.csv").decode()
+    assert len(list(csv.DictReader(io.StringIO(statistics)))) == 12 * 2  # every sequence × compared stage
+
+    assert main(["export", str(pilot_run), "--out", str(tmp_path / "some.zip"), "--controls", "10", "--images", "none",
+                 "--sequences", "role-5,condition-6"]) == 0
+    with zipfile.ZipFile(tmp_path / "some.zip") as bundle:
+        contents = json.loads(bundle.read("manifest.json"))["contents"]
+        assert {name for name in bundle.namelist() if name.startswith("figures/first-token/")} == {
+            f"figures/first-token/{key}-{sequence}.html" for key in ("share", "change")
+            for sequence in ("role-5", "condition-6")}
+    assert contents["sequences_drawn"] == ["role-5", "condition-6"]
+    assert contents["chosen_by"] == "the sequences chosen (--sequences)"
+    capsys.readouterr()
+    assert main(["export", str(pilot_run), "--out", str(tmp_path / "all.zip"), "--controls", "0", "--images", "none",
+                 "--all-sequences"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1  # nothing left out, nothing to say about it
+
+
+def test_export_refuses_unknown_sequences_in_one_line(tiny_run, tmp_path, capsys):
+    for options, message in (
+        (["--sequences", "lessee-1,nope"], "error: --sequences: 'nope' is not in the run"),
+        (["--sequences", "lessee-1,,seller-1"], "error: --sequences 'lessee-1,,seller-1': sequence ids separated by "
+                                                "commas, with none empty"),
+        (["--sequences", "lessee-1", "--all-sequences"], "give one of them, not both"),
+        (["--examples", "0"], "--examples 0: sequences per concept type must be 1 or more"),
+    ):
+        assert main(["export", str(tiny_run[0]), "--out", str(tmp_path / "b.zip"), "--controls", "0", *options]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_report_plan_gives_a_row_per_type_and_stage(pilot_run, capsys):
+    from interp.analysis.planning import PLAN_COLUMNS
+
+    assert main(["report", str(pilot_run), "--plan", "--format", "csv", "--controls", "10"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(row["concept"], row["stage"]) for row in rows] == [("Role", "cpt"), ("Role", "ift"), ("Condition", "cpt"),
+                                                                ("Condition", "ift")]
+    assert list(rows[0]) == list(PLAN_COLUMNS) and {row["pilot_sequences"] for row in rows} == {"6"}
+    for row in rows:
+        assert row["note"] or 5 <= float(row["sequences_needed"]) <= float(row["sequences_needed_half_effect"])
+    assert main(["report", str(pilot_run), "--plan", "--controls", "0", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["note"] for row in rows} == {"no control spans (--controls 0): the contrast needs them"}
+    assert {row["sequences_needed"] for row in rows} == {None} and rows[0]["pilot_sequences"] == 0

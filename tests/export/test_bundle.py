@@ -115,8 +115,8 @@ def test_bundle_without_images_explains_why(no_chromium, tmp_path):
                         extra_files={"NOTES.txt": b"hello"}) == out
     entries = read_zip(out)
     assert set(entries) == {
-        "manifest.json", "figures/README.txt", "figures/heads_0.html", "figures/heads_1.html",
-        "figures/plotly.min.js", "tables/stats.csv", "tables/stats.json", "NOTES.txt",
+        "manifest.json", "index.html", "index.csv", "figures/README.txt", "figures/heads_0.html",
+        "figures/heads_1.html", "figures/plotly.min.js", "tables/stats.csv", "tables/stats.json", "NOTES.txt",
     }
     page = entries["figures/heads_0.html"]
     assert b'src="plotly.min.js"' in page and len(page) < 100_000
@@ -142,7 +142,7 @@ def test_bundle_is_atomic_and_reproducible(no_chromium, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["export.zip"]
 
 
-@pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "", "a b", "..", "é"])
+@pytest.mark.parametrize("name", ["../x", "a/b/c", "/a", "a/", "a/.x", ".hidden", "", "a b", "..", "é"])
 def test_bundle_rejects_unsafe_names(tmp_path, name):
     with pytest.raises(InterpError, match="safe file name"):
         write_bundle(tmp_path / "x.zip", small_figures(1) | {name: go.Figure()}, {}, {})
@@ -282,18 +282,37 @@ def test_paper_bundle_without_images_has_captions_and_no_titles(no_chromium, tmp
 def test_progress_fraction():
     assert ExportProgress(0, 4, 0, 0).fraction == 0
     assert ExportProgress(2, 4, 0, 0).fraction == 0.5
-    assert ExportProgress(4, 4, 3, 6).fraction == 0.75
-    assert ExportProgress(4, 4, 6, 6).fraction == 1
-    assert ExportProgress(4, 4, 6, 6).describe() == "4 of 4 views computed, 6 of 6 images rendered"
+    assert ExportProgress(2, 4, 0, 0, with_images=True).fraction == 0.25  # half for the views, half for the images
+    assert ExportProgress(4, 4, 3, 6, with_images=True).fraction == 0.75
+    assert ExportProgress(4, 4, 6, 6, with_images=True).fraction == 1
+    assert ExportProgress(2, 1_240, 0, 0, True).describe() == "Computing the views: 2 of 1,240"
+    assert ExportProgress(4, 4, 6, 6, True).describe() == "Rendering images: 6 of 6 (4 views computed)"
+
+
+def assert_totals_never_grow(events: list[ExportProgress]) -> None:
+    """Each total is known from the first count against it: views from the first event, images
+    from the first event that counts any (it does not change afterwards)."""
+    assert len({event.steps for event in events}) == 1
+    assert all(event.images or not event.images_done for event in events)
+    assert len({event.images for event in events if event.images}) <= 1
+    fractions = [event.fraction for event in events]
+    assert fractions == sorted(fractions)
+
+
+def test_a_bundle_without_images_counts_views_only(no_chromium, tmp_path):
+    events = []
+    write_bundle(tmp_path / "b.zip", small_figures(2), {}, {}, image_formats=(), progress=events.append)
+    assert events[-1] == ExportProgress(1, 1, 0, 0, False) and events[-1].fraction == 1
+    assert_totals_never_grow(events)
 
 
 @pytest.mark.browser
 def test_bundle_reports_progress_per_figure_and_ends_complete(tmp_path):
     events = []
     write_bundle(tmp_path / "b.zip", small_figures(4), {}, {}, progress=events.append)
-    assert events[-1] == ExportProgress(1, 1, 12, 12)  # 4 figures × PNG, SVG and PDF
-    fractions = [event.fraction for event in events]
-    assert fractions == sorted(fractions) and fractions[-1] == 1
+    assert events[-1] == ExportProgress(1, 1, 12, 12, True)  # 4 figures × PNG, SVG and PDF
+    assert_totals_never_grow(events)
+    assert events[-1].fraction == 1
     assert {event.images_done for event in events} <= {0, 3, 6, 9, 12}  # a figure's formats arrive together
 
 
@@ -361,3 +380,40 @@ def test_a_paper_caption_says_what_the_width_left_out(tmp_path):
     caption = entries["figures/map.txt"].decode()
     assert caption.startswith("Attention of layer 0") and "th token labelled." in caption
     assert entries["figures/text.txt"].decode().startswith("Attention each token receives. Lines of at most")
+
+
+# ---------------------------------------------------------------- folders and the index
+
+def test_names_with_a_folder_go_into_it_and_the_index_lists_every_entry(no_chromium, tmp_path):
+    from interp.export.index import Source
+
+    figures = {"heads/share-x-cpt": small_figures(1)["heads_0"]}
+    source = Source("heads", "Heads", "Layer × head share.", "Sequence: x; Stage: cpt", {"sequence": "x", "stage": "cpt"})
+    writer = export.BundleWriter(image_formats=(), steps=1)
+    writer.add(figures, {"overview/statistics": TABLE}, sources={"heads/share-x-cpt": source,
+                                                                 "overview/statistics": source})
+    out = writer.write(tmp_path / "b.zip", {"run": 1}, summary={"Measure": "attention"}, remarks=["Nothing left out."])
+    entries = read_zip(out)
+    assert {"figures/heads/share-x-cpt.html", "tables/overview/statistics.csv", "tables/overview/statistics.json",
+            "figures/plotly.min.js", "index.html", "index.csv"} <= set(entries)
+    assert b'src="../plotly.min.js"' in entries["figures/heads/share-x-cpt.html"]  # the one copy, a folder up
+    rows = pd.read_csv(io.BytesIO(entries["index.csv"]), keep_default_na=False)
+    assert rows[["kind", "view", "path", "files", "title", "sequence", "stage"]].to_dict("records") == [
+        {"kind": "figure", "view": "heads", "path": "figures/heads/share-x-cpt", "files": "html", "title": "shift 0",
+         "sequence": "x", "stage": "cpt"},
+        {"kind": "table", "view": "heads", "path": "tables/overview/statistics", "files": "csv json",
+         "title": "statistics", "sequence": "x", "stage": "cpt"},
+    ]
+    page = entries["index.html"].decode()
+    assert "href='figures/heads/share-x-cpt.html'" in page and "href='tables/overview/statistics.csv'" in page
+    assert "Nothing left out." in page and "<td>attention</td>" in page and "Layer × head share." in page
+    with pytest.raises(InterpError, match="would collide"):
+        write_bundle(tmp_path / "c.zip", {}, {}, {}, extra_files={"INDEX.html": b""})
+
+
+@pytest.mark.browser
+def test_the_index_lists_the_image_formats_each_figure_got(tmp_path):
+    out = write_bundle(tmp_path / "b.zip", {"heads/a": small_figures(1)["heads_0"]}, {}, {}, image_formats=("svg", "png"))
+    rows = pd.read_csv(io.BytesIO(read_zip(out)["index.csv"]))
+    expected = "html png svg" if CHROMIUM_INSTALLED else "html"
+    assert list(rows["files"]) == [expected]

@@ -20,6 +20,24 @@ def test_peak_memory_sees_an_allocation():
     assert memory.peak >= 48 * 2**20
 
 
+def test_a_child_that_shrinks_does_not_hide_this_process_growing():
+    """CI measured 4 KiB for the 64 MiB above: a child (a browser earlier tests left open) freed
+    memory while this process grew, and the sum over both hardly moved."""
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys, numpy; a = numpy.ones(2**25); print(1, flush=True); "
+                              "sys.stdin.readline()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        child.stdout.readline()  # holding 256 MiB
+        with PeakMemory() as memory:
+            child.communicate("\n", timeout=60)  # frees it and exits
+            block = np.ones(64 * 2**20 // 8)
+            block.sum()
+    finally:
+        child.kill()
+    assert memory.peak >= 48 * 2**20
+
+
 def test_a_whole_command_is_timed_with_its_peak_memory():
     seconds, peak = run_command([sys.executable, "-c", "import numpy; a = numpy.ones(2**25); a.sum()"])
     assert seconds > 0 and peak > 2**25 * 8 * 0.75

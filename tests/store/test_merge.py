@@ -242,5 +242,5 @@ def test_a_merge_killed_midway_is_named_and_finished_by_the_next(runs, tmp_path)
 def test_a_tampered_manifest_is_named_by_its_folder(runs, tmp_path):
     shards = copies(runs[1], tmp_path)
     edit_manifest(shards[1], lambda d: d["sequences"][0].update(id="Not An Id"))
-    with pytest.raises(InterpError, match=r"^.*shard-2/manifest.json, sequence 1, field 'id'"):
+    with pytest.raises(InterpError, match=r"^.*shard-2/manifest.json: sequence 1, field 'id'"):
         merge_shards(shards, tmp_path / "m")

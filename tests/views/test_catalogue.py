@@ -20,9 +20,22 @@ def z_of(figure, trace=0):
     return np.array(figure.data[trace].z, dtype=float)
 
 
+def showing(view, request, selection: Selection) -> Results:
+    """The first test run that can show `view`: the tiny run; else the pilot run (two sequences are
+    no pilot for the Study size view; twelve are); else the tiny run with a causal run (the causal
+    check's views)."""
+    for fixture in ("tiny_run", "pilot_run", "tiny_causal_run"):
+        value = request.getfixturevalue(fixture)
+        results = Results(value if isinstance(value, type(request.path)) else value[0], selection)
+        if view.unavailable(results) is None:
+            return results
+    raise AssertionError(f"no test run can show the view {view.name!r}")
+
+
 @pytest.mark.parametrize("name", list(views.VIEWS))
-def test_every_view_computes_for_its_default_choices(results, name):
+def test_every_view_computes_for_its_default_choices(request, name):
     view = views.get_view(name)
+    results = showing(view, request, Selection(n_controls=30))
     chosen = views.resolve_choices(view, results)
     assert [choice.name for choice in view.choices] == list(chosen)
     output = view.compute(results, **chosen)
@@ -155,7 +168,10 @@ def test_views_of_a_byte_level_model_without_bos(smollm2_run):
 
 
 # Views of raw attention whatever the measure (§5.2): token patterns, span × span, the first token.
-RAW_ATTENTION_VIEWS = ("tokens", "structure", "first-token", "grid")
+# Views of raw attention, and the causal effect map (an effect on log-probabilities, whatever the measure).
+RAW_ATTENTION_VIEWS = ("tokens", "structure", "first-token", "grid", "causal")
+# Views of the shifts a causal run stored, under the measure it was run with (the test's: attention).
+CAUSAL_SHIFT_VIEWS = ("shift-effect", "head-sets")
 
 
 def shown_texts(figure) -> str:
@@ -170,17 +186,21 @@ def shown_texts(figure) -> str:
 
 
 @pytest.mark.parametrize("name", [name for name in views.VIEWS if name not in RAW_ATTENTION_VIEWS])
-def test_every_figure_and_table_names_its_measure(tiny_run, name):
+def test_every_figure_and_table_names_its_measure(request, name):
     """Under the norm-weighted measure, Heads was titled "Share on the concept" with a colour bar
     "share", and Overview, Layer profile and the bundle's captions named no measure."""
-    weighted = Results(tiny_run[0], Selection(n_controls=10, measure="weighted"))
     view = views.get_view(name)
+    weighted = showing(view, request, Selection(n_controls=10, measure="weighted"))
     output = view.compute(weighted, **views.resolve_choices(view, weighted))
+    measure, label = "weighted", "norm-weighted"
+    if name in CAUSAL_SHIFT_VIEWS:  # the causal run's shifts, under its measure, and a note saying so
+        measure, label = "attention", "(attention)"
+        assert any("the measure selected (norm-weighted) does not apply" in note for note in output.notes)
     for key, figure in output.figures.items():
-        assert "norm-weighted" in shown_texts(figure), (name, key)
+        assert label in shown_texts(figure), (name, key)
     for key, table in {**output.tables, **output.downloads}.items():
         if key != "provenance":
-            assert set(table["measure"]) == {"weighted"}, (name, key)
+            assert set(table["measure"]) == {measure}, (name, key)
     if name == "heads":
         assert output.figures["share"].data[0].colorbar.title.text.replace("<br>", " ") == "share (norm-weighted)"
 

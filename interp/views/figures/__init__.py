@@ -31,6 +31,7 @@ from interp.views.figures.heads import (
     head_consistency_figure,
     head_heatmap_figure,
 )
+from interp.views.figures.planning import power_curve_figure
 from interp.views.figures.shifts import (
     control_null_figure,
     layer_profile_figure,
@@ -83,4 +84,5 @@ __all__ = [
     "concept_type_figure",
     "control_notes",
     "missing_controls_caption",
+    "power_curve_figure",
 ]
