@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -22,6 +23,23 @@ def notebook_example() -> tuple[str, list[str]]:
     section = text[text.index(SECTION):]
     code, printed = re.findall(r"```(?:python)?\n(.*?)```", section, flags=re.S)[:2]
     return code, printed.splitlines()
+
+
+def stats_example() -> tuple[list[str], list[str]]:
+    """The commands (`$ ` lines with their continuations) of the `stats` example, and what it shows printed."""
+    text = REPO.joinpath("README.md").read_text("utf-8")
+    section = text[text.index("Example, on two per-head share matrices"):]
+    block = re.findall(r"```\n(.*?)```", section, flags=re.S)[0]
+    commands: list[str] = []
+    printed: list[str] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            commands.append(line[2:])
+        elif commands and commands[-1].count('"') % 2:  # inside an open quote: the command goes on
+            commands[-1] += "\n" + line
+        else:
+            printed.append(line)
+    return commands, printed
 
 
 def make_recipe(target: str) -> list[str]:
@@ -68,3 +86,14 @@ def test_the_notebook_example_runs_as_written_outside_the_checkout(app_home, tmp
     assert printed[2].split() == shown[2].split() == ["concept", "stage", "mean_shift"]
     assert [line.split()[:2] for line in printed[3:]] == [line.split()[:2] for line in shown[3:]]
     assert (script.parent / "layers.html").stat().st_size > 100_000
+    # The `stats` example, on the same demo run: its commands in a shell, from the same folder.
+    commands, shown = stats_example()
+    for command in commands:
+        command = command.replace(".venv/bin/python", sys.executable).replace("python -m interp",
+                                                                             f"{sys.executable} -m interp")
+        ran = subprocess.run(["bash", "-c", command], cwd=script.parent, env=outside(), capture_output=True, text=True,
+                             timeout=300)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+    stated, computed = json.loads(shown[0]), json.loads(ran.stdout)
+    assert list(computed) == list(stated) == ["mean", "median", "frac_positive", "skewness", "kurtosis", "entropy"]
+    assert all(isinstance(value, float) for value in computed.values())

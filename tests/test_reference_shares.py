@@ -80,3 +80,13 @@ def test_shift_statistics_agree_with_an_independent_loop(sequence, stage):
     for name, value in expected.items():
         assert computed[name] == pytest.approx(value, rel=1e-9, abs=1e-15), name
     assert 0 < computed["entropy"] <= math.log(11)
+
+
+def test_the_readme_states_facet_1s_shift_as_computed():
+    """The README quotes facet 1's cpt − base statistics without the files; they must be these."""
+    computed = compute_shift_statistics(shares("facet-1", "cpt") - shares("facet-1", "base")).as_dict()
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+    stated = (f"mean shift of {computed['mean']:.3g}, median {computed['median']:.3g}, "
+              f"{100 * computed['frac_positive']:.1f}% of heads up, skewness {computed['skewness']:.3g}, "
+              f"kurtosis {computed['kurtosis']:.4g} and entropy {computed['entropy']:.3g}").replace("-", "−")
+    assert stated in readme

@@ -396,7 +396,7 @@ def test_export_of_a_study_draws_per_sequence_figures_for_a_few_and_says_what_it
         assert study_level in names
     assert "are left out" in page and "--all-sequences" in page
     statistics = zipfile.ZipFile(out).read("tables/overview/statistics.csv").decode()
-    assert len(list(csv.DictReader(io.StringIO(statistics)))) == 12 * 2  # every sequence × compared stage
+    assert len(csv_rows(statistics)) == 12 * 2  # every sequence × compared stage
 
     assert main(["export", str(pilot_run), "--out", str(tmp_path / "some.zip"), "--controls", "10", "--images", "none",
                  "--sequences", "role-5,condition-6"]) == 0
@@ -432,13 +432,17 @@ def test_report_plan_gives_a_row_per_type_and_stage(pilot_run, capsys):
     from interp.analysis.planning import PLAN_COLUMNS
 
     assert main(["report", str(pilot_run), "--plan", "--format", "csv", "--controls", "10"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    printed = capsys.readouterr().out
+    assert printed.startswith('# settings.table: "plan"\n# settings.target_power: 0.8\n# settings.pseudo_studies: 500\n')
+    rows = csv_rows(printed)
     assert [(row["concept"], row["stage"]) for row in rows] == [("Role", "cpt"), ("Role", "ift"), ("Condition", "cpt"),
                                                                 ("Condition", "ift")]
     assert list(rows[0]) == list(PLAN_COLUMNS) and {row["pilot_sequences"] for row in rows} == {"6"}
     for row in rows:
         assert row["note"] or 5 <= float(row["sequences_needed"]) <= float(row["sequences_needed_half_effect"])
     assert main(["report", str(pilot_run), "--plan", "--controls", "0", "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    assert document["settings"]["table"] == "plan" and document["settings"]["controls"] == 0
+    rows = document["rows"]
     assert {row["note"] for row in rows} == {"no control spans (--controls 0): the contrast needs them"}
     assert {row["sequences_needed"] for row in rows} == {None} and rows[0]["pilot_sequences"] == 0

@@ -1,41 +1,44 @@
 """The benchmark's own parts: the peak-memory sampler, what fits, and the side-by-side table."""
 
 import sys
-
-import numpy as np
+import textwrap
 
 from interp.extraction.bench import (
     CONFIGS,
-    PeakMemory,
     format_table,
     raw_bytes,
     run_command,
 )
 
 
+def peak_in_a_fresh_process(code: str, setup: str = "") -> int:
+    """`PeakMemory().peak` around `code`, measured in a process of its own, as the benchmark runs
+    each method: in this long-lived test process the allocator may hand back memory that is still
+    resident from earlier tests, and the resident size rightly does not grow (CI measured 4 KiB
+    for a 64 MiB array)."""
+    import subprocess
+
+    program = (f"import numpy as np\nfrom interp.extraction.bench import PeakMemory\n{setup}\n"
+               f"with PeakMemory() as memory:\n{textwrap.indent(code, '    ')}\nprint(memory.peak)\n")
+    ran = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    return int(ran.stdout.split()[-1])
+
+
 def test_peak_memory_sees_an_allocation():
-    with PeakMemory() as memory:
-        block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
-        block.sum()
-    assert memory.peak >= 48 * 2**20
+    assert peak_in_a_fresh_process("block = np.ones(64 * 2**20 // 8)\nblock.sum()") >= 48 * 2**20  # 64 MiB, touched
 
 
 def test_a_child_that_shrinks_does_not_hide_this_process_growing():
-    """CI measured 4 KiB for the 64 MiB above: a child (a browser earlier tests left open) freed
-    memory while this process grew, and the sum over both hardly moved."""
-    import subprocess
-
-    child = subprocess.Popen([sys.executable, "-c", "import sys, numpy; a = numpy.ones(2**25); print(1, flush=True); "
-                              "sys.stdin.readline()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        child.stdout.readline()  # holding 256 MiB
-        with PeakMemory() as memory:
-            child.communicate("\n", timeout=60)  # frees it and exits
-            block = np.ones(64 * 2**20 // 8)
-            block.sum()
-    finally:
-        child.kill()
-    assert memory.peak >= 48 * 2**20
+    """A child (a browser left open by earlier work) that frees memory while this process grows
+    must not hide the growth in the sum over both."""
+    setup = """import subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", "import sys, numpy; a = numpy.ones(2**25); a.sum(); print(1, flush=True); sys.stdin.readline()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+child.stdout.readline()"""
+    code = """child.communicate("\\n", timeout=60)
+block = np.ones(64 * 2**20 // 8)
+block.sum()"""
+    assert peak_in_a_fresh_process(code, setup) >= 48 * 2**20  # the child held 256 MiB at the start
 
 
 def test_a_whole_command_is_timed_with_its_peak_memory():

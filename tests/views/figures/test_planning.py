@@ -29,7 +29,7 @@ def test_each_effect_is_a_line_with_its_band_and_the_size_it_needs():
     assert list(target.y) == [0.8, 0.8] and list(pilot.x) == [30, 30]
     assert fig.layout.xaxis.type == "log" and list(fig.layout.yaxis.range) == [0, 1.05]
     assert 1000 not in fig.layout.xaxis.tickvals and 200 in fig.layout.xaxis.tickvals
-    assert fig.layout.yaxis.title.text == "probability the 95% interval excludes 0"
+    assert fig.layout.yaxis.title.text.replace("<br>", " ") == "probability the 95% interval excludes 0"
     assert fig.layout.title.text == "Sequences needed: Role"
 
 
