@@ -530,10 +530,15 @@ def test_csv_download_of_a_table_carries_its_settings(small_run_page):
 
 
 def make_bundle(page) -> tuple[bytes, str]:
-    """Press "Make the zip", wait for its download button, download the zip."""
-    page.get_by_role("button", name="Make the zip (manifest, index, figures and tables)").click()
+    """Press "Make the zip", wait for its download button, download the zip.
+
+    A zip made for earlier choices stays on the page, stale, while the run for new choices is under
+    way: its button must be gone before "Make the zip" is pressed, or it would be the one found."""
     button = page.locator('[data-testid="stDownloadButton"] button').filter(
         has_text=re.compile(r"^Download everything \(zip, [0-9.]+ MB\)$"))
+    button.wait_for(state="detached", timeout=RENDER_MS)
+    wait_for_app(page)
+    page.get_by_role("button", name="Make the zip (manifest, index, figures and tables)").click()
     button.wait_for(timeout=DOWNLOAD_MS)
     wait_for_app(page)
     with page.expect_download(timeout=DOWNLOAD_MS) as caught:
@@ -556,6 +561,7 @@ def test_download_everything_is_a_zip_with_the_manifest(small_run_page, small_ru
     assert name.endswith("-c200-s0.zip")
     # A new choice drops the zip made for the old one: the button to make one is back.
     small_run_page.get_by_text("HTML, PNG, SVG and PDF figures").click()
+    wait_for_app(small_run_page)
     small_run_page.get_by_text("Paper, page width (7 in)").click()
     wait_for_app(small_run_page)
     data, name = make_bundle(small_run_page)
