@@ -135,7 +135,30 @@ def figure_texts(spec: dict) -> list[str]:
         if colorbar is not None and (trace.get("showscale", True) and trace.get("marker", {}).get("showscale", True)):
             texts.append(_title(colorbar.get("title")))
     texts += [note.get("text", "") for note in layout.get("annotations", []) if note.get("visible", True)]
+    texts += legend_entries(spec)
     return [text for text in (plain(t) for t in texts) if text]
+
+
+LEGEND_TYPES = ("scatter", "scattergl", "bar", "box", "violin", "histogram")
+
+
+def legend_entries(spec: dict) -> list[str]:
+    """The names the legend prints: of traces of a kind that has legend entries, unless hidden
+    from it, where the figure shows a legend (explicitly, or by default with two or more traces)."""
+    layout, data = spec.get("layout", {}), spec.get("data", [])
+    listed = [trace for trace in data if trace.get("type", "scatter") in LEGEND_TYPES
+              and trace.get("showlegend", True) and trace.get("visible", True) is True and trace.get("name")
+              and not _empty(trace)]
+    if not layout.get("showlegend", len(data) > 1):
+        return []
+    return [trace["name"] for trace in listed]
+
+
+def _empty(trace: dict) -> bool:
+    """A trace with no points, which Plotly leaves out of the legend."""
+    values = [trace[key] for key in ("x", "y") if key in trace]
+    return bool(values) and all(len(value) == 0 if hasattr(value, "__len__") and not isinstance(value, dict)
+                                else False for value in values)
 
 
 def _title(title) -> str:

@@ -107,7 +107,18 @@ def demo_results(micro_demo, tmp_path_factory):
     sequences = all_sequences(load_concepts(sorted(builtin_concepts_dir().glob("*.yaml"))))
     out = tmp_path_factory.mktemp("paper-run") / "run"
     extract_lineage(lineage, sequences, out, ExtractionSettings(device="cpu", patterns="full"))
+    causal_check(out)
     return Results(out)
+
+
+def causal_check(folder) -> None:
+    """A small causal run base → cpt in `folder`, so the causal views print too (their head-set
+    legend was cut at column width while no run here could show them)."""
+    from interp.causal.store import CausalSettings
+    from interp.causal.study import RunOptions, prepare_causal, run_causal
+
+    run_causal(prepare_causal(folder, CausalSettings(source="base", target="cpt", top=2, random_sets=5)),
+               RunOptions(device="cpu"))
 
 
 def every_view_figure(results):
@@ -143,6 +154,7 @@ def test_every_figure_of_every_view_prints_without_overlaps_in_both_paper_widths
         for width in ("column", "page"):
             specs[f"{name} ({width})"] = STYLES["paper"].apply(original, width)
     assert len(specs) > 3 * 15
+    assert {"causal-map (column)", "shift-effect-scatter (column)", "head-sets-sets (column)"} <= set(specs)
     exporter = FigureExporter(tabs=2)
     try:
         pdfs = [images["pdf"] for images in exporter.render([figure_job(spec, ("pdf",), name=name)

@@ -106,13 +106,14 @@ def head_sets_figure(sets: pd.DataFrame, title: str, effect_label: str) -> go.Fi
         low, high = row.low, row.high
         error = dict(type="data", symmetric=False, array=[high - row.mean_effect], arrayminus=[row.mean_effect - low]) \
             if np.isfinite(low) and np.isfinite(high) else None
-        label = row.set
+        label, among = f"{row.set}: joint effect", ""
         if "random_percentile" in chosen.columns and np.isfinite(getattr(row, "random_percentile", np.nan)):
-            label += f" (|effect| at percentile {row.random_percentile:.0f} of random, p = {short_number(row.random_p)})"
+            label += f" (random p = {short_number(row.random_p)})"  # short enough for a column's legend
+            among = f"<br>|effect| at percentile {row.random_percentile:.0f} of the random sets"
         fig.add_trace(go.Scatter(
             x=[row.mean_effect], y=[index], mode="markers", name=label, error_x=error,
             marker=dict(color=colour, size=11, symbol="circle"),
-            hovertemplate=f"{row.set}: {row.heads}<br>{effect_label} %{{x:.4g}}<extra></extra>",
+            hovertemplate=f"{row.set}: {row.heads}<br>{effect_label} %{{x:.4g}}{among}<extra></extra>",
         ))
         total = getattr(row, "sum_of_singles", np.nan)
         if np.isfinite(total):
