@@ -45,7 +45,7 @@ def test_the_sets_figure_puts_every_random_set_beside_the_chosen_ones():
     assert len(randoms.x) == 3 and "random sets matched by layer (3)" in randoms.name
     concept = fig.data[1]
     assert list(concept.x) == [-1.0] and list(concept.error_x.array) == pytest.approx([0.2])
-    assert concept.name == "concept-heads: joint effect (random p = 0.25)" and fig.data[2].x[0] == -0.7
+    assert concept.name == "concept-heads: joint effect (random p = 0.250)" and fig.data[2].x[0] == -0.7
     assert "percentile 100 of the random sets" in concept.hovertemplate
     with pytest.raises(InterpError, match="lacks columns"):
         head_sets_figure(table.drop(columns=["low"]), "x", "y")
