@@ -10,7 +10,7 @@ differences, one number per sequence, an effect per prompt). Arithmetic on numpy
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,16 +102,20 @@ def _finite_vector(values: Sequence[float] | np.ndarray) -> np.ndarray:
     return x
 
 
-def mean_replicates(values: Sequence[float] | np.ndarray, n_resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
-    """`[n_resamples]` means of the values resampled with replacement (n of n each), seeded by
-    `np.random.default_rng(seed)`, drawn in blocks of at most `DRAWS_PER_BLOCK` values."""
-    x = _finite_vector(values)
+def resample_blocks(size: int, n_resamples: int = RESAMPLES, seed: int = 0) -> Iterator[np.ndarray]:
+    """The indices of `n_resamples` resamples of `size` values with replacement, seeded by
+    `np.random.default_rng(seed)`, as `[block, size]` arrays of at most `DRAWS_PER_BLOCK` values."""
     rng = np.random.default_rng(seed)
-    block = max(1, DRAWS_PER_BLOCK // x.size)
-    return np.concatenate([
-        x[rng.integers(0, x.size, size=(min(block, n_resamples - start), x.size))].mean(axis=1)
-        for start in range(0, n_resamples, block)
-    ])
+    block = max(1, DRAWS_PER_BLOCK // size)
+    for start in range(0, n_resamples, block):
+        yield rng.integers(0, size, size=(min(block, n_resamples - start), size))
+
+
+def mean_replicates(values: Sequence[float] | np.ndarray, n_resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """`[n_resamples]` means of the values resampled with replacement (n of n each), the
+    resamples of `resample_blocks`."""
+    x = _finite_vector(values)
+    return np.concatenate([x[indices].mean(axis=1) for indices in resample_blocks(x.size, n_resamples, seed)])
 
 
 def mean_with_interval(values: Sequence[float] | np.ndarray, n_resamples: int = RESAMPLES,

@@ -33,7 +33,7 @@ import pandas as pd
 
 from interp.analysis import bootstrap
 from interp.analysis.across_sequences import paired_contrast
-from interp.analysis.bootstrap import DRAWS_PER_BLOCK, percentile_interval
+from interp.analysis.bootstrap import percentile_interval, resample_blocks
 from interp.analysis.concept_types import concept_types, control_means
 from interp.analysis.results import Results
 from interp.core.errors import InterpError
@@ -69,16 +69,14 @@ def contrast_interval(differences: np.ndarray, seed: int) -> tuple[float, float]
 def bootstrap_intervals(samples: np.ndarray, seed: int, resamples: int = RESAMPLES,
                         confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap intervals of the mean of each row of `samples: [studies, n]`, every
-    row resampled with the indices `mean_replicates(seed=seed)` draws for n values, and the ends
-    taken as `percentile_interval` takes them: the report's interval of each row.
+    row resampled with the indices `resample_blocks` draws for n values (those of
+    `mean_replicates`), and the ends taken as `percentile_interval` takes them: the report's
+    interval of each row.
 
     The replicate means of all rows are `samples @ W.T / n`, W `[resamples, n]` counting how often
     each value is drawn in each resample: one matrix product instead of a gather per row."""
     studies, n = samples.shape
-    rng = np.random.default_rng(seed)
-    block = max(1, DRAWS_PER_BLOCK // n)
-    indices = np.concatenate([rng.integers(0, n, size=(min(block, resamples - start), n))
-                              for start in range(0, resamples, block)])
+    indices = np.concatenate(list(resample_blocks(n, resamples, seed)))
     counts = np.bincount((indices + n * np.arange(resamples)[:, None]).ravel(), minlength=resamples * n)
     replicates = samples @ counts.reshape(resamples, n).T.astype(np.float64) / n  # [studies, resamples]
     low, high, _ = percentile_interval(replicates.T, confidence)

@@ -14,7 +14,6 @@ import pandas as pd
 from interp.analysis import concept_types, tables, trajectory
 from interp.analysis.across_sequences import layer_band
 from interp.analysis.exclusions import FIRST_POSITION_RULES
-from interp.analysis.measures import get_measure
 from interp.analysis.results import Results
 from interp.concepts.alignment import MAX_STRUCTURE_SPANS, concept_window
 from interp.concepts.token_text import readable_tokens
@@ -27,7 +26,7 @@ from interp.views.choices import (
     SEQUENCE,
     describe_sequence,
 )
-from interp.views.framework import Choice, Headline, View, ViewOutput, register
+from interp.views.framework import Choice, Headline, View, ViewOutput, measure_label, register
 
 # A head that puts more than this share of its attention on the first token is counted as a sink head.
 SINK_SHARE = 0.5
@@ -35,7 +34,7 @@ SINK_SHARE = 0.5
 
 def _measure(results: Results) -> str:
     """The selection's measure as titles name it ("attention", "norm-weighted")."""
-    return get_measure(results.selection.measure).label.lower()
+    return measure_label(results.selection.measure)
 
 
 # ---------------------------------------------------------------- the views
@@ -317,7 +316,7 @@ FOREST_STAGES = 6
 
 def _concept_types_view(results: Results) -> ViewOutput:
     table = concept_types.concept_type_table(results)
-    measure = get_measure(results.selection.measure).label.lower()
+    measure = measure_label(results.selection.measure)
     notes = ()
     if (table["sequences"] < 2).any():
         notes = ("Types with one sequence: their interval resamples heads only and says nothing about other "
@@ -400,7 +399,7 @@ register(View(
 def _trajectory_view(results: Results, concept: str) -> ViewOutput:
     table = trajectory.trajectory_table(results, concept)
     axis = trajectory.stage_axis(results.stages)
-    measure = get_measure(results.selection.measure).label.lower()
+    measure = measure_label(results.selection.measure)
     title = f"{concept} along the lineage ({measure}; {int(table['sequences'].iloc[0])} sequences)"
     return ViewOutput(
         figures={"trajectory": figures.trajectory_figure(table, results.reference, axis.title, axis.by_step, title)},

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from interp.analysis.measures import get_measure
 from interp.analysis.results import Results
 from interp.causal import methods as _causal_methods  # noqa: F401  its paragraph joins the methods section
 from interp.causal.interventions import INTERVENTIONS
@@ -23,7 +22,7 @@ from interp.causal.results import CausalResults, causal_pairs
 from interp.causal.store import CausalStore
 from interp.views.figures import causal as causal_figures
 from interp.views.figures.common import short_number
-from interp.views.framework import Choice, Headline, View, ViewOutput, register
+from interp.views.framework import Choice, Headline, View, ViewOutput, measure_label, register
 
 
 def _pairs(results: Results, chosen: Mapping[str, Any]) -> list[str]:
@@ -68,10 +67,10 @@ def _effect_label(intervention: str, metric: str) -> str:
 def _shift_measure(results: Results, reader: CausalResults) -> tuple[str, tuple[str, ...]]:
     """The measure the causal run's shifts are under, as titles name it, and a note where the
     sidebar's measure is another (this view cannot follow it: its heads were chosen under the run's)."""
-    label = get_measure(reader.settings.measure).label.lower()
+    label = measure_label(reader.settings.measure)
     if results.selection.measure == reader.settings.measure:
         return label, ()
-    selected = get_measure(results.selection.measure).label.lower()
+    selected = measure_label(results.selection.measure)
     return label, (f"The shifts here are under the measure the causal run used ({label}), as its heads were chosen; "
                    f"the measure selected ({selected}) does not apply to this view.",)
 

@@ -17,10 +17,17 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from interp.analysis.measures import get_measure
 from interp.analysis.results import Results
 from interp.core.errors import InterpError
 from interp.core.registry import Registry
 from interp.core.safe_output import unique_name
+
+
+def measure_label(measure: str) -> str:
+    """A measure as titles name it ("attention", "norm-weighted")."""
+    return get_measure(measure).label.lower()
+
 
 Options = Callable[[Results, Mapping[str, Any]], Sequence[Any]]
 

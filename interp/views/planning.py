@@ -10,12 +10,11 @@ from typing import Any
 
 from interp.analysis import planning
 from interp.analysis.concept_types import concept_types
-from interp.analysis.measures import get_measure
 from interp.analysis.results import Results
 from interp.views import figures
 from interp.views.catalogue import _file_slug as concept_slug
 from interp.views.choices import COMPARED_STAGE
-from interp.views.framework import Choice, Headline, View, ViewOutput, register
+from interp.views.framework import Choice, Headline, View, ViewOutput, measure_label, register
 
 CAVEAT = ("A planning aid under the pilot's distribution, not a guarantee: each pseudo-study resamples this run's "
           "sequences of the type, so the answer is only as good as the pilot's mean and spread, which are "
@@ -56,7 +55,7 @@ def _plan_view(results: Results, concept: str, stage: str) -> ViewOutput:
     notes = (CAVEAT,) + ((f"{concept}, {stage}: {row['note']}.",) if row["note"] else ())
     if plan.observed is None:
         return ViewOutput(tables={"needed": table}, notes=notes)
-    measure = get_measure(results.selection.measure).label.lower()
+    measure = measure_label(results.selection.measure)
     pilot = plan.differences.size
     curves = {_curve_label(label, curve): (curve.sizes, curve.power, curve.needed)
               for label, curve in (("observed effect", plan.observed), ("half of it", plan.half))}

@@ -1,5 +1,6 @@
 """The view registry: every view computes from a results folder, the bundle iterates the registry."""
 
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ def showing(view, request, selection: Selection) -> Results:
     check's views)."""
     for fixture in ("tiny_run", "pilot_run", "tiny_causal_run"):
         value = request.getfixturevalue(fixture)
-        results = Results(value if isinstance(value, type(request.path)) else value[0], selection)
+        results = Results(value if isinstance(value, Path) else value[0], selection)  # pilot_run is a folder
         if view.unavailable(results) is None:
             return results
     raise AssertionError(f"no test run can show the view {view.name!r}")

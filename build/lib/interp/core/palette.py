@@ -1,8 +1,0 @@
-"""The colours every figure and every export share, in a module without plotly (the CLI reads them).
-
-Stage i of a run has colour i of Okabe & Ito's colour-blind-safe palette (Okabe & Ito 2008,
-"Color Universal Design") on screen and on paper; the concept's own colour is fixed.
-"""
-
-STAGE_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-CONCEPT_COLOUR = "#d62728"
